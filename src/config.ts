@@ -1,0 +1,129 @@
+import { z } from "zod";
+import { ProblemError } from "./errors";
+
+/** Secrets are not in wrangler.toml, so `wrangler types` cannot see them. */
+interface Secrets {
+  ADMIN_TOKEN: string;
+  ASSERTION_PRIVATE_KEY: string;
+  ROUTES?: string;
+  STATE_TIMEOUT_MS?: string;
+}
+declare global {
+  // eslint-disable-next-line @typescript-eslint/no-namespace
+  namespace Cloudflare {
+    // eslint-disable-next-line @typescript-eslint/no-empty-object-type
+    interface Env extends Secrets {}
+  }
+  // eslint-disable-next-line @typescript-eslint/no-empty-object-type
+  interface Env extends Secrets {}
+}
+
+const httpUrl = z
+  .url({ protocol: /^https?$/, error: "must be an http(s) URL" })
+  .transform((url) => url.replace(/\/+$/, ""));
+
+const METHOD = /^(\*|[A-Z]+)$/;
+
+export const RouteSchema = z
+  .object({
+    name: z.string().regex(/^[A-Za-z0-9_.-]{1,64}$/, "must be 1-64 letters, digits, _ . or -"),
+    prefix: z
+      .string()
+      .regex(/^\/[^?#\s]*$/, "must start with / and hold no query")
+      .transform((prefix) => (prefix.length > 1 ? prefix.replace(/\/+$/, "") : prefix)),
+    upstream: httpUrl,
+    scopes: z
+      .record(z.string().regex(METHOD, "keys must be an upper-case HTTP method or *"), z.array(z.string().min(1)))
+      .optional(),
+    cost: z.number().int().min(0).max(1_000_000).default(1),
+    allowQueryKey: z.boolean().default(false),
+    timeoutMs: z.number().int().min(1).max(300_000).default(30_000),
+    stripPrefix: z.boolean().default(false),
+    /** When KeyState cannot answer: false (default) answers 503, true lets the request through unmetered. */
+    failOpen: z.boolean().default(false),
+  })
+  .strict();
+
+export type Route = z.infer<typeof RouteSchema>;
+
+const EcPrivateJwk = z
+  .object({
+    kty: z.literal("EC"),
+    crv: z.literal("P-256"),
+    x: z.string().min(1),
+    y: z.string().min(1),
+    d: z.string().min(1),
+    kid: z.string().min(1).optional(),
+  })
+  .loose();
+
+const jsonText = <T extends z.ZodType>(schema: T, what: string) =>
+  z.preprocess((value, ctx) => {
+    if (typeof value !== "string") return value;
+    try {
+      return JSON.parse(value);
+    } catch {
+      ctx.addIssue({ code: "custom", message: `must be ${what} (JSON)` });
+      return z.NEVER;
+    }
+  }, schema);
+
+const ConfigSchema = z.object({
+  UPSTREAM_URL: httpUrl,
+  ROUTES: jsonText(z.array(RouteSchema).min(1), "a JSON array of routes").optional(),
+  ADMIN_PATH: z
+    .string()
+    .regex(/^\/[A-Za-z0-9_\-/]*[A-Za-z0-9_-]$/, "must be a path like /admin")
+    .default("/admin"),
+  MAX_KEYS_PER_OWNER: z.coerce.number().int().min(1).default(100),
+  STATE_TIMEOUT_MS: z.coerce.number().int().min(1).max(60_000).default(5_000),
+  ADMIN_TOKEN: z.string({ error: "is not set" }).min(1, "must not be empty"),
+  ASSERTION_PRIVATE_KEY: jsonText(EcPrivateJwk, "an ES256 private JWK"),
+});
+
+export interface Config {
+  upstreamUrl: string;
+  routes: Route[];
+  adminPath: string;
+  maxKeysPerOwner: number;
+  /** how long the gateway waits for KeyState before treating it as down */
+  stateTimeoutMs: number;
+  adminToken: string;
+  assertionJwk: z.infer<typeof EcPrivateJwk>;
+}
+
+const parsed = new WeakMap<object, Config | ProblemError>();
+
+/** Parses the environment once per isolate (per env object); a bad config is a 500 naming the field. */
+export function getConfig(env: Env): Config {
+  let config = parsed.get(env);
+  if (!config) {
+    config = parseConfig(env);
+    parsed.set(env, config);
+  }
+  if (config instanceof ProblemError) throw config;
+  return config;
+}
+
+function parseConfig(env: Env): Config | ProblemError {
+  const raw = Object.fromEntries(
+    Object.entries(env).map(([name, value]) => [name, value === "" ? undefined : value]),
+  );
+  const result = ConfigSchema.safeParse(raw);
+  if (!result.success) {
+    const detail = result.error.issues
+      .map((issue) => `${issue.path.join(".")}: ${issue.message}`)
+      .join("; ");
+    return new ProblemError("CONFIG_INVALID", `The gateway configuration is invalid: ${detail}`);
+  }
+  const c = result.data;
+  return {
+    upstreamUrl: c.UPSTREAM_URL,
+    routes: c.ROUTES ?? [RouteSchema.parse({ name: "default", prefix: "/", upstream: c.UPSTREAM_URL })],
+    adminPath: c.ADMIN_PATH,
+    maxKeysPerOwner: c.MAX_KEYS_PER_OWNER,
+    stateTimeoutMs: c.STATE_TIMEOUT_MS,
+    adminToken: c.ADMIN_TOKEN,
+    assertionJwk: c.ASSERTION_PRIVATE_KEY,
+  };
+}
