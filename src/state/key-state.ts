@@ -1,0 +1,209 @@
+import { DurableObject } from "cloudflare:workers";
+import { recordUsage, type UsageDelta } from "../store/keys";
+import type { Credits, RateLimit } from "../store/record";
+import { nextRefill } from "./credits";
+
+/**
+ * One object per key lineage (a key and the keys rotated from it). It owns what must be
+ * exact and immediate: rate-limit counters, credits, and the version of each key's record,
+ * so an admin change applies to the very next request (DESIGN.md, "Consistency").
+ * Every method runs synchronously against the object's SQLite storage, so concurrent
+ * requests are serialised and the counters are exact.
+ */
+
+export interface LimitState {
+  name: string;
+  limit: number;
+  windowSeconds: number;
+  remaining: number;
+  /** seconds until the window resets */
+  reset: number;
+}
+
+export interface CreditState {
+  remaining: number;
+  /** seconds until the next refill; null when the key never refills */
+  refillIn: number | null;
+}
+
+export interface CheckRequest {
+  keyId: string;
+  /** the version of the record the gateway holds */
+  version: number;
+  ratelimits: RateLimit[];
+  /** the record's credits, used only if this lineage has no credit state yet */
+  credits: Credits | null;
+  cost: number;
+}
+
+export type CheckResult =
+  | { outcome: "STALE"; version: number }
+  | {
+      outcome: "OK" | "RATE_LIMITED" | "QUOTA_EXHAUSTED";
+      limits: LimitState[];
+      credits: CreditState | null;
+      /** seconds, on a refusal */
+      retryAfter?: number;
+    };
+
+export interface PeekResult {
+  limits: LimitState[];
+  credits: CreditState | null;
+  version: number;
+}
+
+export interface SyncRequest {
+  keyId: string;
+  version: number;
+  /** present when the record's credits were set: replaces the lineage's credit state */
+  credits?: Credits | null;
+}
+
+interface Window {
+  windowMs: number;
+  start: number;
+  count: number;
+}
+
+interface StoredCredits {
+  remaining: number;
+  refill: Credits["refill"];
+  lastRefillAt: number;
+}
+
+/** How long usage may wait before it is written to D1 (DESIGN.md allows 60 s of lag). */
+export const FLUSH_INTERVAL_MS = 30_000;
+const NO_REFILL_RETRY_SECONDS = 86_400;
+
+export class KeyState extends DurableObject<Env> {
+  private readonly kv = this.ctx.storage.kv;
+
+  /** Rate limits then credits; all or nothing, so a refused request consumes nothing. */
+  check(req: CheckRequest): CheckResult {
+    const known = this.kv.get<number>(`ver:${req.keyId}`) ?? 0;
+    if (known > req.version) return { outcome: "STALE", version: known };
+    if (req.version > known) this.kv.put(`ver:${req.keyId}`, req.version);
+
+    const now = Date.now();
+    const windows = req.ratelimits.map((rl) => this.window(rl, now));
+    const limits = req.ratelimits.map((rl, i) => limitState(rl, windows[i], now));
+    const exhausted = limits.filter((l) => l.remaining <= 0);
+    const credits = this.credits(req.credits, now);
+    if (exhausted.length > 0) {
+      return {
+        outcome: "RATE_LIMITED",
+        limits,
+        credits: creditState(credits, now),
+        retryAfter: Math.max(...exhausted.map((l) => l.reset)),
+      };
+    }
+    if (credits && credits.remaining < req.cost) {
+      const state = creditState(credits, now)!;
+      return {
+        outcome: "QUOTA_EXHAUSTED",
+        limits,
+        credits: state,
+        retryAfter: state.refillIn ?? NO_REFILL_RETRY_SECONDS,
+      };
+    }
+
+    req.ratelimits.forEach((rl, i) => {
+      windows[i].count += 1;
+      this.kv.put(`rl:${rl.name}`, windows[i]);
+    });
+    if (credits && req.cost > 0) {
+      credits.remaining -= req.cost;
+      this.kv.put("credits", credits);
+    }
+    this.recordUse(req.keyId, now, credits && req.cost > 0 ? credits.remaining : undefined);
+    return {
+      outcome: "OK",
+      limits: req.ratelimits.map((rl, i) => limitState(rl, windows[i], now)),
+      credits: creditState(credits, now),
+    };
+  }
+
+  /** The current state without consuming anything (for `POST /admin/keys/verify`). */
+  peek(req: Omit<CheckRequest, "cost">): PeekResult {
+    const now = Date.now();
+    return {
+      limits: req.ratelimits.map((rl) => limitState(rl, this.window(rl, now), now)),
+      credits: creditState(this.credits(req.credits, now), now),
+      version: this.kv.get<number>(`ver:${req.keyId}`) ?? 0,
+    };
+  }
+
+  /** Called by the admin API after every change to a key of this lineage. */
+  sync(req: SyncRequest): void {
+    const known = this.kv.get<number>(`ver:${req.keyId}`) ?? 0;
+    this.kv.put(`ver:${req.keyId}`, Math.max(known, req.version));
+    if (req.credits === undefined) return;
+    if (req.credits === null) this.kv.delete("credits");
+    else this.kv.put("credits", { ...req.credits, lastRefillAt: Date.now() } satisfies StoredCredits);
+  }
+
+  override async alarm(): Promise<void> {
+    const pending = [...this.kv.list<UsageDelta>({ prefix: "use:" })];
+    if (pending.length === 0) return;
+    await recordUsage(
+      this.env.DB,
+      pending.map(([, delta]) => delta),
+    );
+    // Requests that arrived during the write added to the same entries; keep their share.
+    for (const [name, written] of pending) {
+      const now = this.kv.get<UsageDelta>(name);
+      if (!now || now.count === written.count) this.kv.delete(name);
+      else this.kv.put(name, { ...now, count: now.count - written.count });
+    }
+    if ([...this.kv.list({ prefix: "use:", limit: 1 })].length > 0) {
+      await this.ctx.storage.setAlarm(Date.now() + FLUSH_INTERVAL_MS);
+    }
+  }
+
+  private window(rl: RateLimit, now: number): Window {
+    const windowMs = rl.windowSeconds * 1000;
+    const stored = this.kv.get<Window>(`rl:${rl.name}`);
+    if (stored && stored.windowMs === windowMs && now < stored.start + windowMs) return stored;
+    return { windowMs, start: now, count: 0 };
+  }
+
+  private credits(initial: Credits | null, now: number): StoredCredits | null {
+    let credits = this.kv.get<StoredCredits>("credits");
+    if (!credits) {
+      if (!initial) return null;
+      credits = { ...initial, lastRefillAt: now };
+      this.kv.put("credits", credits);
+    }
+    if (credits.refill && now >= nextRefill(credits.refill, credits.lastRefillAt)) {
+      credits = { ...credits, remaining: credits.refill.amount, lastRefillAt: now };
+      this.kv.put("credits", credits);
+    }
+    return credits;
+  }
+
+  private recordUse(keyId: string, now: number, remaining: number | undefined): void {
+    const name = `use:${keyId}`;
+    const previous = this.kv.get<UsageDelta>(name);
+    this.kv.put(name, { keyId, count: (previous?.count ?? 0) + 1, lastUsedAt: now, remaining });
+    // The first pending use arms the flush; later ones ride along.
+    if (!previous) void this.ctx.storage.setAlarm(now + FLUSH_INTERVAL_MS);
+  }
+}
+
+function limitState(rl: RateLimit, window: Window, now: number): LimitState {
+  return {
+    name: rl.name,
+    limit: rl.limit,
+    windowSeconds: rl.windowSeconds,
+    remaining: Math.max(0, rl.limit - window.count),
+    reset: Math.max(1, Math.ceil((window.start + window.windowMs - now) / 1000)),
+  };
+}
+
+function creditState(credits: StoredCredits | null, now: number): CreditState | null {
+  if (!credits) return null;
+  return {
+    remaining: credits.remaining,
+    refillIn: credits.refill ? Math.max(1, Math.ceil((nextRefill(credits.refill, credits.lastRefillAt) - now) / 1000)) : null,
+  };
+}
