@@ -1,0 +1,38 @@
+import type { LimitState } from "../state/key-state";
+
+/** Connection-level headers never forwarded in either direction (RFC 9110, 7.6.1). */
+export const HOP_BY_HOP = new Set([
+  "connection",
+  "keep-alive",
+  "proxy-authenticate",
+  "proxy-authorization",
+  "proxy-connection",
+  "te",
+  "trailer",
+  "transfer-encoding",
+  "upgrade",
+]);
+
+/**
+ * draft-ietf-httpapi-ratelimit-headers: `RateLimit-Policy` and `RateLimit`, one item per
+ * limit, plus the `X-RateLimit-*` trio for the most constrained limit.
+ */
+export function setRateLimitHeaders(headers: Headers, limits: readonly LimitState[]): void {
+  if (limits.length === 0) return;
+  headers.set("RateLimit-Policy", limits.map((l) => `"${l.name}";q=${l.limit};w=${l.windowSeconds}`).join(", "));
+  headers.set("RateLimit", limits.map((l) => `"${l.name}";r=${l.remaining};t=${l.reset}`).join(", "));
+  const tightest = limits.reduce((a, b) =>
+    b.remaining < a.remaining || (b.remaining === a.remaining && b.reset > a.reset) ? b : a,
+  );
+  headers.set("X-RateLimit-Limit", String(tightest.limit));
+  headers.set("X-RateLimit-Remaining", String(tightest.remaining));
+  headers.set("X-RateLimit-Reset", String(tightest.reset));
+}
+
+/** base64url of UTF-8 JSON: safe in a header whatever the metadata holds. */
+export function base64urlJson(value: unknown): string {
+  const bytes = new TextEncoder().encode(JSON.stringify(value));
+  let binary = "";
+  for (const byte of bytes) binary += String.fromCharCode(byte);
+  return btoa(binary).replaceAll("+", "-").replaceAll("/", "_").replace(/=+$/, "");
+}

@@ -1,0 +1,19 @@
+import { appFor } from "./app";
+import { getConfig } from "./config";
+import { problemResponse, ProblemError } from "./errors";
+
+export { KeyState } from "./state/key-state";
+
+export default {
+  async fetch(request, env, ctx) {
+    let adminPath: string;
+    try {
+      adminPath = getConfig(env).adminPath;
+    } catch (err) {
+      if (!(err instanceof ProblemError)) throw err;
+      console.error(JSON.stringify({ level: "error", msg: err.detail }));
+      return problemResponse(err, `req_${crypto.randomUUID().replaceAll("-", "")}`);
+    }
+    return appFor(adminPath).fetch(request, env, ctx);
+  },
+} satisfies ExportedHandler<Env>;
