@@ -1,0 +1,72 @@
+import type { MiddlewareHandler } from "hono";
+import type { AppEnv } from "../context";
+import { ProblemError } from "../errors";
+import { hashKey, parseKey } from "../keys/format";
+import { ipAllowed } from "../keys/ip";
+import { keyUnusable } from "../keys/verify";
+import { getDb } from "../store/db";
+import { findByHash } from "../store/keys";
+import { clientIp } from "../middleware";
+
+/** Who is calling the admin API: "root" (ADMIN_TOKEN) or the admin key's id. */
+export interface Actor {
+  id: string;
+  canWrite: boolean;
+}
+
+declare module "hono" {
+  interface ContextVariableMap {
+    actor: Actor;
+  }
+}
+
+const READ_METHODS = new Set(["GET", "HEAD"]);
+
+/**
+ * ADMIN_TOKEN (compared in constant time), or a keygate key holding exactly `admin:read`
+ * (GET routes) or `admin:write` (all). Wildcards never grant admin access. The key is read
+ * from D1, not a cache, so revoking an admin key takes effect at once.
+ */
+export const adminAuth = (): MiddlewareHandler<AppEnv> => async (c, next) => {
+  const { config } = c.get("services");
+  const presented = /^bearer\s+(\S+)\s*$/i.exec(c.req.header("Authorization") ?? "")?.[1] ?? c.req.header("X-API-Key");
+  if (!presented) {
+    throw new ProblemError("UNAUTHORIZED", "Send `Authorization: Bearer <ADMIN_TOKEN>` or an admin key.");
+  }
+  const actor = (await sameSecret(presented, config.adminToken))
+    ? { id: "root", canWrite: true }
+    : await keyActor(c.env.DB, presented, clientIp(c.req.raw.headers));
+  if (!READ_METHODS.has(c.req.method) && !actor.canWrite) {
+    throw new ProblemError("FORBIDDEN", "This key holds admin:read; changes need admin:write.");
+  }
+  c.set("actor", actor);
+  await next();
+};
+
+async function sameSecret(a: string, b: string): Promise<boolean> {
+  const [ha, hb] = await Promise.all(
+    [a, b].map((s) => crypto.subtle.digest("SHA-256", new TextEncoder().encode(s))),
+  );
+  return crypto.subtle.timingSafeEqual(ha, hb);
+}
+
+async function keyActor(d1: D1Database, presented: string, ip: string | null): Promise<Actor> {
+  const unauthorized = (why: string) => new ProblemError("UNAUTHORIZED", why);
+  if (!parseKey(presented)) throw unauthorized("The token is neither ADMIN_TOKEN nor a keygate key.");
+  let key;
+  try {
+    key = await findByHash(getDb(d1), await hashKey(presented));
+  } catch (err) {
+    console.error(JSON.stringify({ level: "error", msg: "admin key lookup failed", error: String(err) }));
+    throw new ProblemError("GATEWAY_UNAVAILABLE", "Key storage is unreachable; try again shortly.");
+  }
+  if (!key) throw unauthorized("No key matches this token.");
+  const unusable = keyUnusable(key, Date.now());
+  if (unusable) throw unauthorized(unusable.detail);
+  if (!ipAllowed(ip, key.allowedIps)) throw new ProblemError("FORBIDDEN", "This key may not be used from this address.");
+  const canWrite = key.scopes.includes("admin:write");
+  if (!canWrite && !key.scopes.includes("admin:read")) {
+    throw new ProblemError("FORBIDDEN", "This key holds neither admin:read nor admin:write.");
+  }
+  return { id: key.id, canWrite };
+}

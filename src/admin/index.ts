@@ -1,0 +1,56 @@
+import { OpenAPIHono } from "@hono/zod-openapi";
+import { Scalar } from "@scalar/hono-api-reference";
+import { bodyLimit } from "hono/body-limit";
+import type { AppEnv } from "../context";
+import { ProblemError } from "../errors";
+import { adminAuth } from "./auth";
+import { registerKeyRoutes } from "./keys";
+import { registerAuditRoutes } from "./audit";
+
+export const ADMIN_BODY_LIMIT = 64 * 1024;
+
+/** The admin API (DESIGN.md, "Admin API"), its OpenAPI 3.1 document and reference page. */
+export function adminApp(adminPath: string) {
+  const app = new OpenAPIHono<AppEnv>({
+    defaultHook: (result) => {
+      if (result.success) return;
+      throw new ProblemError("VALIDATION_FAILED", describeIssues(result.error.issues), {
+        extensions: { issues: result.error.issues.map((i) => ({ path: i.path.join("."), message: i.message })) },
+      });
+    },
+  });
+
+  app.doc31("/openapi.json", {
+    openapi: "3.1.0",
+    info: { title: "keygate admin API", version: "1.0.0", description: "Create, list, rotate and revoke API keys; read the audit log." },
+    servers: [{ url: adminPath }],
+    security: [{ bearer: [] }],
+  });
+  app.openAPIRegistry.registerComponent("securitySchemes", "bearer", {
+    type: "http",
+    scheme: "bearer",
+    description: "ADMIN_TOKEN, or a keygate key with scope admin:read (GET) or admin:write (all)",
+  });
+  app.get("/docs", Scalar({ url: `${adminPath}/openapi.json`, pageTitle: "keygate admin API" }));
+
+  app.use(
+    "*",
+    bodyLimit({
+      maxSize: ADMIN_BODY_LIMIT,
+      onError: () => {
+        throw new ProblemError("PAYLOAD_TOO_LARGE", `Admin request bodies are limited to ${ADMIN_BODY_LIMIT} bytes.`);
+      },
+    }),
+  );
+  app.use("*", adminAuth());
+  registerKeyRoutes(app);
+  registerAuditRoutes(app);
+  return app;
+}
+
+function describeIssues(issues: { path: PropertyKey[]; message: string }[]): string {
+  return issues
+    .slice(0, 5)
+    .map((i) => (i.path.length ? `${i.path.join(".")}: ${i.message}` : i.message))
+    .join("; ");
+}

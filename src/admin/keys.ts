@@ -1,0 +1,216 @@
+import { createRoute, type OpenAPIHono } from "@hono/zod-openapi";
+import type { Context } from "hono";
+import type { AppEnv } from "../context";
+import { ProblemError } from "../errors";
+import { hashKey, parseKey } from "../keys/format";
+import { missingScopes } from "../keys/scopes";
+import { keyUnusable, VERIFY_CODES } from "../keys/verify";
+import { ID_PATTERN, getDb } from "../store/db";
+import { findByHash, listKeys } from "../store/keys";
+import { toRecord, type StoredKey } from "../store/record";
+import { clientIp } from "../middleware";
+import { createKey, getKey, revokeKey, rotate, updateKeyFields, type LifecycleEnv } from "./lifecycle";
+import { decodeCursor, encodeCursor } from "./cursor";
+import {
+  CreatedKeySchema,
+  CreateKeyBody,
+  KeyIdParam,
+  KeyListSchema,
+  KeyRecordSchema,
+  ListKeysQuery,
+  RotateKeyBody,
+  UpdateKeyBody,
+  VerifyKeyBody,
+  VerifyResultSchema,
+} from "./schemas";
+import { errorResponses, jsonBody, jsonContent } from "./openapi";
+
+const tags = ["keys"];
+
+function lifecycle(c: Context<AppEnv>): LifecycleEnv {
+  return {
+    env: c.env,
+    services: c.get("services"),
+    audit: { actor: c.get("actor").id, requestId: c.get("requestId"), clientIp: clientIp(c.req.raw.headers) },
+  };
+}
+
+/** Unknown and malformed ids are simply not found. */
+function keyId(id: string): string {
+  if (!ID_PATTERN.key.test(id)) throw new ProblemError("NOT_FOUND", `No key has the id ${id}.`);
+  return id;
+}
+
+/** The record with KeyState's live credit balance where KeyState answers (D1's copy lags). */
+async function withLiveCredits(c: Context<AppEnv>, key: StoredKey) {
+  const record = toRecord(key);
+  if (!key.credits) return record;
+  try {
+    const live = await c.get("services").state.peek(key.lineageId, {
+      keyId: key.id,
+      version: key.version,
+      ratelimits: [],
+      credits: key.credits,
+    });
+    if (live.credits) record.credits = { ...key.credits, remaining: live.credits.remaining };
+  } catch {
+    // D1's figure is still a fine answer.
+  }
+  return record;
+}
+
+export function registerKeyRoutes(app: OpenAPIHono<AppEnv>): void {
+  app.openapi(
+    createRoute({
+      method: "post",
+      path: "/keys",
+      tags,
+      summary: "Create a key",
+      description: "Returns the key itself once, in `key`; only its hash is stored.",
+      request: { body: jsonBody(CreateKeyBody) },
+      responses: { 201: jsonContent(CreatedKeySchema, "The new key"), ...errorResponses(400, 401, 403, 409) },
+    }),
+    async (c) => {
+      const { stored, key } = await createKey(lifecycle(c), c.req.valid("json"));
+      return c.json({ ...toRecord(stored), key }, 201);
+    },
+  );
+
+  app.openapi(
+    createRoute({
+      method: "get",
+      path: "/keys",
+      tags,
+      summary: "List keys, newest first",
+      request: { query: ListKeysQuery },
+      responses: { 200: jsonContent(KeyListSchema, "A page of keys"), ...errorResponses(400, 401, 403) },
+    }),
+    async (c) => {
+      const query = c.req.valid("query");
+      const secret = c.get("services").config.adminToken;
+      const after = query.cursor ? await decodeCursor(secret, "keys", query.cursor) : undefined;
+      const page = await listKeys(getDb(c.env.DB), { ...query, after, now: Date.now() });
+      const last = page.keys.at(-1);
+      return c.json(
+        {
+          data: page.keys.map(toRecord),
+          nextCursor: page.more && last ? await encodeCursor(secret, "keys", last.id) : null,
+        },
+        200,
+      );
+    },
+  );
+
+  app.openapi(
+    createRoute({
+      method: "post",
+      path: "/keys/verify",
+      tags,
+      summary: "Verify a key without proxying",
+      description: "Consumes no rate limit and no credits. `code` is `VALID` or the code the gateway would answer.",
+      request: { body: jsonBody(VerifyKeyBody) },
+      responses: { 200: jsonContent(VerifyResultSchema, "The verdict"), ...errorResponses(400, 401, 403) },
+    }),
+    async (c) => c.json(await verify(c, c.req.valid("json")), 200),
+  );
+
+  app.openapi(
+    createRoute({
+      method: "get",
+      path: "/keys/{id}",
+      tags,
+      summary: "Get a key",
+      request: { params: KeyIdParam },
+      responses: { 200: jsonContent(KeyRecordSchema, "The key"), ...errorResponses(401, 403, 404) },
+    }),
+    async (c) => c.json(await withLiveCredits(c, await getKey(c.env, keyId(c.req.valid("param").id))), 200),
+  );
+
+  app.openapi(
+    createRoute({
+      method: "patch",
+      path: "/keys/{id}",
+      tags,
+      summary: "Change a key",
+      description: "Applies to the very next gateway request. Revoked keys cannot be changed.",
+      request: { params: KeyIdParam, body: jsonBody(UpdateKeyBody) },
+      responses: { 200: jsonContent(KeyRecordSchema, "The changed key"), ...errorResponses(400, 401, 403, 404, 409) },
+    }),
+    async (c) => {
+      const key = await updateKeyFields(lifecycle(c), keyId(c.req.valid("param").id), c.req.valid("json"));
+      return c.json(await withLiveCredits(c, key), 200);
+    },
+  );
+
+  app.openapi(
+    createRoute({
+      method: "delete",
+      path: "/keys/{id}",
+      tags,
+      summary: "Revoke a key",
+      description: "Idempotent: revoking a revoked key returns it unchanged.",
+      request: { params: KeyIdParam },
+      responses: { 200: jsonContent(KeyRecordSchema, "The revoked key"), ...errorResponses(401, 403, 404) },
+    }),
+    async (c) => c.json(toRecord(await revokeKey(lifecycle(c), keyId(c.req.valid("param").id))), 200),
+  );
+
+  app.openapi(
+    createRoute({
+      method: "post",
+      path: "/keys/{id}/rotate",
+      tags,
+      summary: "Rotate a key",
+      description:
+        "Creates a successor sharing the old key's limits and credits. The old key keeps working for " +
+        "`gracePeriodSeconds` (default 0, never past its own expiry), then fails with KEY_EXPIRED.",
+      request: { params: KeyIdParam, body: { ...jsonBody(RotateKeyBody), required: false } },
+      responses: { 201: jsonContent(CreatedKeySchema, "The successor"), ...errorResponses(400, 401, 403, 404, 409) },
+    }),
+    async (c) => {
+      const body = RotateKeyBody.parse((c.req.valid("json") as object | undefined) ?? {});
+      const { stored, key } = await rotate(lifecycle(c), keyId(c.req.valid("param").id), body.gracePeriodSeconds);
+      return c.json({ ...toRecord(stored), key }, 201);
+    },
+  );
+}
+
+type VerifyResult = import("zod").infer<typeof VerifyResultSchema>;
+
+async function verify(c: Context<AppEnv>, body: { key: string; scopes?: string[] }): Promise<VerifyResult> {
+  const refuse = (code: (typeof VERIFY_CODES)[number], key?: StoredKey): VerifyResult => ({
+    valid: false,
+    code,
+    keyId: key?.id ?? null,
+    ownerId: key?.ownerId ?? null,
+    scopes: key?.scopes ?? null,
+    metadata: key?.metadata ?? null,
+    ratelimits: null,
+    credits: null,
+  });
+  if (!parseKey(body.key)) return refuse("MALFORMED_KEY");
+  const key = await findByHash(getDb(c.env.DB), await hashKey(body.key));
+  if (!key) return refuse("KEY_NOT_FOUND");
+  const unusable = keyUnusable(key, Date.now());
+  if (unusable) return refuse(unusable.code as (typeof VERIFY_CODES)[number], key);
+  if (body.scopes && missingScopes(key.scopes, body.scopes).length > 0) return refuse("INSUFFICIENT_SCOPE", key);
+
+  const live = await c
+    .get("services")
+    .state.peek(key.lineageId, { keyId: key.id, version: key.version, ratelimits: key.ratelimits, credits: key.credits })
+    .catch(() => {
+      throw new ProblemError("GATEWAY_UNAVAILABLE", "Rate limits cannot be read right now; try again shortly.");
+    });
+  const limited = live.limits.some((l) => l.remaining <= 0);
+  const exhausted = live.credits !== null && live.credits.remaining <= 0;
+  return {
+    valid: !limited && !exhausted,
+    code: limited ? "RATE_LIMITED" : exhausted ? "QUOTA_EXHAUSTED" : "VALID",
+    keyId: key.id,
+    ownerId: key.ownerId,
+    scopes: key.scopes,
+    metadata: key.metadata,
+    ratelimits: live.limits,
+    credits: live.credits && { remaining: live.credits.remaining, refill: key.credits?.refill ?? null, refillIn: live.credits.refillIn },
+  };
+}

@@ -1,0 +1,254 @@
+import { z } from "@hono/zod-openapi";
+import { PREFIX_PATTERN } from "../keys/format";
+import { SCOPE_PATTERN } from "../keys/scopes";
+import { parseRange } from "../keys/ip";
+import { VERIFY_CODES } from "../keys/verify";
+
+/** Limits that DESIGN.md leaves open are written in docs/admin-api.md. */
+export const LIMITS = {
+  metadataBytes: 4096,
+  scopes: 50,
+  allowedIps: 100,
+  ratelimits: 10,
+  maxWindowSeconds: 30 * 86_400,
+  maxGraceSeconds: 30 * 86_400,
+  maxExpiresInSeconds: 10 * 365 * 86_400,
+  maxCredits: 1_000_000_000_000,
+  pageSize: 50,
+  maxPageSize: 100,
+};
+
+const CONTROL = /[\u0000-\u001f\u007f]/;
+
+const Name = z
+  .string()
+  .min(1)
+  .max(100)
+  .refine((s) => !CONTROL.test(s), "must not contain control characters")
+  .openapi({ example: "Acme production" });
+
+/** Sent to the origin in a header, so printable ASCII only. */
+const OwnerId = z
+  .string()
+  .min(1)
+  .max(200)
+  .regex(/^[\x21-\x7e]([\x20-\x7e]*[\x21-\x7e])?$/, "must be printable ASCII without leading or trailing spaces")
+  .openapi({ example: "acct_42" });
+
+const Scopes = z
+  .array(z.string().regex(SCOPE_PATTERN, 'must be "<resource>:<action>", "<resource>:*", "*:<action>" or "*"'))
+  .max(LIMITS.scopes)
+  .openapi({ example: ["posts:read", "posts:write"] });
+
+const Metadata = z
+  .record(z.string(), z.unknown())
+  .refine(
+    (m) => new TextEncoder().encode(JSON.stringify(m)).length <= LIMITS.metadataBytes,
+    `must serialise to at most ${LIMITS.metadataBytes} bytes of JSON`,
+  )
+  .openapi({ example: { plan: "pro" } });
+
+const AllowedIps = z
+  .array(z.string().max(64).refine((s) => parseRange(s) !== null, "must be an IPv4/IPv6 address or CIDR range"))
+  .max(LIMITS.allowedIps)
+  .openapi({ example: ["203.0.113.0/24", "2001:db8::/32"] });
+
+const positiveInt = (max: number) => z.number().int().min(1).max(max);
+
+export const RateLimitSchema = z
+  .object({
+    name: z.string().regex(/^[A-Za-z0-9_.-]{1,32}$/, "must be 1-32 letters, digits, _ . or -"),
+    limit: positiveInt(1_000_000_000),
+    windowSeconds: positiveInt(LIMITS.maxWindowSeconds),
+  })
+  .strict()
+  .openapi("RateLimit", { example: { name: "minute", limit: 100, windowSeconds: 60 } });
+
+const RateLimits = z
+  .array(RateLimitSchema)
+  .max(LIMITS.ratelimits)
+  .refine((list) => new Set(list.map((r) => r.name)).size === list.length, "rate limit names must be unique");
+
+const RefillSchema = z
+  .object({
+    amount: positiveInt(LIMITS.maxCredits),
+    interval: z.enum(["daily", "monthly"]),
+    day: z.number().int().min(1).max(31).optional(),
+  })
+  .strict()
+  .refine((r) => r.day === undefined || r.interval === "monthly", "day applies only to a monthly refill");
+
+export const CreditsSchema = z
+  .object({
+    remaining: z.number().int().min(0).max(LIMITS.maxCredits),
+    refill: RefillSchema.nullable().default(null),
+  })
+  .strict()
+  .openapi("Credits", { example: { remaining: 1000, refill: { amount: 1000, interval: "monthly", day: 1 } } });
+
+const FutureTime = z.iso
+  .datetime({ offset: true })
+  .transform((s) => Date.parse(s))
+  .refine((ms) => ms > Date.now(), "must be in the future")
+  .openapi({ type: "string", format: "date-time" });
+
+export const CreateKeyBody = z
+  .object({
+    name: Name,
+    ownerId: OwnerId,
+    environment: z.enum(["live", "test"]).default("live"),
+    prefix: z
+      .string()
+      .regex(PREFIX_PATTERN, "must match ^[a-z][a-z0-9_]{1,19}$")
+      .optional()
+      .openapi({ description: "defaults to kg_live or kg_test" }),
+    scopes: Scopes.default([]),
+    metadata: Metadata.default({}),
+    allowedIps: AllowedIps.default([]),
+    ratelimits: RateLimits.default([]),
+    credits: CreditsSchema.nullable().default(null),
+    expiresAt: FutureTime.nullable().optional(),
+    expiresIn: positiveInt(LIMITS.maxExpiresInSeconds).optional().openapi({ description: "seconds from now" }),
+    enabled: z.boolean().default(true),
+  })
+  .strict()
+  .refine((b) => b.expiresAt == null || b.expiresIn === undefined, {
+    message: "give expiresAt or expiresIn, not both",
+    path: ["expiresIn"],
+  })
+  .openapi("CreateKey");
+
+export const UpdateKeyBody = z
+  .object({
+    name: Name.optional(),
+    scopes: Scopes.optional(),
+    metadata: Metadata.optional(),
+    allowedIps: AllowedIps.optional(),
+    ratelimits: RateLimits.optional(),
+    credits: CreditsSchema.nullable().optional(),
+    expiresAt: FutureTime.nullable().optional(),
+    enabled: z.boolean().optional(),
+  })
+  .strict()
+  .openapi("UpdateKey");
+
+export const RotateKeyBody = z
+  .object({
+    gracePeriodSeconds: z.number().int().min(0).max(LIMITS.maxGraceSeconds).default(0),
+  })
+  .strict()
+  .openapi("RotateKey");
+
+export const VerifyKeyBody = z
+  .object({
+    key: z.string().min(1).max(1024),
+    scopes: z.array(z.string().min(1).max(200)).max(LIMITS.scopes).optional(),
+  })
+  .strict()
+  .openapi("VerifyKey");
+
+const IsoTime = z.string().openapi({ format: "date-time" });
+
+export const KeyRecordSchema = z
+  .object({
+    id: z.string().openapi({ example: "key_01JD6T3W4Y8N2B5C7E9G1H3K5M" }),
+    name: z.string(),
+    ownerId: z.string(),
+    environment: z.enum(["live", "test"]),
+    start: z.string().openapi({ example: "kg_live_a1B2" }),
+    scopes: z.array(z.string()),
+    metadata: z.record(z.string(), z.unknown()),
+    allowedIps: z.array(z.string()),
+    ratelimits: z.array(RateLimitSchema),
+    credits: CreditsSchema.nullable(),
+    expiresAt: IsoTime.nullable(),
+    enabled: z.boolean(),
+    revokedAt: IsoTime.nullable(),
+    rotatedFrom: z.string().nullable(),
+    lastUsedAt: IsoTime.nullable(),
+    usageCount: z.number().int(),
+    version: z.number().int(),
+    createdAt: IsoTime,
+    updatedAt: IsoTime,
+  })
+  .openapi("KeyRecord");
+
+export const CreatedKeySchema = KeyRecordSchema.extend({
+  key: z.string().openapi({ description: "the key itself: shown this once, never again" }),
+}).openapi("CreatedKey");
+
+export const KeyListSchema = z
+  .object({ data: z.array(KeyRecordSchema), nextCursor: z.string().nullable() })
+  .openapi("KeyList");
+
+const LimitStateSchema = RateLimitSchema.extend({
+  remaining: z.number().int(),
+  reset: z.number().int().openapi({ description: "seconds until the window resets" }),
+});
+
+export const VerifyResultSchema = z
+  .object({
+    valid: z.boolean(),
+    code: z.enum(VERIFY_CODES),
+    keyId: z.string().nullable(),
+    ownerId: z.string().nullable(),
+    scopes: z.array(z.string()).nullable(),
+    metadata: z.record(z.string(), z.unknown()).nullable(),
+    ratelimits: z.array(LimitStateSchema).nullable(),
+    credits: z
+      .object({ remaining: z.number().int(), refill: CreditsSchema.shape.refill, refillIn: z.number().int().nullable() })
+      .nullable(),
+  })
+  .openapi("VerifyResult");
+
+export const AuditEntrySchema = z
+  .object({
+    id: z.string(),
+    at: IsoTime,
+    actor: z.string().openapi({ description: '"root" for ADMIN_TOKEN, else the admin key\'s id' }),
+    action: z.string().openapi({ example: "key.update" }),
+    targetId: z.string(),
+    requestId: z.string(),
+    clientIp: z.string().nullable(),
+    changes: z.record(z.string(), z.object({ from: z.unknown(), to: z.unknown() })),
+  })
+  .openapi("AuditEntry");
+
+export const AuditListSchema = z
+  .object({ data: z.array(AuditEntrySchema), nextCursor: z.string().nullable() })
+  .openapi("AuditList");
+
+export const ProblemSchema = z
+  .object({
+    type: z.string(),
+    title: z.string(),
+    status: z.number().int(),
+    detail: z.string(),
+    code: z.string(),
+    requestId: z.string(),
+    issues: z.array(z.object({ path: z.string(), message: z.string() })).optional(),
+  })
+  .openapi("Problem");
+
+export const KeyIdParam = z.object({
+  id: z.string().min(1).max(64).openapi({ param: { name: "id", in: "path" }, example: "key_01JD6T3W4Y8N2B5C7E9G1H3K5M" }),
+});
+
+const PageSize = z.coerce.number().int().min(1).max(LIMITS.maxPageSize).default(LIMITS.pageSize);
+const Cursor = z.string().max(512).optional();
+
+export const ListKeysQuery = z.object({
+  ownerId: z.string().min(1).max(200).optional(),
+  environment: z.enum(["live", "test"]).optional(),
+  status: z.enum(["active", "revoked", "expired"]).optional(),
+  limit: PageSize,
+  cursor: Cursor,
+});
+
+export const ListAuditQuery = z.object({
+  targetId: z.string().min(1).max(64).optional(),
+  actor: z.string().min(1).max(64).optional(),
+  action: z.string().min(1).max(64).optional(),
+  limit: PageSize,
+  cursor: Cursor,
+});
