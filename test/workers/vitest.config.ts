@@ -1,0 +1,51 @@
+import { cloudflareTest, readD1Migrations } from "@cloudflare/vitest-plugin";
+import { defineConfig } from "vitest/config";
+import { testSigningJwk } from "../support/jwk.ts";
+
+/** Mirrored in helpers.ts, which runs inside workerd and cannot import this file. */
+export const TEST_ADMIN_TOKEN = "test-admin-token-0123456789";
+
+/** Routes the workers tests exercise; every upstream is the real origin from global-setup. */
+function testRoutes(originPort: number) {
+  const origin = `http://127.0.0.1:${originPort}`;
+  return [
+    { name: "echo", prefix: "/echo", upstream: origin },
+    { name: "posts", prefix: "/posts", upstream: origin, scopes: { GET: ["posts:read"], "*": ["posts:write"] } },
+    { name: "query", prefix: "/query", upstream: origin, allowQueryKey: true },
+    { name: "costly", prefix: "/costly", upstream: origin, cost: 5 },
+    { name: "free", prefix: "/free", upstream: origin, cost: 0 },
+    { name: "slow", prefix: "/slow", upstream: origin, timeoutMs: 300 },
+    { name: "reset", prefix: "/reset", upstream: origin },
+    { name: "down", prefix: "/down", upstream: "http://127.0.0.1:9" },
+    { name: "strip", prefix: "/strip", upstream: `${origin}/base`, stripPrefix: true },
+    { name: "open", prefix: "/open", upstream: origin, failOpen: true },
+  ];
+}
+
+export default defineConfig(async () => {
+  const migrations = await readD1Migrations(new URL("../../migrations", import.meta.url).pathname);
+  return {
+    root: new URL("../..", import.meta.url).pathname,
+    plugins: [
+      cloudflareTest(({ inject }) => ({
+        wrangler: { configPath: new URL("../../wrangler.toml", import.meta.url).pathname },
+        miniflare: {
+          bindings: {
+            TEST_MIGRATIONS: migrations,
+            ADMIN_TOKEN: TEST_ADMIN_TOKEN,
+            ASSERTION_PRIVATE_KEY: testSigningJwk(),
+            ROUTES: JSON.stringify(testRoutes(inject("originPort"))),
+            STATE_TIMEOUT_MS: "2000",
+          },
+        },
+      })),
+    ],
+    test: {
+      name: "workers",
+      include: ["test/workers/**/*.test.ts"],
+      globalSetup: ["test/support/global-setup.ts"],
+      setupFiles: ["test/workers/setup.ts"],
+      testTimeout: 20_000,
+    },
+  };
+});
