@@ -1,5 +1,5 @@
 import type { TestProject } from "vitest/node";
-import { portOf, startOrigin } from "./origin";
+import { portOf, startOrigin } from "./origin.ts";
 
 declare module "vitest" {
   export interface ProvidedContext {
