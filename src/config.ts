@@ -7,6 +7,9 @@ interface Secrets {
   ASSERTION_PRIVATE_KEY: string;
   ROUTES?: string;
   STATE_TIMEOUT_MS?: string;
+  CF_ACCOUNT_ID?: string;
+  CF_API_TOKEN?: string;
+  USAGE_SQL_URL?: string;
 }
 declare global {
   // eslint-disable-next-line @typescript-eslint/no-namespace
@@ -79,6 +82,10 @@ const ConfigSchema = z.object({
   STATE_TIMEOUT_MS: z.coerce.number().int().min(1).max(60_000).default(5_000),
   ADMIN_TOKEN: z.string({ error: "is not set" }).min(1, "must not be empty"),
   ASSERTION_PRIVATE_KEY: jsonText(EcPrivateJwk, "an ES256 private JWK"),
+  CF_ACCOUNT_ID: z.string().regex(/^[0-9a-f]{32}$/, "must be a 32-character account id").optional(),
+  CF_API_TOKEN: z.string().min(1).optional(),
+  /** where usage queries go; defaults to the Analytics Engine SQL API of CF_ACCOUNT_ID */
+  USAGE_SQL_URL: httpUrl.optional(),
 });
 
 export interface Config {
@@ -90,6 +97,8 @@ export interface Config {
   stateTimeoutMs: number;
   adminToken: string;
   assertionJwk: z.infer<typeof EcPrivateJwk>;
+  /** null when usage queries are not configured (local development) */
+  usageApi: { url: string; token: string } | null;
 }
 
 const parsed = new WeakMap<object, Config | ProblemError>();
@@ -125,5 +134,12 @@ function parseConfig(env: Env): Config | ProblemError {
     stateTimeoutMs: c.STATE_TIMEOUT_MS,
     adminToken: c.ADMIN_TOKEN,
     assertionJwk: c.ASSERTION_PRIVATE_KEY,
+    usageApi: usageApi(c.USAGE_SQL_URL, c.CF_ACCOUNT_ID, c.CF_API_TOKEN),
   };
+}
+
+function usageApi(url: string | undefined, accountId: string | undefined, token: string | undefined) {
+  const target =
+    url ?? (accountId && `https://api.cloudflare.com/client/v4/accounts/${accountId}/analytics_engine/sql`);
+  return target && token ? { url: target, token } : null;
 }

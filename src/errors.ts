@@ -28,6 +28,7 @@ export const PROBLEMS = {
   KEY_LIMIT_REACHED: [409, "Key limit reached"],
   PAYLOAD_TOO_LARGE: [413, "Payload too large"],
   UNSUPPORTED_MEDIA_TYPE: [415, "Unsupported media type"],
+  USAGE_UNAVAILABLE: [503, "Usage figures unavailable"],
   // whole worker
   CONFIG_INVALID: [500, "Gateway configuration invalid"],
   INTERNAL: [500, "Internal error"],

@@ -6,6 +6,7 @@ import { ProblemError } from "../errors";
 import { adminAuth } from "./auth";
 import { registerKeyRoutes } from "./keys";
 import { registerAuditRoutes } from "./audit";
+import { registerUsageRoutes } from "./usage";
 
 export const ADMIN_BODY_LIMIT = 64 * 1024;
 
@@ -45,6 +46,7 @@ export function adminApp(adminPath: string) {
   app.use("*", adminAuth());
   registerKeyRoutes(app);
   registerAuditRoutes(app);
+  registerUsageRoutes(app);
   return app;
 }
 

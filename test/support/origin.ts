@@ -5,7 +5,8 @@ import type { AddressInfo } from "node:net";
 /**
  * A real origin for tests: echoes what it received as JSON (headers, path, body size and
  * SHA-256). `/slow` never answers, `/reset` drops the connection, `/stream` sends a body
- * in chunks.
+ * in chunks. Under `/ae-sql` it stands in for the Analytics Engine SQL API, the one part
+ * that cannot run locally: it records each query and answers with rows a test set first.
  */
 export interface EchoBody {
   method: string;
@@ -15,9 +16,36 @@ export interface EchoBody {
   bodySha256: string;
 }
 
+const sqlApi = { rows: [] as unknown[], log: [] as { sql: string; authorization: string }[] };
+
+function readBody(req: http.IncomingMessage): Promise<string> {
+  return new Promise((resolve) => {
+    let text = "";
+    req.on("data", (chunk: Buffer) => (text += chunk.toString()));
+    req.on("end", () => resolve(text));
+  });
+}
+
+async function sqlApiStandIn(req: http.IncomingMessage, res: http.ServerResponse, path: string) {
+  const body = await readBody(req);
+  const reply = (value: unknown) => {
+    res.writeHead(200, { "Content-Type": "application/json" });
+    res.end(JSON.stringify(value));
+  };
+  if (path === "/ae-sql/fixture") {
+    sqlApi.rows = JSON.parse(body).rows;
+    sqlApi.log = [];
+    return reply({ ok: true });
+  }
+  if (path === "/ae-sql/log") return reply(sqlApi.log);
+  sqlApi.log.push({ sql: body, authorization: req.headers.authorization ?? "" });
+  reply({ meta: [], data: sqlApi.rows, rows: sqlApi.rows.length });
+}
+
 export function startOrigin(port = 0, host = "127.0.0.1"): Promise<http.Server> {
   const server = http.createServer((req, res) => {
     const path = req.url ?? "/";
+    if (path.startsWith("/ae-sql")) return void sqlApiStandIn(req, res, path);
     if (path.includes("/slow")) return; // hangs: the gateway's route timeout must answer
     if (path.includes("/reset")) {
       req.socket.destroy();

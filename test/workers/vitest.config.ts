@@ -36,6 +36,9 @@ export default defineConfig(async () => {
             ASSERTION_PRIVATE_KEY: testSigningJwk(),
             ROUTES: JSON.stringify(testRoutes(inject("originPort"))),
             STATE_TIMEOUT_MS: "2000",
+            // usage queries go to the origin's stand-in for the Analytics Engine SQL API
+            USAGE_SQL_URL: `http://127.0.0.1:${inject("originPort")}/ae-sql`,
+            CF_API_TOKEN: "test-analytics-token",
           },
         },
       })),
