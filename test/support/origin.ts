@@ -16,6 +16,9 @@ export interface EchoBody {
   bodySha256: string;
 }
 
+/** `X-Corpus-Marker` values of every request that reached this origin (hardening tests). */
+const markersSeen: string[] = [];
+
 const sqlApi = { rows: [] as unknown[], log: [] as { sql: string; authorization: string }[] };
 
 function readBody(req: http.IncomingMessage): Promise<string> {
@@ -46,6 +49,12 @@ export function startOrigin(port = 0, host = "127.0.0.1"): Promise<http.Server> 
   const server = http.createServer((req, res) => {
     const path = req.url ?? "/";
     if (path.startsWith("/ae-sql")) return void sqlApiStandIn(req, res, path);
+    if (path === "/__markers") {
+      res.writeHead(200, { "Content-Type": "application/json" });
+      return void res.end(JSON.stringify(markersSeen));
+    }
+    const marker = req.headers["x-corpus-marker"];
+    if (typeof marker === "string") markersSeen.push(marker);
     if (path.includes("/slow")) return; // hangs: the gateway's route timeout must answer
     if (path.includes("/reset")) {
       req.socket.destroy();
