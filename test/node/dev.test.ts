@@ -1,0 +1,200 @@
+import { spawn, type ChildProcess } from "node:child_process";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import http from "node:http";
+import net, { type AddressInfo } from "node:net";
+import os from "node:os";
+import path from "node:path";
+import { parseEnv } from "node:util";
+import { createRemoteJWKSet, decodeProtectedHeader, jwtVerify } from "jose";
+import { afterAll, describe, expect, it } from "vitest";
+
+/**
+ * What a newcomer does after cloning: `npm run dev`, then the README's curl flow.
+ * The dev server keeps its secrets in a temp file (KEYGATE_DEV_VARS) and its state in a temp
+ * --persist-to, so the developer's own .dev.vars and .wrangler/state are never touched.
+ */
+const root = path.resolve(import.meta.dirname, "../..");
+const tmp = mkdtempSync(path.join(os.tmpdir(), "keygate-dev-"));
+const devVars = path.join(tmp, "dev.vars");
+const persist = path.join(tmp, "state");
+const running = new Set<DevServer>();
+
+afterAll(async () => {
+  await Promise.all([...running].map((server) => server.stop("SIGKILL")));
+  rmSync(tmp, { recursive: true, force: true });
+});
+
+async function freePort(): Promise<number> {
+  const probe = net.createServer();
+  await new Promise<void>((resolve) => probe.listen(0, "127.0.0.1", resolve));
+  const { port } = probe.address() as AddressInfo;
+  await new Promise((resolve) => probe.close(resolve));
+  return port;
+}
+
+const portFree = (port: number) =>
+  new Promise<boolean>((resolve) => {
+    const socket = net.connect(port, "127.0.0.1");
+    socket.once("connect", () => (socket.destroy(), resolve(false)));
+    socket.once("error", () => resolve(true));
+  });
+
+function groupAlive(pid: number): boolean {
+  try {
+    process.kill(-pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+interface DevServer {
+  base: string;
+  output: () => string;
+  /** Signals npm (or its whole group); true when every process of the group exited within 15 s. */
+  stop: (signal: NodeJS.Signals, whole?: boolean) => Promise<boolean>;
+}
+
+/** `npm run dev -- ARGS` in its own process group; resolves once it prints its next steps. */
+async function startDev(args: string[], demoPort: number): Promise<DevServer> {
+  const port = await freePort();
+  const base = `http://127.0.0.1:${port}`;
+  const child: ChildProcess = spawn("npm", ["run", "dev", "--", "--port", String(port), "--persist-to", persist, ...args], {
+    cwd: root,
+    detached: true,
+    stdio: ["ignore", "pipe", "pipe"],
+    // WRANGLER_HIDE_BANNER also skips wrangler's update check: the test stays on loopback.
+    env: { ...process.env, KEYGATE_DEV_VARS: devVars, KEYGATE_DEMO_PORT: String(demoPort), WRANGLER_HIDE_BANNER: "true" },
+  });
+  let output = "";
+  child.stdout?.on("data", (chunk) => (output += chunk));
+  child.stderr?.on("data", (chunk) => (output += chunk));
+  const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));
+  const server: DevServer = {
+    base,
+    output: () => output,
+    async stop(signal, whole = true) {
+      const pid = child.pid!;
+      if (groupAlive(pid)) process.kill(whole ? -pid : pid, signal);
+      const deadline = Date.now() + 15_000;
+      while (groupAlive(pid) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
+      const clean = !groupAlive(pid);
+      if (!clean) process.kill(-pid, "SIGKILL");
+      await exited;
+      running.delete(server);
+      return clean;
+    },
+  };
+  running.add(server);
+  const ready = `keygate is ready on ${base}`;
+  const deadline = Date.now() + 75_000;
+  while (!output.includes(ready)) {
+    if (child.exitCode !== null || Date.now() > deadline) throw new Error(`npm run dev did not get ready:\n${output}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  return server;
+}
+
+const call = (url: string, token: string, init: RequestInit = {}) =>
+  fetch(url, { ...init, headers: { Authorization: `Bearer ${token}`, "Content-Type": "application/json", ...init.headers } });
+
+describe("npm run dev", () => {
+  let firstToken = "";
+
+  it("creates the secrets, applies migrations and serves the README flow through the demo origin", async () => {
+    const demoPort = await freePort();
+    const dev = await startDev([], demoPort);
+    const { base } = dev;
+    const secrets = parseEnv(readFileSync(devVars, "utf8"));
+    const jwk = JSON.parse(secrets.ASSERTION_PRIVATE_KEY!);
+    firstToken = secrets.ADMIN_TOKEN!;
+    expect(firstToken).toMatch(/^kgadm_[0-9A-Za-z]{32}$/);
+    expect(jwk).toMatchObject({ kty: "EC", crv: "P-256", kid: expect.any(String), d: expect.any(String) });
+    expect(dev.output()).toContain(`created a local admin token: ${firstToken}`);
+    expect(dev.output()).toContain(`stored as ADMIN_TOKEN in ${devVars}`);
+    expect(dev.output()).not.toContain(jwk.d);
+    expect(dev.output()).toMatch(/applied local D1 migrations: 0000_init\.sql/);
+    expect(dev.output()).toContain(`demo origin echoing requests on http://127.0.0.1:${demoPort}`);
+    expect(dev.output()).toContain(`curl -s ${base}/admin/keys -H "Authorization: Bearer ${firstToken}"`);
+
+    const created = await call(`${base}/admin/keys`, firstToken, {
+      method: "POST",
+      body: JSON.stringify({ name: "First key", ownerId: "acct_42", scopes: ["posts:read"] }),
+    });
+    expect(created.status).toBe(201);
+    const first = await created.json();
+    expect(first.key).toMatch(/^kg_live_/);
+
+    const echoed = await call(`${base}/hello?name=world`, first.key);
+    expect(echoed.status).toBe(200);
+    const seen = await echoed.json();
+    expect(seen).toMatchObject({ method: "GET", path: "/hello", query: { name: "world" }, body: null });
+    expect(seen.headers).toMatchObject({ "x-keygate-key-id": first.id, "x-keygate-owner-id": "acct_42", "x-keygate-scopes": "posts:read" });
+    expect(seen.headers.authorization).toBeUndefined();
+    const assertion = seen.headers["x-keygate-assertion"];
+    expect(decodeProtectedHeader(assertion).kid).toBe(jwk.kid);
+    const jwks = createRemoteJWKSet(new URL(`${base}/.well-known/jwks.json`));
+    const { payload } = await jwtVerify(assertion, jwks, { issuer: base, audience: "default" });
+    expect(payload).toMatchObject({ sub: "acct_42", kid: first.id, scope: "posts:read", env: "live" });
+
+    const listed = await (await call(`${base}/admin/keys`, firstToken)).json();
+    expect(listed.data.map((k: { id: string }) => k.id)).toContain(first.id);
+
+    const rotated = await call(`${base}/admin/keys/${first.id}/rotate`, firstToken, {
+      method: "POST",
+      body: JSON.stringify({ gracePeriodSeconds: 0 }),
+    });
+    expect(rotated.status).toBe(201);
+    const second = await rotated.json();
+    expect(second).toMatchObject({ rotatedFrom: first.id, ownerId: "acct_42" });
+    expect((await (await call(`${base}/hello`, first.key)).json()).code).toBe("KEY_EXPIRED");
+    const viaSecond = await (await call(`${base}/hello`, second.key)).json();
+    expect(viaSecond.headers["x-keygate-key-id"]).toBe(second.id);
+
+    const revoked = await call(`${base}/admin/keys/${second.id}`, firstToken, { method: "DELETE" });
+    expect(revoked.status).toBe(200);
+    expect((await revoked.json()).revokedAt).not.toBeNull();
+    const refused = await call(`${base}/hello`, second.key);
+    expect(refused.status).toBe(401);
+    expect(refused.headers.get("Content-Type")).toBe("application/problem+json");
+    expect((await refused.json()).code).toBe("KEY_REVOKED");
+
+    expect(await dev.stop("SIGINT")).toBe(true); // Ctrl-C in a terminal signals the whole foreground group
+    expect(await portFree(Number(new URL(base).port))).toBe(true);
+    expect(await portFree(demoPort)).toBe(true);
+  });
+
+  // A developer's second `npm run dev`: same secrets file, same --persist-to as the first run.
+  it("keeps existing secrets, lets --var override them, and says when the demo port is taken", async () => {
+    const before = readFileSync(devVars, "utf8");
+    const taken = http.createServer((_req, res) => res.end(JSON.stringify({ origin: "mine" })));
+    await new Promise<void>((resolve) => taken.listen(0, "127.0.0.1", resolve));
+    const originPort = (taken.address() as AddressInfo).port;
+    try {
+      const token = `override_${Date.now()}`;
+      const dev = await startDev(["--var", `ADMIN_TOKEN:${token}`, `UPSTREAM_URL:http://127.0.0.1:${originPort}`], originPort);
+      const { base } = dev;
+      expect(readFileSync(devVars, "utf8")).toBe(before);
+      expect(dev.output()).not.toContain("created");
+      expect(dev.output()).toContain("local D1 database is up to date");
+      expect(dev.output()).toContain(`port ${originPort} is already in use, so the demo origin did not start`);
+      expect(dev.output()).toContain(`-H "Authorization: Bearer ${token}"`);
+
+      expect((await call(`${base}/admin/keys`, firstToken)).status).toBe(401);
+      const listed = await call(`${base}/admin/keys`, token);
+      expect(listed.status).toBe(200);
+      expect((await listed.json()).data).toHaveLength(2); // the first run's keys, from the same --persist-to
+
+      const created = await (
+        await call(`${base}/admin/keys`, token, { method: "POST", body: JSON.stringify({ name: "n", ownerId: "o" }) })
+      ).json();
+      expect(await (await call(`${base}/anything`, created.key)).json()).toEqual({ origin: "mine" });
+
+      // `kill <npm pid>` alone (a process manager, a closed terminal) must not leave wrangler behind
+      expect(await dev.stop("SIGTERM", false)).toBe(true);
+      expect(await portFree(Number(new URL(base).port))).toBe(true);
+    } finally {
+      await new Promise((resolve) => taken.close(resolve));
+    }
+  });
+});
