@@ -30,8 +30,12 @@ export default defineConfig(async () => {
       cloudflareTest(({ inject }) => ({
         wrangler: { configPath: new URL("../../wrangler.toml", import.meta.url).pathname },
         miniflare: {
+          // Every var is set here, so nothing a developer keeps in .dev.vars reaches the tests.
           bindings: {
             TEST_MIGRATIONS: migrations,
+            UPSTREAM_URL: `http://127.0.0.1:${inject("originPort")}`,
+            ADMIN_PATH: "/admin",
+            MAX_KEYS_PER_OWNER: "100",
             ADMIN_TOKEN: TEST_ADMIN_TOKEN,
             ASSERTION_PRIVATE_KEY: testSigningJwk(),
             ROUTES: JSON.stringify(testRoutes(inject("originPort"))),
