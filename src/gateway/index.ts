@@ -1,19 +1,10 @@
 import { Hono, type Context } from "hono";
 import type { AppEnv } from "../context";
-import type { Route } from "../config";
-import { problemResponse, ProblemError, toProblem } from "../errors";
-import { hashKey } from "../keys/format";
-import { missingScopes } from "../keys/scopes";
-import { ipAllowed } from "../keys/ip";
-import { keyUnusable } from "../keys/verify";
-import { lookupKey, refetchKey } from "../store/cache";
-import type { StoredKey } from "../store/record";
-import type { CheckResult, LimitState } from "../state/key-state";
-import { StateUnavailableError } from "../state/client";
+import { problemResponse, toProblem } from "../errors";
 import { clientIp } from "../middleware";
 import { recordRequest, type RequestEvent } from "../analytics/writer";
-import { extractKey, requireWellFormed } from "./authenticate";
-import { matchRoute, normalisePath, requiredScopes, upstreamUrl } from "./routes";
+import { admit, type Admitted } from "./admit";
+import { upstreamUrl } from "./routes";
 import { base64urlJson, setRateLimitHeaders } from "./headers";
 import { assertionFor } from "./assertion";
 import { forward, originHeaders } from "./proxy";
@@ -24,14 +15,6 @@ import { forward, originHeaders } from "./proxy";
  * attached, and record one Analytics Engine data point.
  */
 export const gateway = new Hono<AppEnv>();
-
-interface Admitted {
-  key: StoredKey;
-  route: Route;
-  path: string;
-  limits: LimitState[];
-  creditsUsed: number;
-}
 
 gateway.all("*", async (c) => {
   const started = Date.now();
@@ -55,96 +38,27 @@ gateway.all("*", async (c) => {
   let response: Response;
   try {
     const admitted = await admit(c, event);
-    const upstream = await proxy(c, admitted);
-    event.upstreamMs = upstream.upstreamMs;
     event.creditsUsed = admitted.creditsUsed;
-    response = upstream.response;
+    response = await proxy(c, admitted, event);
     setRateLimitHeaders(response.headers, admitted.limits);
+    event.responseBytes = Number(response.headers.get("Content-Length") ?? 0) || 0;
   } catch (err) {
     const problem = toProblem(err, requestId);
     event.outcome = problem.code;
-    response = problemResponse(problem, requestId);
+    // A problem body is small and built here: its size is known exactly.
+    const answer = problemResponse(problem, requestId);
+    const body = await answer.arrayBuffer();
+    response = new Response(body, { status: answer.status, headers: answer.headers });
+    event.responseBytes = body.byteLength;
   }
   response.headers.set("X-Request-Id", requestId);
   event.status = response.status;
-  event.responseBytes = Number(response.headers.get("Content-Length") ?? 0) || 0;
   event.gatewayMs = Math.max(0, Date.now() - started - event.upstreamMs);
   recordRequest(c.env.USAGE, c.executionCtx, event);
   return response;
 });
 
-async function admit(c: Context<AppEnv>, event: RequestEvent): Promise<Admitted> {
-  const { config, state } = c.get("services");
-  const url = new URL(c.req.url);
-  const path = normalisePath(url.pathname);
-  const route = matchRoute(config.routes, path);
-
-  const presented = extractKey(c.req.raw.headers, url.search, route); // 1
-  requireWellFormed(presented); // 2
-  const hash = await hashKey(presented);
-  const waitUntil = (p: Promise<unknown>) => c.executionCtx.waitUntil(p);
-  let key = await lookupKey(c.env, hash, waitUntil);
-
-  for (let attempt = 0; ; attempt++) {
-    if (!key) throw new ProblemError("KEY_NOT_FOUND", "No key matches; it may have been mistyped or deleted."); // 3
-    event.keyId = key.id;
-    event.ownerId = key.ownerId;
-    event.environment = key.environment;
-    const unusable = keyUnusable(key, Date.now()); // 4, 5, 6
-    if (unusable) throw unusable;
-    if (!route || path === null) throw new ProblemError("NO_ROUTE", `No route serves ${url.pathname}.`); // 7
-    event.route = route.name;
-    const ip = clientIp(c.req.raw.headers);
-    if (!ipAllowed(ip, key.allowedIps)) {
-      throw new ProblemError("IP_NOT_ALLOWED", `Requests from ${ip ?? "an unknown address"} are not allowed for this key.`); // 8
-    }
-    const missing = missingScopes(key.scopes, requiredScopes(route, c.req.method)); // 9
-    if (missing.length > 0) {
-      throw new ProblemError("INSUFFICIENT_SCOPE", `${c.req.method} ${route.prefix} needs the scope ${missing.join(", ")}.`, {
-        extensions: { missingScopes: missing },
-      });
-    }
-
-    let result: CheckResult;
-    try {
-      result = await state.check(key.lineageId, {
-        keyId: key.id,
-        version: key.version,
-        ratelimits: key.ratelimits,
-        credits: key.credits,
-        cost: route.cost,
-      });
-    } catch (err) {
-      if (!(err instanceof StateUnavailableError)) throw err;
-      console.error(JSON.stringify({ level: "error", msg: "KeyState unavailable", route: route.name, error: err.message }));
-      if (route.failOpen) return { key, route, path, limits: [], creditsUsed: 0 };
-      throw new ProblemError("GATEWAY_UNAVAILABLE", "Rate limits cannot be checked right now; try again shortly.", {
-        headers: { "Retry-After": "5" },
-      });
-    }
-
-    if (result.outcome === "STALE") {
-      // An admin change this isolate has not seen: read the record again, then check again.
-      if (attempt > 0) throw new ProblemError("GATEWAY_UNAVAILABLE", "The key's record is changing; try again.");
-      key = await refetchKey(c.env, hash, waitUntil);
-      continue;
-    }
-    if (result.outcome !== "OK") {
-      const headers = new Headers({ "Retry-After": String(result.retryAfter) });
-      setRateLimitHeaders(headers, result.limits);
-      throw result.outcome === "RATE_LIMITED"
-        ? new ProblemError("RATE_LIMITED", "Too many requests for this key; wait for the window to reset.", { headers })
-        : new ProblemError(
-            "QUOTA_EXHAUSTED",
-            `This key has ${result.credits?.remaining ?? 0} credits left and the route costs ${route.cost}.`,
-            { headers },
-          );
-    }
-    return { key, route, path, limits: result.limits, creditsUsed: result.credits ? route.cost : 0 };
-  }
-}
-
-async function proxy(c: Context<AppEnv>, { key, route, path }: Admitted) {
+async function proxy(c: Context<AppEnv>, { key, route, path }: Admitted, event: RequestEvent): Promise<Response> {
   const { config } = c.get("services");
   const url = new URL(c.req.url);
   const headers = originHeaders(c.req.raw.headers);
@@ -159,5 +73,11 @@ async function proxy(c: Context<AppEnv>, { key, route, path }: Admitted) {
   if (ip) headers.set("X-Forwarded-For", ip);
   headers.set("X-Forwarded-Proto", url.protocol.slice(0, -1));
   headers.set("X-Forwarded-Host", url.host);
-  return forward(c.req.raw, upstreamUrl(route, path, url.search), headers, route.timeoutMs);
+  // Time waiting on the origin counts as upstream time, also when it fails or times out.
+  const sent = Date.now();
+  try {
+    return await forward(c.req.raw, upstreamUrl(route, path, url.search), headers, route.timeoutMs);
+  } finally {
+    event.upstreamMs = Date.now() - sent;
+  }
 }

@@ -1,23 +1,17 @@
 import { ProblemError } from "../errors";
 import { HOP_BY_HOP } from "./headers";
 
-export interface Upstream {
-  response: Response;
-  upstreamMs: number;
-}
-
 /**
  * Sends the request to the origin, streaming the body both ways. The route's timeout covers
  * the wait for the origin's response headers; a body already flowing is not cut off.
  */
-export async function forward(request: Request, url: string, headers: Headers, timeoutMs: number): Promise<Upstream> {
+export async function forward(request: Request, url: string, headers: Headers, timeoutMs: number): Promise<Response> {
   const controller = new AbortController();
   let timedOut = false;
   const timer = setTimeout(() => {
     timedOut = true;
     controller.abort();
   }, timeoutMs);
-  const started = Date.now();
   try {
     const hasBody = request.method !== "GET" && request.method !== "HEAD" && request.body !== null;
     const upstream = await fetch(url, {
@@ -31,10 +25,7 @@ export async function forward(request: Request, url: string, headers: Headers, t
     for (const [name, value] of upstream.headers) {
       if (!HOP_BY_HOP.has(name)) responseHeaders.append(name, value);
     }
-    return {
-      response: new Response(upstream.body, { status: upstream.status, statusText: upstream.statusText, headers: responseHeaders }),
-      upstreamMs: Date.now() - started,
-    };
+    return new Response(upstream.body, { status: upstream.status, statusText: upstream.statusText, headers: responseHeaders });
   } catch (err) {
     if (timedOut) {
       throw new ProblemError("UPSTREAM_TIMEOUT", `The origin did not answer within ${timeoutMs} ms.`);

@@ -33,18 +33,21 @@ export function upstreamUrl(route: Route, path: string, search: string): string 
   return `${route.upstream}${forwarded}${withoutQueryKey(search)}`;
 }
 
-/** Drops every `api_key` parameter and keeps the rest of the query exactly as sent. */
+/** True when the query may hold an `api_key` parameter, its name written plainly or percent-encoded. */
+const mayHoldQueryKey = (search: string): boolean => search.includes("api_key") || search.includes("%");
+
+/** Drops every `api_key` parameter (however its name is encoded) and keeps the rest of the query exactly as sent. */
 export function withoutQueryKey(search: string): string {
-  if (!search.includes("api_key")) return search;
-  const kept = search
-    .slice(1)
-    .split("&")
-    .filter((part) => part !== "" && safeDecode(part.split("=", 1)[0]) !== "api_key");
-  return kept.length ? `?${kept.join("&")}` : "";
+  if (!mayHoldQueryKey(search)) return search;
+  const parts = search.slice(1).split("&");
+  const kept = parts.filter((part) => safeDecode(part.split("=", 1)[0]) !== "api_key");
+  if (kept.length === parts.length) return search;
+  const nonEmpty = kept.filter((part) => part !== "");
+  return nonEmpty.length ? `?${nonEmpty.join("&")}` : "";
 }
 
 export function queryKeys(search: string): string[] {
-  if (!search.includes("api_key")) return [];
+  if (!mayHoldQueryKey(search)) return [];
   return new URLSearchParams(search).getAll("api_key");
 }
 

@@ -133,6 +133,11 @@ export class KeyState extends DurableObject<Env> {
     };
   }
 
+  /** The newest record version this object has seen for a key (0: none yet). Reads only. */
+  version(keyId: string): number {
+    return this.kv.get<number>(`ver:${keyId}`) ?? 0;
+  }
+
   /** Called by the admin API after every change to a key of this lineage. */
   sync(req: SyncRequest): void {
     const known = this.kv.get<number>(`ver:${req.keyId}`) ?? 0;

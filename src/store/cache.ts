@@ -114,20 +114,24 @@ async function readKv(kv: KVNamespace, hash: string): Promise<{ key: StoredKey |
 /** Writes a record (or null for "no such key") to KV; never throws. Returns the text written. */
 function storeKv(kv: KVNamespace, hash: string, key: StoredKey | null, waitUntil: WaitUntil): string {
   const text = JSON.stringify(key);
-  const write = kv
-    .put(KV_PREFIX + hash, text, { expirationTtl: key ? CACHE.kvTtlSeconds : CACHE.kvNegativeTtlSeconds })
-    .catch((err) => console.warn(JSON.stringify({ level: "warn", msg: "KV write failed", error: String(err) })));
-  waitUntil(write);
+  waitUntil(writeKv(kv, hash, text, key ? CACHE.kvTtlSeconds : CACHE.kvNegativeTtlSeconds));
   return text;
+}
+
+/** A KV write that never fails its caller, whether the binding throws or rejects. */
+async function writeKv(kv: KVNamespace, hash: string, text: string, expirationTtl: number): Promise<void> {
+  try {
+    await kv.put(KV_PREFIX + hash, text, { expirationTtl });
+  } catch (err) {
+    console.warn(JSON.stringify({ level: "warn", msg: "KV write failed", error: String(err) }));
+  }
 }
 
 /** After an admin change: this isolate and KV see the new record at once; KeyState covers the rest. */
 export async function publishKey(env: KeyCacheEnv, key: StoredKey): Promise<void> {
   const text = JSON.stringify(key);
   remember(key.hash, key, text.length);
-  await env.KEY_CACHE.put(KV_PREFIX + key.hash, text, { expirationTtl: CACHE.kvTtlSeconds }).catch((err) =>
-    console.warn(JSON.stringify({ level: "warn", msg: "KV write failed", error: String(err) })),
-  );
+  await writeKv(env.KEY_CACHE, key.hash, text, CACHE.kvTtlSeconds);
 }
 
 /** For tests and the benchmark: how much the in-isolate cache holds. */

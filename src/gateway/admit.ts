@@ -1,0 +1,133 @@
+import type { Context } from "hono";
+import type { AppEnv } from "../context";
+import type { Route } from "../config";
+import { ProblemError } from "../errors";
+import { hashKey } from "../keys/format";
+import { missingScopes } from "../keys/scopes";
+import { ipAllowed } from "../keys/ip";
+import { keyUnusable } from "../keys/verify";
+import { lookupKey, refetchKey } from "../store/cache";
+import type { StoredKey } from "../store/record";
+import type { CheckResult, LimitState } from "../state/key-state";
+import { StateUnavailableError, type KeyStateClient } from "../state/client";
+import { clientIp } from "../middleware";
+import type { RequestEvent } from "../analytics/writer";
+import { extractKey, requireWellFormed } from "./authenticate";
+import { matchRoute, normalisePath, requiredScopes } from "./routes";
+import { setRateLimitHeaders } from "./headers";
+
+export interface Admitted {
+  key: StoredKey;
+  route: Route;
+  path: string;
+  limits: LimitState[];
+  creditsUsed: number;
+}
+
+/**
+ * Checks 1 to 11 of DESIGN.md's table, in order, then meters the request in KeyState with
+ * one call. The record may come from a cache that missed an admin change: KeyState's version
+ * catches that, both when the request is metered and before a refusal the record decided.
+ */
+export async function admit(c: Context<AppEnv>, event: RequestEvent): Promise<Admitted> {
+  const { config, state } = c.get("services");
+  const url = new URL(c.req.url);
+  const path = normalisePath(url.pathname);
+  const route = matchRoute(config.routes, path);
+  event.route = route?.name ?? "";
+
+  const presented = extractKey(c.req.raw.headers, url.search, route); // 1
+  requireWellFormed(presented); // 2
+  const hash = await hashKey(presented);
+  const waitUntil = (p: Promise<unknown>) => c.executionCtx.waitUntil(p);
+  let key = await lookupKey(c.env, hash, waitUntil);
+  // true once the record was read from D1 during this request: it is then the latest there is
+  let fromD1 = false;
+
+  for (;;) {
+    if (!key) throw new ProblemError("KEY_NOT_FOUND", "No key matches; it may have been mistyped or deleted."); // 3
+    event.keyId = key.id;
+    event.ownerId = key.ownerId;
+    event.environment = key.environment;
+
+    const refusal = refuse(c, key, route, path, url.pathname); // 4 to 9
+    if (refusal) {
+      // A revocation is final; any other refusal may rest on a record an admin has since changed.
+      if (fromD1 || refusal.code === "KEY_REVOKED" || !(await newerRecordExists(state, key))) throw refusal;
+      key = await refetchKey(c.env, hash, waitUntil);
+      fromD1 = true;
+      continue;
+    }
+    const admitted = { key, route: route!, path: path! };
+
+    let result: CheckResult;
+    try {
+      result = await state.check(key.lineageId, {
+        keyId: key.id,
+        version: key.version,
+        ratelimits: key.ratelimits,
+        credits: key.credits,
+        cost: admitted.route.cost,
+      });
+    } catch (err) {
+      if (!(err instanceof StateUnavailableError)) throw err;
+      console.error(JSON.stringify({ level: "error", msg: "KeyState unavailable", route: admitted.route.name, error: err.message }));
+      if (admitted.route.failOpen) return { ...admitted, limits: [], creditsUsed: 0 };
+      throw new ProblemError("GATEWAY_UNAVAILABLE", "Rate limits cannot be checked right now; try again shortly.", {
+        headers: { "Retry-After": "5" },
+      });
+    }
+
+    if (result.outcome === "STALE") {
+      // An admin change this isolate has not seen: read the record again, then check again.
+      if (fromD1) throw new ProblemError("GATEWAY_UNAVAILABLE", "The key's record is changing; try again.");
+      key = await refetchKey(c.env, hash, waitUntil);
+      fromD1 = true;
+      continue;
+    }
+    if (result.outcome !== "OK") {
+      const headers = new Headers({ "Retry-After": String(result.retryAfter) });
+      setRateLimitHeaders(headers, result.limits);
+      throw result.outcome === "RATE_LIMITED" // 10
+        ? new ProblemError("RATE_LIMITED", "Too many requests for this key; wait for the window to reset.", { headers })
+        : new ProblemError(
+            "QUOTA_EXHAUSTED", // 11
+            `This key has ${result.credits?.remaining ?? 0} credits left and the route costs ${admitted.route.cost}.`,
+            { headers },
+          );
+    }
+    return { ...admitted, limits: result.limits, creditsUsed: result.credits ? admitted.route.cost : 0 };
+  }
+}
+
+/** Checks 4 to 9: what the key's record and the route say, without consuming anything. */
+function refuse(
+  c: Context<AppEnv>,
+  key: StoredKey,
+  route: Route | null,
+  path: string | null,
+  pathname: string,
+): ProblemError | null {
+  const unusable = keyUnusable(key, Date.now()); // 4, 5, 6
+  if (unusable) return unusable;
+  if (!route || path === null) return new ProblemError("NO_ROUTE", `No route serves ${pathname}.`); // 7
+  const ip = clientIp(c.req.raw.headers);
+  if (!ipAllowed(ip, key.allowedIps)) {
+    return new ProblemError("IP_NOT_ALLOWED", `Requests from ${ip ?? "an unknown address"} are not allowed for this key.`); // 8
+  }
+  const missing = missingScopes(key.scopes, requiredScopes(route, c.req.method)); // 9
+  if (missing.length === 0) return null;
+  return new ProblemError("INSUFFICIENT_SCOPE", `${c.req.method} ${route.prefix} needs the scope ${missing.join(", ")}.`, {
+    extensions: { missingScopes: missing },
+  });
+}
+
+/** Whether KeyState knows a newer version of the record; when it cannot say, the record stands. */
+async function newerRecordExists(state: KeyStateClient, key: StoredKey): Promise<boolean> {
+  try {
+    return (await state.version(key.lineageId, key.id)) > key.version;
+  } catch (err) {
+    if (!(err instanceof StateUnavailableError)) throw err;
+    return false;
+  }
+}

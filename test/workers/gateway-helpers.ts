@@ -1,0 +1,150 @@
+import { env } from "cloudflare:workers";
+import { createExecutionContext, runDurableObjectAlarm, waitOnExecutionContext } from "cloudflare:test";
+import { expect } from "vitest";
+import worker from "../../src/index";
+import { generateKey, hashKey } from "../../src/keys/format";
+import { clearMemoryCache, publishKey } from "../../src/store/cache";
+import { getDb } from "../../src/store/db";
+import { findByHash } from "../../src/store/keys";
+import type { StoredKey } from "../../src/store/record";
+import type { KeyRecord } from "../../src/store/record";
+import { admin, BASE, problem } from "./helpers";
+
+/** What the test origin echoes back: the request exactly as it arrived there. */
+export interface Echo {
+  method: string;
+  url: string;
+  headers: Record<string, string | undefined>;
+  bodyBytes: number;
+  bodySha256: string;
+}
+
+export async function echoed(res: Response): Promise<Echo> {
+  const text = await res.text();
+  expect(res.status, text).toBe(200);
+  expect(res.headers.get("X-Origin")).toBe("echo");
+  return JSON.parse(text) as Echo;
+}
+
+/** Asserts a problem+json answer with the contract's shape, status and code; returns the body. */
+export async function expectProblem(res: Response, status: number, code: string) {
+  expect(res.headers.get("X-Request-Id")).toMatch(/^req_/);
+  const body = await problem(res);
+  expect({ status: res.status, code: body.code }).toEqual({ status, code });
+  expect(Object.keys(body)).toEqual(expect.arrayContaining(["type", "title", "status", "detail", "code", "requestId"]));
+  expect(body.type).toMatch(/^https?:\/\//);
+  expect(body.title.length).toBeGreaterThan(0);
+  expect(body.detail.length).toBeGreaterThan(0);
+  if (status === 401) expect(res.headers.get("WWW-Authenticate")).toMatch(/^Bearer( |$)/);
+  return body;
+}
+
+/** A key in keygate's format with a valid checksum that no one ever created. */
+export const unknownKey = (): string => generateKey("kg_live");
+
+/** The same key with its last checksum character changed. */
+export function corrupted(key: string): string {
+  const last = key.at(-1) === "0" ? "1" : "0";
+  return key.slice(0, -1) + last;
+}
+
+export const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+export async function getRecord(id: string): Promise<KeyRecord> {
+  const res = await admin(`/keys/${id}`);
+  expect(res.status).toBe(200);
+  return res.json();
+}
+
+export async function patchKey(id: string, json: Record<string, unknown>): Promise<KeyRecord> {
+  const res = await admin(`/keys/${id}`, { method: "PATCH", json });
+  expect(res.status, await res.clone().text()).toBe(200);
+  return res.json();
+}
+
+export async function revokeKey(id: string): Promise<void> {
+  const res = await admin(`/keys/${id}`, { method: "DELETE" });
+  expect(res.status).toBe(200);
+}
+
+export async function rotateKey(id: string, gracePeriodSeconds: number): Promise<KeyRecord & { key: string }> {
+  const res = await admin(`/keys/${id}/rotate`, { method: "POST", json: { gracePeriodSeconds } });
+  expect(res.status, await res.clone().text()).toBe(201);
+  return res.json();
+}
+
+/** Runs the lineage's KeyState alarm: the batched usage write-back to D1. */
+export function flushUsage(lineageId: string): Promise<boolean> {
+  return runDurableObjectAlarm(env.KEY_STATE.get(env.KEY_STATE.idFromName(lineageId)));
+}
+
+/** The record as D1 holds it now. */
+export async function storedRecord(key: string): Promise<StoredKey> {
+  const stored = await findByHash(getDb(env.DB), await hashKey(key));
+  if (!stored) throw new Error("no such key in D1");
+  return stored;
+}
+
+/**
+ * Makes this isolate's memory and KV hold `old` again, as an isolate that missed an admin
+ * change would: only KeyState's record version can tell the gateway its copy is stale.
+ */
+export const serveStale = (old: StoredKey): Promise<void> => publishKey(env, old);
+
+/** Forgets the key in this isolate's memory and in KV, so the next lookup has to reach D1. */
+export async function uncache(key: string): Promise<void> {
+  clearMemoryCache();
+  await env.KEY_CACHE.delete(`key:${await hashKey(key)}`);
+}
+
+/** A binding that fails on any use, as an unreachable store would. */
+export function throwing<T>(what: string): T {
+  return new Proxy(
+    {},
+    {
+      get() {
+        throw new Error(`${what} is unreachable`);
+      },
+    },
+  ) as T;
+}
+
+export type Gateway = (path: string, key: string | null, init?: RequestInit) => Promise<Response>;
+
+/**
+ * The worker called directly with a custom env (bindings swapped for fakes). The worker caches
+ * config and services per env object, so build one per scenario and reuse it.
+ */
+export function gatewayWith(overrides: Partial<Env>): { env: Env; call: Gateway } {
+  const custom = { ...env, ...overrides } as Env;
+  const call: Gateway = async (path, key, init = {}) => {
+    const headers = new Headers(init.headers);
+    if (key !== null) headers.set("Authorization", `Bearer ${key}`);
+    if (!headers.has("CF-Connecting-IP")) headers.set("CF-Connecting-IP", "198.51.100.7");
+    const ctx = createExecutionContext();
+    const request = new Request(`${BASE}${path}`, { ...init, headers }) as Request<unknown, IncomingRequestCfProperties>;
+    const res = await worker.fetch(request, custom, ctx);
+    await waitOnExecutionContext(ctx);
+    return res;
+  };
+  return { env: custom, call };
+}
+
+export async function sha256Hex(bytes: Uint8Array): Promise<string> {
+  const digest = new Uint8Array(await crypto.subtle.digest("SHA-256", bytes));
+  return [...digest].map((b) => b.toString(16).padStart(2, "0")).join("");
+}
+
+/** Decodes the X-Keygate-Metadata header (base64url of UTF-8 JSON). */
+export function decodeMetadata(value: string): unknown {
+  const base64 = value.replaceAll("-", "+").replaceAll("_", "/");
+  const binary = atob(base64 + "=".repeat((4 - (base64.length % 4)) % 4));
+  return JSON.parse(new TextDecoder().decode(Uint8Array.from(binary, (c) => c.charCodeAt(0))));
+}
+
+/** Counts of each status in a set of responses, e.g. `{ 200: 10, 429: 40 }`. */
+export function statusCounts(responses: Response[]): Record<number, number> {
+  const counts: Record<number, number> = {};
+  for (const res of responses) counts[res.status] = (counts[res.status] ?? 0) + 1;
+  return counts;
+}
