@@ -25,10 +25,12 @@ function hmacKey(secret: string): Promise<CryptoKey> {
 const b64url = (bytes: Uint8Array): string =>
   btoa(String.fromCharCode(...bytes)).replaceAll("+", "-").replaceAll("/", "_").replace(/=+$/, "");
 
+/** Only the one spelling b64url gives: otherwise unused low bits of the last character could vary. */
 function unb64url(text: string): Uint8Array | null {
   if (!/^[A-Za-z0-9_-]*$/.test(text)) return null;
   try {
-    return Uint8Array.from(atob(text.replaceAll("-", "+").replaceAll("_", "/")), (ch) => ch.charCodeAt(0));
+    const bytes = Uint8Array.from(atob(text.replaceAll("-", "+").replaceAll("_", "/")), (ch) => ch.charCodeAt(0));
+    return b64url(bytes) === text ? bytes : null;
   } catch {
     return null;
   }

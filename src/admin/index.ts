@@ -4,6 +4,7 @@ import { bodyLimit } from "hono/body-limit";
 import type { AppEnv } from "../context";
 import { ProblemError } from "../errors";
 import { adminAuth } from "./auth";
+import { jsonRequests } from "./body";
 import { registerKeyRoutes } from "./keys";
 import { registerAuditRoutes } from "./audit";
 import { registerUsageRoutes } from "./usage";
@@ -44,6 +45,7 @@ export function adminApp(adminPath: string) {
     }),
   );
   app.use("*", adminAuth());
+  app.use("*", jsonRequests());
   registerKeyRoutes(app);
   registerAuditRoutes(app);
   registerUsageRoutes(app);

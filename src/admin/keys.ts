@@ -11,6 +11,7 @@ import { toRecord, type StoredKey } from "../store/record";
 import { clientIp } from "../middleware";
 import { createKey, getKey, revokeKey, rotate, updateKeyFields, type LifecycleEnv } from "./lifecycle";
 import { decodeCursor, encodeCursor } from "./cursor";
+import { bodyRequired } from "./body";
 import {
   CreatedKeySchema,
   CreateKeyBody,
@@ -67,6 +68,7 @@ export function registerKeyRoutes(app: OpenAPIHono<AppEnv>): void {
       tags,
       summary: "Create a key",
       description: "Returns the key itself once, in `key`; only its hash is stored.",
+      middleware: [bodyRequired()],
       request: { body: jsonBody(CreateKeyBody) },
       responses: { 201: jsonContent(CreatedKeySchema, "The new key"), ...errorResponses(400, 401, 403, 409) },
     }),
@@ -108,6 +110,7 @@ export function registerKeyRoutes(app: OpenAPIHono<AppEnv>): void {
       tags,
       summary: "Verify a key without proxying",
       description: "Consumes no rate limit and no credits. `code` is `VALID` or the code the gateway would answer.",
+      middleware: [bodyRequired()],
       request: { body: jsonBody(VerifyKeyBody) },
       responses: { 200: jsonContent(VerifyResultSchema, "The verdict"), ...errorResponses(400, 401, 403) },
     }),
@@ -133,6 +136,7 @@ export function registerKeyRoutes(app: OpenAPIHono<AppEnv>): void {
       tags,
       summary: "Change a key",
       description: "Applies to the very next gateway request. Revoked keys cannot be changed.",
+      middleware: [bodyRequired()],
       request: { params: KeyIdParam, body: jsonBody(UpdateKeyBody) },
       responses: { 200: jsonContent(KeyRecordSchema, "The changed key"), ...errorResponses(400, 401, 403, 404, 409) },
     }),

@@ -43,6 +43,12 @@ async function material(prefix: string): Promise<{ key: string; hash: string; st
   return { key, hash: await hashKey(key), start: parseKey(key)!.start };
 }
 
+const keyLimitReached = (ownerId: string, max: number) =>
+  new ProblemError(
+    "KEY_LIMIT_REACHED",
+    `Owner ${ownerId} already holds ${max} active keys (MAX_KEYS_PER_OWNER); revoke one first.`,
+  );
+
 export async function createKey(
   { env, services, audit }: LifecycleEnv,
   input: NewKeyInput,
@@ -77,10 +83,7 @@ export async function createKey(
   };
   const max = services.config.maxKeysPerOwner;
   if ((await insertKey(env.DB, stored, audit, max)) === "limit") {
-    throw new ProblemError(
-      "KEY_LIMIT_REACHED",
-      `Owner ${input.ownerId} already holds ${max} active keys (MAX_KEYS_PER_OWNER); revoke one first.`,
-    );
+    throw keyLimitReached(input.ownerId, max);
   }
   await announce({ env, services }, stored, { credits: stored.credits });
   return { stored, key };
@@ -123,7 +126,12 @@ async function change(
     const edited = edit(before, now);
     if (!changed(before, edited)) return before;
     const after = { ...edited, version: before.version + 1, updatedAt: now };
-    if (await updateKey(ctx.env.DB, before, after, ctx.audit, action)) {
+    // Bringing an expired key back to life takes a slot like creating one (MAX_KEYS_PER_OWNER).
+    const revives = keyStatus(before, now) !== "active" && keyStatus(after, now) === "active";
+    const max = ctx.services.config.maxKeysPerOwner;
+    const outcome = await updateKey(ctx.env.DB, before, after, ctx.audit, action, revives ? max : undefined);
+    if (outcome === "limit") throw keyLimitReached(after.ownerId, max);
+    if (outcome === "updated") {
       const creditsSet = JSON.stringify(before.credits) !== JSON.stringify(after.credits);
       await announce(ctx, after, creditsSet ? { credits: after.credits } : {});
       return after;

@@ -74,15 +74,17 @@ export async function insertKey(
   return insert.meta.changes === 1 ? "created" : "limit";
 }
 
-const updateWhereVersion = (d1: D1Database, before: StoredKey, after: StoredKey) =>
+const updateWhereVersion = (d1: D1Database, before: StoredKey, after: StoredKey, guard?: SQL) =>
   getDb(d1)
     .update(keys)
     .set(toRow(after))
-    .where(and(eq(keys.id, before.id), eq(keys.version, before.version)));
+    .where(and(eq(keys.id, before.id), eq(keys.version, before.version), guard));
 
 /**
  * Writes `after` if the stored version is still `before.version` (optimistic concurrency).
- * Returns false when another change got there first; the caller reloads and decides again.
+ * "stale" when another change got there first: the caller reloads and decides again.
+ * With `maxPerOwner` (a change that makes an inactive key active again) the write also
+ * needs the owner to hold fewer active keys than that, else "limit".
  */
 export async function updateKey(
   d1: D1Database,
@@ -90,12 +92,18 @@ export async function updateKey(
   after: StoredKey,
   ctx: AuditContext,
   action: "key.update" | "key.revoke",
-): Promise<boolean> {
+  maxPerOwner?: number,
+): Promise<"updated" | "stale" | "limit"> {
+  const guard =
+    maxPerOwner === undefined ? undefined : sql`${activeKeysOf(after.ownerId, after.updatedAt)} < ${maxPerOwner}`;
   const [update] = await runBatch(d1, [
-    updateWhereVersion(d1, before, after),
+    updateWhereVersion(d1, before, after, guard),
     auditAfterChange(ctx, action, after.id, diff(before, after), after.updatedAt),
   ]);
-  return update.meta.changes === 1;
+  if (update.meta.changes === 1) return "updated";
+  if (guard === undefined) return "stale";
+  const current = await findById(getDb(d1), before.id);
+  return current?.version === before.version ? "limit" : "stale";
 }
 
 /** Shortens the old key's life and creates its successor in one batch, both audited. */
