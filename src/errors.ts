@@ -114,6 +114,7 @@ export function toProblem(err: unknown, requestId: string): ProblemError {
 function clientMessage(err: unknown): string {
   const message = (err as Error)?.message ?? "";
   if (/malformed json/i.test(message)) return "The request body is not valid JSON.";
+  if (/unsupported media type/i.test(message)) return "Send the body as JSON with `Content-Type: application/json`.";
   return message || "The request is invalid.";
 }
 

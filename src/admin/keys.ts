@@ -156,7 +156,7 @@ export function registerKeyRoutes(app: OpenAPIHono<AppEnv>): void {
       request: { params: KeyIdParam },
       responses: { 200: jsonContent(KeyRecordSchema, "The revoked key"), ...errorResponses(401, 403, 404) },
     }),
-    async (c) => c.json(toRecord(await revokeKey(lifecycle(c), keyId(c.req.valid("param").id))), 200),
+    async (c) => c.json(await withLiveCredits(c, await revokeKey(lifecycle(c), keyId(c.req.valid("param").id))), 200),
   );
 
   app.openapi(
@@ -174,7 +174,7 @@ export function registerKeyRoutes(app: OpenAPIHono<AppEnv>): void {
     async (c) => {
       const body = RotateKeyBody.parse((c.req.valid("json") as object | undefined) ?? {});
       const { stored, key } = await rotate(lifecycle(c), keyId(c.req.valid("param").id), body.gracePeriodSeconds);
-      return c.json({ ...toRecord(stored), key }, 201);
+      return c.json({ ...(await withLiveCredits(c, stored)), key }, 201);
     },
   );
 }

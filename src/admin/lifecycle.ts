@@ -21,7 +21,8 @@ export interface LifecycleEnv {
   audit: AuditContext;
 }
 
-const CONCURRENT_CHANGE_RETRIES = 3;
+/** D1 has one writer: each round of concurrent changes lands one, so a few rounds serialise a burst. */
+const CONCURRENT_CHANGE_RETRIES = 8;
 
 export interface NewKeyInput {
   name: string;
