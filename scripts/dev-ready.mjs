@@ -1,5 +1,4 @@
 // Readiness for `npm run dev`: is a port free, does the gateway answer, and what to try next.
-/* global AbortSignal */
 import net from "node:net";
 import { setTimeout as sleep } from "node:timers/promises";
 
