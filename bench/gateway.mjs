@@ -1,0 +1,130 @@
+/**
+ * Starts what the benchmark measures: keygate's built bundle in workerd through Miniflare,
+ * with local D1 (migrations applied), KV, the SQLite-backed KeyState Durable Object, an
+ * Analytics Engine dataset and its vars and secrets; beside it, in the same workerd, a
+ * pass-through worker as the baseline. Each answers on its own loopback socket.
+ */
+import { execFile } from "node:child_process";
+import { generateKeyPairSync, randomBytes } from "node:crypto";
+import { mkdtemp, readdir, readFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { dirname, join } from "node:path";
+import { promisify } from "node:util";
+import { convertV4MiniflareOptions, Log, LogLevel, Miniflare } from "miniflare";
+
+const ROOT = new URL("..", import.meta.url).pathname;
+
+/** Bundles bench/worker.ts (keygate's worker plus a cache probe) the way `npm run build` does. */
+export async function buildBundle() {
+  const outdir = await mkdtemp(join(tmpdir(), "keygate-bench-"));
+  await promisify(execFile)(
+    join(ROOT, "node_modules/.bin/wrangler"),
+    ["deploy", "--dry-run", "--outdir", outdir, "bench/worker.ts"],
+    { cwd: ROOT, env: { ...process.env, WRANGLER_SEND_METRICS: "false", CI: "1" }, maxBuffer: 16 * 1024 * 1024 },
+  );
+  return join(outdir, "worker.js");
+}
+
+/** The baseline: forwards the request to the same origin and returns its answer, no checks. */
+const PASSTHROUGH = `export default {
+  fetch(request, env) {
+    const url = new URL(request.url);
+    return fetch(env.UPSTREAM_URL + url.pathname + url.search, request);
+  },
+};`;
+
+/** Reads and resets keygate's in-isolate key cache through the bundle's BenchProbe entrypoint. */
+const PROBE = `export default {
+  async fetch(request, env) {
+    const op = new URL(request.url).pathname === "/clear" ? "clearCache" : "cacheStats";
+    return Response.json(await env.KEYGATE[op]());
+  },
+};`;
+
+/** For the memory run: a KV that already knows every key is unknown (keygate's negative entry). */
+const KV_SAYS_UNKNOWN = `import { WorkerEntrypoint } from "cloudflare:workers";
+export default class extends WorkerEntrypoint {
+  async get() { return "null"; }
+  async put() {}
+}`;
+
+const compatibilityDate = async () =>
+  /^compatibility_date\s*=\s*"([^"]+)"/m.exec(await readFile(join(ROOT, "wrangler.toml"), "utf8"))?.[1];
+
+const direct = () => [{ host: "127.0.0.1", port: 0 }];
+
+function keygateWorker({ scriptPath, compat, originUrl, adminToken, kvStub }) {
+  const { privateKey } = generateKeyPairSync("ec", { namedCurve: "P-256" });
+  return {
+    name: "keygate",
+    modules: true,
+    scriptPath,
+    modulesRoot: dirname(scriptPath),
+    compatibilityDate: compat,
+    unsafeDirectSockets: direct(),
+    bindings: {
+      UPSTREAM_URL: originUrl,
+      ADMIN_PATH: "/admin",
+      MAX_KEYS_PER_OWNER: "100",
+      ADMIN_TOKEN: adminToken,
+      ASSERTION_PRIVATE_KEY: JSON.stringify({ ...privateKey.export({ format: "jwk" }), kid: "bench" }),
+    },
+    d1Databases: { DB: "keygate-bench" },
+    ...(kvStub ? { serviceBindings: { KEY_CACHE: "kv-says-unknown" } } : { kvNamespaces: { KEY_CACHE: "keygate-bench" } }),
+    durableObjects: { KEY_STATE: { className: "KeyState", useSQLite: true } },
+    analyticsEngineDatasets: { USAGE: { dataset: "keygate_usage" } },
+  };
+}
+
+const script = (name, source, compat, extra = {}) => ({ name, modules: true, script: source, compatibilityDate: compat, ...extra });
+
+/**
+ * `memory: true` starts the memory run's variant: KV is a stub that answers "no such key"
+ * (so 100,000 keys fit the time budget), and no baseline. `inspect: true` opens workerd's
+ * inspector (to read heaps or CPU profiles); the memory run always has it.
+ */
+export async function startGateway({ scriptPath, originUrl, adminToken, memory = false, inspect = memory }) {
+  const compat = await compatibilityDate();
+  const workers = [
+    keygateWorker({ scriptPath, compat, originUrl, adminToken, kvStub: memory }),
+    script("probe", PROBE, compat, { serviceBindings: { KEYGATE: { name: "keygate", entrypoint: "BenchProbe" } } }),
+    memory
+      ? script("kv-says-unknown", KV_SAYS_UNKNOWN, compat)
+      : script("baseline", PASSTHROUGH, compat, { unsafeDirectSockets: direct(), bindings: { UPSTREAM_URL: originUrl } }),
+  ];
+  const mf = new Miniflare(
+    convertV4MiniflareOptions({
+      host: "127.0.0.1",
+      port: 0,
+      cf: false,
+      log: new Log(LogLevel.WARN),
+      ...(inspect ? { inspectorPort: 0, inspectorHost: "127.0.0.1" } : {}),
+      workers,
+    }),
+  );
+  await mf.ready;
+  await applyMigrations(await mf.getD1Database("DB", "keygate"));
+  const url = async (name) => (await mf.unsafeGetDirectURL(name)).href.replace(/\/$/, "");
+  const probeWorker = await mf.getWorker("probe");
+  return {
+    mf,
+    gateway: await url("keygate"),
+    baseline: memory ? null : await url("baseline"),
+    inspectorUrl: inspect ? await mf.getInspectorURL() : null,
+    /** { entries, bytes } of keygate's in-isolate key cache; `clear` empties it first. */
+    cache: async (op = "stats") => (await probeWorker.fetch(`http://probe.local/${op}`)).json(),
+  };
+}
+
+async function applyMigrations(db) {
+  const dir = join(ROOT, "migrations");
+  for (const file of (await readdir(dir)).filter((f) => f.endsWith(".sql")).sort()) {
+    const statements = (await readFile(join(dir, file), "utf8"))
+      .split("--> statement-breakpoint")
+      .map((s) => s.trim())
+      .filter(Boolean);
+    await db.batch(statements.map((s) => db.prepare(s)));
+  }
+}
+
+export const randomToken = () => randomBytes(24).toString("base64url");

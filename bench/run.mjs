@@ -1,0 +1,114 @@
+/**
+ * `npm run bench`: keygate's load benchmark on loopback. Builds the worker, starts an
+ * origin, keygate and a pass-through baseline in workerd (Miniflare), runs each scenario
+ * for a bounded time, checks the targets, measures the key cache's memory bound, prints
+ * a table and writes bench/results.json.
+ *
+ *   --quick            1 s per scenario and 2,000 keys for the memory run (the CI smoke test)
+ *   --out PATH         where to write the results (default bench/results.json)
+ *   --seconds N        seconds per scenario (default 10)
+ *   --connections N    concurrent connections (default 50)
+ *   --memory-keys N    distinct unknown keys for the memory run (default 100000)
+ */
+import { fork } from "node:child_process";
+import { loadavg } from "node:os";
+import { rm, writeFile } from "node:fs/promises";
+import { dirname } from "node:path";
+import { parseArgs } from "node:util";
+import { buildBundle, randomToken, startGateway } from "./gateway.mjs";
+import { cpuMs, workerdPid } from "./inspect.mjs";
+import { measureMemory } from "./memory.mjs";
+import { scenarios } from "./scenarios.mjs";
+import { checkTargets, printMemory, printTable, printTargets } from "./report.mjs";
+import { round } from "./load.mjs";
+
+const { values: args } = parseArgs({
+  options: {
+    quick: { type: "boolean", default: false },
+    out: { type: "string", default: new URL("./results.json", import.meta.url).pathname },
+    seconds: { type: "string" },
+    connections: { type: "string" },
+    "memory-keys": { type: "string" },
+  },
+});
+const quick = args.quick;
+const seconds = Number(args.seconds ?? (quick ? 1 : 10));
+const connections = Number(args.connections ?? (quick ? 10 : 50));
+const memoryKeys = Number(args["memory-keys"] ?? (quick ? 2_000 : 100_000));
+const started = Date.now();
+const log = (msg) => console.log(`[${((Date.now() - started) / 1000).toFixed(1).padStart(5)} s] ${msg}`);
+
+function startOrigin() {
+  const child = fork(new URL("./origin.mjs", import.meta.url).pathname, { stdio: "inherit" });
+  return new Promise((resolve, reject) => {
+    child.once("message", ({ port }) => resolve({ child, url: `http://127.0.0.1:${port}` }));
+    child.once("exit", (code) => reject(new Error(`origin exited with ${code}`)));
+  });
+}
+
+async function main() {
+  log(`building the worker (${quick ? "quick" : "full"} run: ${seconds} s per scenario, ${connections} connections)`);
+  const scriptPath = await buildBundle();
+  const adminToken = randomToken();
+  const results = {};
+  let memory;
+  let origin;
+  try {
+    origin = await startOrigin();
+    const g = await startGateway({ scriptPath, originUrl: origin.url, adminToken });
+    try {
+      log(`keygate ${g.gateway}, baseline ${g.baseline}, origin ${origin.url}`);
+      const pid = await workerdPid();
+      const cpu = () => cpuMs(pid);
+      for (const scenario of scenarios({ ...g, adminToken, seconds, connections, cpu })) {
+        log(`${scenario.name}: ${scenario.what}`);
+        results[scenario.name] = await scenario.run();
+      }
+    } finally {
+      await g.mf.dispose();
+    }
+    memory = await measureMemory({ scriptPath, originUrl: origin.url, adminToken, keys: memoryKeys, connections, log });
+  } finally {
+    origin?.child.disconnect();
+    await rm(dirname(scriptPath), { recursive: true, force: true });
+  }
+
+  const base = results.baseline.rps;
+  const table = Object.fromEntries(
+    Object.entries(results).map(([name, r]) => [
+      name,
+      { rps: r.rps, p50_ms: r.p50_ms, p99_ms: r.p99_ms, ratio_to_baseline: round(r.rps / base, 3) },
+    ]),
+  );
+  const targets = checkTargets(table);
+  printTable(table, Object.fromEntries(Object.entries(results).map(([name, r]) => [name, r.workerd_cpu_ms_per_request])));
+  printTargets(targets);
+  printMemory(memory);
+  const output = {
+    scenarios: table,
+    node: process.version,
+    date: new Date().toISOString(),
+    targets,
+    memory,
+    run: {
+      mode: quick ? "quick" : "full",
+      seconds_per_scenario: seconds,
+      connections,
+      requests: Object.fromEntries(Object.entries(results).map(([name, r]) => [name, r.requests])),
+      /** workerd runs every isolate on one thread: its CPU per request explains the ratios */
+      workerd_cpu_ms_per_request: Object.fromEntries(
+        Object.entries(results).map(([name, r]) => [name, r.workerd_cpu_ms_per_request]),
+      ),
+      cold_keys_created: results.cold_key.keys,
+      load_average_at_end: loadavg().map((n) => round(n)),
+      wall_seconds: round((Date.now() - started) / 1000, 1),
+    },
+  };
+  await writeFile(args.out, `${JSON.stringify(output, null, 2)}\n`);
+  log(`wrote ${args.out}`);
+}
+
+main().catch((err) => {
+  console.error(err);
+  process.exitCode = 1;
+});

@@ -1,0 +1,97 @@
+/**
+ * The scenarios, in the order they run. Each prepares what it needs through the admin API
+ * or the gateway itself, then runs one bounded load and reports rps and latency.
+ */
+import { load } from "./load.mjs";
+import { adminClient, createMany, keyBody, malformedKey, unknownKey } from "./keys.mjs";
+
+const PATH = "/v1/items";
+const bearer = (key) => ({ Authorization: `Bearer ${key}` });
+
+async function get(url, key) {
+  const res = await fetch(url + PATH, { headers: key ? bearer(key) : {} });
+  await res.arrayBuffer();
+  return res.status;
+}
+
+/** Sends a request per entry of `keys`, each key once, in order. */
+function eachOnce(keys) {
+  let next = 0;
+  return [{ method: "GET", path: PATH, setupRequest: (req) => ({ ...req, headers: bearer(keys[next++ % keys.length]) }) }];
+}
+
+export function scenarios({ gateway, baseline, adminToken, cache, seconds, connections, cpu }) {
+  const admin = adminClient(gateway, adminToken);
+  const run = (url, expect, requests, extra = {}) => load({ url, seconds, connections, expect, requests, cpu, ...extra });
+  const created = [];
+  return [
+    {
+      name: "baseline",
+      what: "pass-through worker to the same origin, no checks",
+      run: () => run(baseline, 200, [{ method: "GET", path: PATH }]),
+    },
+    {
+      name: "valid_key",
+      what: "one valid key, record and assertion warm in the isolate",
+      async run() {
+        const { key } = await admin.create(keyBody("valid", 0));
+        if ((await get(gateway, key)) !== 200) throw new Error("valid key was not proxied");
+        return run(gateway, 200, [{ method: "GET", path: PATH, headers: bearer(key) }]);
+      },
+    },
+    {
+      name: "malformed_key",
+      what: "a key whose checksum is wrong: 401 before any storage",
+      run: () => run(gateway, 401, [{ method: "GET", path: PATH, headers: bearer(malformedKey()) }]),
+    },
+    {
+      name: "unknown_key",
+      what: "100 well-formed unknown keys, negative entries warm in the isolate",
+      async run() {
+        const keys = Array.from({ length: 100 }, () => unknownKey());
+        for (const key of keys) if ((await get(gateway, key)) !== 401) throw new Error("unknown key was not refused");
+        return run(gateway, 401, eachOnce(keys));
+      },
+    },
+    {
+      name: "rate_limited",
+      what: "a key whose limit (1 per hour) is spent: 429 from KeyState",
+      async run() {
+        const { key } = await admin.create({ ...keyBody("limited", 0), ratelimits: [{ name: "hour", limit: 1, windowSeconds: 3600 }] });
+        if ((await get(gateway, key)) !== 200 || (await get(gateway, key)) !== 429) throw new Error("limit did not bite");
+        return run(gateway, 429, [{ method: "GET", path: PATH, headers: bearer(key) }]);
+      },
+    },
+    {
+      name: "admin_create",
+      what: "POST /admin/keys, one owner per key; rps = keys created per second",
+      run() {
+        let n = 0;
+        return run(gateway, 201, [
+          {
+            method: "POST",
+            path: "/admin/keys",
+            headers: { ...admin.headers },
+            setupRequest: (req) => ({ ...req, body: JSON.stringify(keyBody("cold", n++)) }),
+            onResponse: (status, body) => status === 201 && created.push(JSON.parse(body).key),
+          },
+        ]);
+      },
+    },
+    {
+      name: "cold_key",
+      what: "each request a different valid key not in the isolate cache (KV, KeyState, signing)",
+      async run() {
+        // The keys admin_create made; creating a key puts it in this isolate's cache, so empty it.
+        const keys = created.splice(0);
+        const short = connections * 4 - keys.length;
+        if (short > 0) keys.push(...(await createMany(admin, "cold-extra", short)));
+        const cleared = await cache("clear");
+        if (cleared.entries !== 0) throw new Error("the isolate cache did not empty");
+        // Each connection builds at most one request ahead, so no key is ever sent twice.
+        const result = await run(gateway, 200, eachOnce(keys), { amount: keys.length - connections });
+        return { ...result, keys: keys.length };
+      },
+    },
+  ];
+}

@@ -1,0 +1,66 @@
+import { execFile } from "node:child_process";
+import { existsSync, mkdtempSync, readFileSync, rmSync, statSync } from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { promisify } from "node:util";
+import { afterAll, expect, it } from "vitest";
+
+/**
+ * `npm run bench` still works: the whole harness (build, workerd through Miniflare, origin,
+ * autocannon, memory probe) in its quick mode, writing to a temp file so the committed
+ * bench/results.json is left as it was.
+ */
+const root = path.resolve(import.meta.dirname, "../..");
+const tmp = mkdtempSync(path.join(os.tmpdir(), "keygate-bench-test-"));
+const committed = path.join(root, "bench/results.json");
+afterAll(() => rmSync(tmp, { recursive: true, force: true }));
+
+const SCENARIOS = ["baseline", "valid_key", "cold_key", "unknown_key", "malformed_key", "rate_limited", "admin_create"];
+
+interface Results {
+  scenarios: Record<string, { rps: number; p50_ms: number; p99_ms: number; ratio_to_baseline: number }>;
+  node: string;
+  date: string;
+  targets: { target: string; ratio: number; met: boolean }[];
+  memory: {
+    distinct_keys: number;
+    before: { heap_used_mib: number; cache: { entries: number } };
+    after: { heap_used_mib: number; heap_reserved_mib: number; isolate_mib: number; cache: { entries: number } };
+  };
+}
+
+it("runs every scenario in quick mode and writes results where it is told", { timeout: 110_000 }, async () => {
+  const out = path.join(tmp, "results.json");
+  const committedBefore = existsSync(committed) ? statSync(committed).mtimeMs : null;
+  const { stdout } = await promisify(execFile)(process.execPath, ["bench/run.mjs", "--quick", "--out", out], {
+    cwd: root,
+    timeout: 100_000,
+    maxBuffer: 8 * 1024 * 1024,
+  });
+  expect(stdout).toContain("valid_key rps >= 0.90 x baseline");
+
+  const results = JSON.parse(readFileSync(out, "utf8")) as Results;
+  expect(Object.keys(results.scenarios).sort()).toEqual([...SCENARIOS].sort());
+  for (const name of SCENARIOS) {
+    const s = results.scenarios[name];
+    expect(s.rps, name).toBeGreaterThan(0);
+    expect(s.ratio_to_baseline, name).toBeGreaterThan(0);
+    expect(s.p99_ms, name).toBeGreaterThan(0);
+    expect(s.p50_ms, name).toBeGreaterThanOrEqual(0);
+    expect(s.p50_ms, name).toBeLessThanOrEqual(s.p99_ms);
+  }
+  expect(results.scenarios.baseline.ratio_to_baseline).toBe(1);
+  expect(results.node).toBe(process.version);
+  expect(Number.isNaN(Date.parse(results.date))).toBe(false);
+  expect(results.targets.map((t) => t.target)).toHaveLength(3);
+
+  // The memory run sent its keys and the isolate's cache grew by one negative entry per key.
+  const { memory } = results;
+  expect(memory.distinct_keys).toBeGreaterThan(0);
+  expect(memory.after.cache.entries - memory.before.cache.entries).toBe(memory.distinct_keys);
+  expect(memory.after.heap_used_mib).toBeGreaterThan(0);
+  expect(memory.after.heap_reserved_mib).toBeGreaterThanOrEqual(memory.after.heap_used_mib);
+  expect(memory.after.isolate_mib).toBeGreaterThanOrEqual(memory.after.heap_reserved_mib);
+
+  expect(existsSync(committed) ? statSync(committed).mtimeMs : null).toBe(committedBefore);
+});
