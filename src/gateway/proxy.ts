@@ -1,35 +1,35 @@
 import { ProblemError } from "../errors";
 import { HOP_BY_HOP } from "./headers";
 
+const TIMED_OUT = Symbol("timed out");
+
 /**
  * Sends the request to the origin, streaming the body both ways. The route's timeout covers
- * the wait for the origin's response headers; a body already flowing is not cut off.
+ * the wait for the origin's response headers; a body already flowing is not cut off. The
+ * timeout races the fetch rather than aborting it through a signal, which costs measurably
+ * more CPU per request (bench/README.md); a fetch still pending when keygate answers 504 is
+ * cancelled by the runtime as the request ends.
  */
 export async function forward(request: Request, url: string, headers: Headers, timeoutMs: number): Promise<Response> {
-  const controller = new AbortController();
-  let timedOut = false;
-  const timer = setTimeout(() => {
-    timedOut = true;
-    controller.abort();
-  }, timeoutMs);
+  let timer: ReturnType<typeof setTimeout> = 0;
+  const deadline = new Promise<typeof TIMED_OUT>((resolve) => {
+    timer = setTimeout(() => resolve(TIMED_OUT), timeoutMs);
+  });
+  const hasBody = request.method !== "GET" && request.method !== "HEAD" && request.body !== null;
+  const sent = fetch(url, { method: request.method, headers, body: hasBody ? request.body : null, redirect: "manual" });
   try {
-    const hasBody = request.method !== "GET" && request.method !== "HEAD" && request.body !== null;
-    const upstream = await fetch(url, {
-      method: request.method,
-      headers,
-      body: hasBody ? request.body : null,
-      redirect: "manual",
-      signal: controller.signal,
-    });
+    const upstream = await Promise.race([sent, deadline]);
+    if (upstream === TIMED_OUT) {
+      sent.catch(() => undefined);
+      throw new ProblemError("UPSTREAM_TIMEOUT", `The origin did not answer within ${timeoutMs} ms.`);
+    }
     const responseHeaders = new Headers();
     for (const [name, value] of upstream.headers) {
       if (!HOP_BY_HOP.has(name)) responseHeaders.append(name, value);
     }
     return new Response(upstream.body, { status: upstream.status, statusText: upstream.statusText, headers: responseHeaders });
   } catch (err) {
-    if (timedOut) {
-      throw new ProblemError("UPSTREAM_TIMEOUT", `The origin did not answer within ${timeoutMs} ms.`);
-    }
+    if (err instanceof ProblemError) throw err;
     console.warn(JSON.stringify({ level: "warn", msg: "origin unreachable", url: new URL(url).origin, error: String(err) }));
     throw new ProblemError("UPSTREAM_UNAVAILABLE", "The origin could not be reached; try again shortly.");
   } finally {

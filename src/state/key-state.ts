@@ -73,16 +73,27 @@ interface StoredCredits {
 
 /** How long usage may wait before it is written to D1 (DESIGN.md allows 60 s of lag). */
 export const FLUSH_INTERVAL_MS = 30_000;
+/** How long counter updates may wait in memory before they reach the object's storage. */
+export const PERSIST_DELAY_MS = 1_000;
 const NO_REFILL_RETRY_SECONDS = 86_400;
 
 export class KeyState extends DurableObject<Env> {
   private readonly kv = this.ctx.storage.kv;
+  /**
+   * Storage values as last read or written. The object runs one call at a time, so while it
+   * lives this is the truth; storage is its durable copy.
+   */
+  private readonly memo = new Map<string, unknown>();
+  /** Names written to `memo` that storage has not caught up with yet. */
+  private readonly dirty = new Set<string>();
+  private persistTimer: ReturnType<typeof setTimeout> | null = null;
+  private alarmArmed = false;
 
   /** Rate limits then credits; all or nothing, so a refused request consumes nothing. */
   check(req: CheckRequest): CheckResult {
-    const known = this.kv.get<number>(`ver:${req.keyId}`) ?? 0;
+    const known = this.version(req.keyId);
     if (known > req.version) return { outcome: "STALE", version: known };
-    if (req.version > known) this.kv.put(`ver:${req.keyId}`, req.version);
+    if (req.version > known) this.writeNow(`ver:${req.keyId}`, req.version);
 
     const now = Date.now();
     const windows = req.ratelimits.map((rl) => this.window(rl, now));
@@ -108,18 +119,17 @@ export class KeyState extends DurableObject<Env> {
     }
 
     req.ratelimits.forEach((rl, i) => {
-      windows[i].count += 1;
-      this.kv.put(`rl:${rl.name}`, windows[i]);
+      windows[i] = { ...windows[i], count: windows[i].count + 1 };
+      this.writeSoon(`rl:${rl.name}`, windows[i]);
     });
-    if (credits && req.cost > 0) {
-      credits.remaining -= req.cost;
-      this.kv.put("credits", credits);
-    }
-    this.recordUse(req.keyId, now, credits && req.cost > 0 ? credits.remaining : undefined);
+    const charged = credits !== null && req.cost > 0;
+    // A charge is durable before the answer leaves: credits are what a consumer pays for.
+    if (charged) this.writeNow("credits", { ...credits, remaining: credits.remaining - req.cost });
+    this.recordUse(req.keyId, now, charged ? credits.remaining - req.cost : undefined);
     return {
       outcome: "OK",
       limits: req.ratelimits.map((rl, i) => limitState(rl, windows[i], now)),
-      credits: creditState(credits, now),
+      credits: creditState(this.read<StoredCredits>("credits") ?? null, now),
     };
   }
 
@@ -129,69 +139,103 @@ export class KeyState extends DurableObject<Env> {
     return {
       limits: req.ratelimits.map((rl) => limitState(rl, this.window(rl, now), now)),
       credits: creditState(this.credits(req.credits, now), now),
-      version: this.kv.get<number>(`ver:${req.keyId}`) ?? 0,
+      version: this.version(req.keyId),
     };
   }
 
   /** The newest record version this object has seen for a key (0: none yet). Reads only. */
   version(keyId: string): number {
-    return this.kv.get<number>(`ver:${keyId}`) ?? 0;
+    return this.read<number>(`ver:${keyId}`) ?? 0;
   }
 
   /** Called by the admin API after every change to a key of this lineage. */
   sync(req: SyncRequest): void {
-    const known = this.kv.get<number>(`ver:${req.keyId}`) ?? 0;
-    this.kv.put(`ver:${req.keyId}`, Math.max(known, req.version));
+    this.writeNow(`ver:${req.keyId}`, Math.max(this.version(req.keyId), req.version));
     if (req.credits === undefined) return;
-    if (req.credits === null) this.kv.delete("credits");
-    else this.kv.put("credits", { ...req.credits, lastRefillAt: Date.now() } satisfies StoredCredits);
+    this.writeNow("credits", req.credits === null ? undefined : { ...req.credits, lastRefillAt: Date.now() });
   }
 
   override async alarm(): Promise<void> {
+    this.persist();
     const pending = [...this.kv.list<UsageDelta>({ prefix: "use:" })];
-    if (pending.length === 0) return;
-    await recordUsage(
-      this.env.DB,
-      pending.map(([, delta]) => delta),
-    );
+    if (pending.length > 0) {
+      await recordUsage(
+        this.env.DB,
+        pending.map(([, delta]) => delta),
+      );
+    }
     // Requests that arrived during the write added to the same entries; keep their share.
     for (const [name, written] of pending) {
-      const now = this.kv.get<UsageDelta>(name);
-      if (!now || now.count === written.count) this.kv.delete(name);
-      else this.kv.put(name, { ...now, count: now.count - written.count });
+      const now = this.read<UsageDelta>(name);
+      this.writeNow(name, !now || now.count === written.count ? undefined : { ...now, count: now.count - written.count });
     }
-    if ([...this.kv.list({ prefix: "use:", limit: 1 })].length > 0) {
-      await this.ctx.storage.setAlarm(Date.now() + FLUSH_INTERVAL_MS);
-    }
+    this.alarmArmed = false;
+    if ([...this.memo.keys()].some((name) => name.startsWith("use:") && this.memo.get(name) !== undefined)) this.armAlarm();
   }
 
   private window(rl: RateLimit, now: number): Window {
     const windowMs = rl.windowSeconds * 1000;
-    const stored = this.kv.get<Window>(`rl:${rl.name}`);
+    const stored = this.read<Window>(`rl:${rl.name}`);
     if (stored && stored.windowMs === windowMs && now < stored.start + windowMs) return stored;
     return { windowMs, start: now, count: 0 };
   }
 
   private credits(initial: Credits | null, now: number): StoredCredits | null {
-    let credits = this.kv.get<StoredCredits>("credits");
+    let credits = this.read<StoredCredits>("credits");
     if (!credits) {
       if (!initial) return null;
       credits = { ...initial, lastRefillAt: now };
-      this.kv.put("credits", credits);
+      this.writeNow("credits", credits);
     }
     if (credits.refill && now >= nextRefill(credits.refill, credits.lastRefillAt)) {
       credits = { ...credits, remaining: credits.refill.amount, lastRefillAt: now };
-      this.kv.put("credits", credits);
+      this.writeNow("credits", credits);
     }
     return credits;
   }
 
   private recordUse(keyId: string, now: number, remaining: number | undefined): void {
     const name = `use:${keyId}`;
-    const previous = this.kv.get<UsageDelta>(name);
-    this.kv.put(name, { keyId, count: (previous?.count ?? 0) + 1, lastUsedAt: now, remaining });
-    // The first pending use arms the flush; later ones ride along.
-    if (!previous) void this.ctx.storage.setAlarm(now + FLUSH_INTERVAL_MS);
+    const previous = this.read<UsageDelta>(name);
+    this.writeSoon(name, { keyId, count: (previous?.count ?? 0) + 1, lastUsedAt: now, remaining: remaining ?? previous?.remaining });
+    // The first pending use arms the flush to D1; later ones ride along.
+    if (!this.alarmArmed) this.armAlarm();
+  }
+
+  private armAlarm(): void {
+    this.alarmArmed = true;
+    void this.ctx.storage.setAlarm(Date.now() + FLUSH_INTERVAL_MS);
+  }
+
+  private read<T>(name: string): T | undefined {
+    if (!this.memo.has(name)) this.memo.set(name, this.kv.get(name));
+    return this.memo.get(name) as T | undefined;
+  }
+
+  /** Written with this call's storage commit (undefined deletes). */
+  private writeNow(name: string, value: unknown): void {
+    this.memo.set(name, value);
+    this.dirty.delete(name);
+    if (value === undefined) this.kv.delete(name);
+    else this.kv.put(name, value);
+  }
+
+  /**
+   * Written to storage within PERSIST_DELAY_MS, so a burst of requests shares one commit
+   * instead of paying one each. Should the object end before then, those counts are lost:
+   * the trade documented in docs/behaviour.md.
+   */
+  private writeSoon(name: string, value: unknown): void {
+    this.memo.set(name, value);
+    this.dirty.add(name);
+    this.persistTimer ??= setTimeout(() => this.persist(), PERSIST_DELAY_MS);
+  }
+
+  private persist(): void {
+    if (this.persistTimer !== null) clearTimeout(this.persistTimer);
+    this.persistTimer = null;
+    for (const name of this.dirty) this.kv.put(name, this.memo.get(name));
+    this.dirty.clear();
   }
 }
 
