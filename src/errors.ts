@@ -73,14 +73,16 @@ export function problemResponse(error: ProblemError, requestId: string): Respons
     requestId,
     ...error.options.extensions,
   };
+  const bytes = new TextEncoder().encode(JSON.stringify(body));
   const headers = new Headers(error.options.headers);
   headers.set("Content-Type", "application/problem+json");
+  headers.set("Content-Length", String(bytes.byteLength));
   headers.set("X-Request-Id", requestId);
   headers.set("Cache-Control", "no-store");
   if (error.status === 401 && !headers.has("WWW-Authenticate")) {
     headers.set("WWW-Authenticate", wwwAuthenticate(error));
   }
-  return new Response(JSON.stringify(body), { status: error.status, headers });
+  return new Response(bytes, { status: error.status, headers });
 }
 
 /** RFC 6750: no error attribute when the request carried no credentials at all. */

@@ -20,6 +20,8 @@ export interface Admitted {
   key: StoredKey;
   route: Route;
   path: string;
+  /** the request's URL, parsed once */
+  url: URL;
   limits: LimitState[];
   creditsUsed: number;
 }
@@ -58,7 +60,7 @@ export async function admit(c: Context<AppEnv>, event: RequestEvent): Promise<Ad
       fromD1 = true;
       continue;
     }
-    const admitted = { key, route: route!, path: path! };
+    const admitted = { key, route: route!, path: path!, url };
 
     let result: CheckResult;
     try {

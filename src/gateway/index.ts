@@ -45,11 +45,8 @@ gateway.all("*", async (c) => {
   } catch (err) {
     const problem = toProblem(err, requestId);
     event.outcome = problem.code;
-    // A problem body is small and built here: its size is known exactly.
-    const answer = problemResponse(problem, requestId);
-    const body = await answer.arrayBuffer();
-    response = new Response(body, { status: answer.status, headers: answer.headers });
-    event.responseBytes = body.byteLength;
+    response = problemResponse(problem, requestId);
+    event.responseBytes = Number(response.headers.get("Content-Length"));
   }
   response.headers.set("X-Request-Id", requestId);
   event.status = response.status;
@@ -58,9 +55,8 @@ gateway.all("*", async (c) => {
   return response;
 });
 
-async function proxy(c: Context<AppEnv>, { key, route, path }: Admitted, event: RequestEvent): Promise<Response> {
+async function proxy(c: Context<AppEnv>, { key, route, path, url }: Admitted, event: RequestEvent): Promise<Response> {
   const { config } = c.get("services");
-  const url = new URL(c.req.url);
   const headers = originHeaders(c.req.raw.headers);
   headers.set("X-Keygate-Key-Id", key.id);
   headers.set("X-Keygate-Owner-Id", key.ownerId);
