@@ -5,7 +5,7 @@ import { ProblemError } from "../errors";
 import { hashKey, parseKey } from "../keys/format";
 import { missingScopes } from "../keys/scopes";
 import { keyUnusable, VERIFY_CODES } from "../keys/verify";
-import { ID_PATTERN, getDb } from "../store/db";
+import { KEY_ID_PATTERN, getDb } from "../store/db";
 import { findByHash, listKeys } from "../store/keys";
 import { toRecord, type StoredKey } from "../store/record";
 import { clientIp } from "../middleware";
@@ -38,7 +38,7 @@ function lifecycle(c: Context<AppEnv>): LifecycleEnv {
 
 /** Unknown and malformed ids are simply not found. */
 function keyId(id: string): string {
-  if (!ID_PATTERN.key.test(id)) throw new ProblemError("NOT_FOUND", `No key has the id ${id}.`);
+  if (!KEY_ID_PATTERN.test(id)) throw new ProblemError("NOT_FOUND", `No key has the id ${id}.`);
   return id;
 }
 

@@ -23,10 +23,7 @@ const ulid = monotonicFactory();
 /** `<prefix>_<ULID>`: ids sort by creation time, so "newest first" is "id descending". */
 export const newId = (prefix: "key" | "aud"): string => `${prefix}_${ulid()}`;
 
-export const ID_PATTERN = {
-  key: /^key_[0-9A-HJKMNP-TV-Z]{26}$/,
-  aud: /^aud_[0-9A-HJKMNP-TV-Z]{26}$/,
-};
+export const KEY_ID_PATTERN = /^key_[0-9A-HJKMNP-TV-Z]{26}$/;
 
 const dialect = new SQLiteAsyncDialect();
 
