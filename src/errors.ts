@@ -1,5 +1,6 @@
 import type { Context } from "hono";
 import { ZodError } from "zod";
+import { newRequestId } from "./middleware";
 
 /** Every error code keygate answers with, its HTTP status and its human title. */
 export const PROBLEMS = {
@@ -121,6 +122,6 @@ function clientMessage(err: unknown): string {
 }
 
 export function onError(err: unknown, c: Context): Response {
-  const requestId = c.get("requestId") ?? crypto.randomUUID();
+  const requestId = c.get("requestId") ?? newRequestId();
   return problemResponse(toProblem(err, requestId), requestId);
 }

@@ -1,6 +1,7 @@
 import { appFor } from "./app";
 import { getConfig } from "./config";
 import { problemResponse, ProblemError } from "./errors";
+import { newRequestId } from "./middleware";
 
 export { KeyState } from "./state/key-state";
 
@@ -12,7 +13,7 @@ export default {
     } catch (err) {
       if (!(err instanceof ProblemError)) throw err;
       console.error(JSON.stringify({ level: "error", msg: err.detail }));
-      return problemResponse(err, `req_${crypto.randomUUID().replaceAll("-", "")}`);
+      return problemResponse(err, newRequestId());
     }
     return appFor(adminPath).fetch(request, env, ctx);
   },

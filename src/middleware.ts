@@ -1,9 +1,12 @@
 import type { MiddlewareHandler } from "hono";
 import type { AppEnv, Services } from "./context";
 
+/** `req_` and 32 hex characters: the one form of request id keygate issues. */
+export const newRequestId = (): string => `req_${crypto.randomUUID().replaceAll("-", "")}`;
+
 /** A fresh id per request, on the context and on every response (inbound ids are not trusted). */
 export const requestId = (): MiddlewareHandler<AppEnv> => async (c, next) => {
-  const id = `req_${crypto.randomUUID().replaceAll("-", "")}`;
+  const id = newRequestId();
   c.set("requestId", id);
   await next();
   c.res.headers.set("X-Request-Id", id);
