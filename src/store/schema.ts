@@ -60,5 +60,32 @@ export const auditLog = sqliteTable(
   ],
 );
 
+/**
+ * One row per key lineage (a key and the keys rotated from it): the handshake between the
+ * admin API and the lineage's KeyState object (docs/consistency.md).
+ */
+export const lineages = sqliteTable("lineages", {
+  /** the lineage id: the id of its first key */
+  id: text("id").primaryKey(),
+  /**
+   * +1 on every admin change to a key of the lineage and every time its KeyState object reads
+   * the lineage from D1. An admin change commits only if `seq` is still what it read.
+   */
+  seq: integer("seq").notNull().default(0),
+  /** true once the lineage's KeyState object exists: only then does the admin API tell it of changes */
+  hasState: integer("has_state", { mode: "boolean" }).notNull().default(false),
+});
+
+/** Batched usage writes already applied, so a flush retried after a lost answer counts once. */
+export const appliedFlushes = sqliteTable(
+  "applied_flushes",
+  {
+    /** chosen by the flusher, the same on every attempt of one flush */
+    id: text("id").primaryKey(),
+    at: integer("at").notNull(),
+  },
+  (t) => [index("applied_flushes_at_idx").on(t.at)],
+);
+
 export type KeyRow = typeof keys.$inferSelect;
 export type AuditRow = typeof auditLog.$inferSelect;
