@@ -7,6 +7,7 @@ interface Secrets {
   ASSERTION_PRIVATE_KEY: string;
   ROUTES?: string;
   STATE_TIMEOUT_MS?: string;
+  USAGE_FLUSH_MS?: string;
   CF_ACCOUNT_ID?: string;
   CF_API_TOKEN?: string;
   USAGE_SQL_URL?: string;
@@ -80,6 +81,8 @@ const ConfigSchema = z.object({
     .default("/admin"),
   MAX_KEYS_PER_OWNER: z.coerce.number().int().min(1).default(100),
   STATE_TIMEOUT_MS: z.coerce.number().int().min(1).max(60_000).default(5_000),
+  /** how long after its first request an isolate's usage batch is written; within waitUntil's 30 s */
+  USAGE_FLUSH_MS: z.coerce.number().int().min(1).max(15_000).default(10_000),
   ADMIN_TOKEN: z.string({ error: "is not set" }).min(1, "must not be empty"),
   ASSERTION_PRIVATE_KEY: jsonText(EcPrivateJwk, "an ES256 private JWK"),
   CF_ACCOUNT_ID: z.string().regex(/^[0-9a-f]{32}$/, "must be a 32-character account id").optional(),
@@ -95,6 +98,8 @@ export interface Config {
   maxKeysPerOwner: number;
   /** how long the gateway waits for KeyState before treating it as down */
   stateTimeoutMs: number;
+  /** how long after its first request an isolate's usage batch is written to D1 */
+  usageFlushMs: number;
   adminToken: string;
   assertionJwk: z.infer<typeof EcPrivateJwk>;
   /** null when usage queries are not configured (local development) */
@@ -132,6 +137,7 @@ function parseConfig(env: Env): Config | ProblemError {
     adminPath: c.ADMIN_PATH,
     maxKeysPerOwner: c.MAX_KEYS_PER_OWNER,
     stateTimeoutMs: c.STATE_TIMEOUT_MS,
+    usageFlushMs: c.USAGE_FLUSH_MS,
     adminToken: c.ADMIN_TOKEN,
     assertionJwk: c.ASSERTION_PRIVATE_KEY,
     usageApi: usageApi(c.USAGE_SQL_URL, c.CF_ACCOUNT_ID, c.CF_API_TOKEN),

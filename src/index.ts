@@ -2,6 +2,7 @@ import { appFor } from "./app";
 import { getConfig } from "./config";
 import { problemResponse, ProblemError } from "./errors";
 import { newRequestId } from "./middleware";
+import { cleanUp } from "./scheduled";
 
 export { KeyState } from "./state/key-state";
 
@@ -16,5 +17,8 @@ export default {
       return problemResponse(err, newRequestId());
     }
     return appFor(adminPath).fetch(request, env, ctx);
+  },
+  async scheduled(controller, env) {
+    await cleanUp(env, controller.scheduledTime);
   },
 } satisfies ExportedHandler<Env>;

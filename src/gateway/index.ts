@@ -2,12 +2,13 @@ import { Hono, type Context } from "hono";
 import type { AppEnv } from "../context";
 import { problemResponse, toProblem } from "../errors";
 import { clientIp } from "../middleware";
-import { recordRequest, type RequestEvent } from "../analytics/writer";
+import type { RequestEvent } from "../analytics/writer";
 import { admit, type Admitted } from "./admit";
 import { upstreamUrl } from "./routes";
 import { base64urlJson, setRateLimitHeaders } from "./headers";
 import { assertionFor } from "./assertion";
 import { forward, originHeaders } from "./proxy";
+import { record } from "./record";
 
 /**
  * The hot path (DESIGN.md, "Consumer requests"): verify the key in the table's order,
@@ -51,7 +52,7 @@ gateway.all("*", async (c) => {
   response.headers.set("X-Request-Id", requestId);
   event.status = response.status;
   event.gatewayMs = Math.max(0, Date.now() - started - event.upstreamMs);
-  recordRequest(c.env.USAGE, c.executionCtx, event);
+  record(c, event, started);
   return response;
 });
 

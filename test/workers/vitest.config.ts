@@ -40,9 +40,10 @@ export default defineConfig(async () => {
             ASSERTION_PRIVATE_KEY: testSigningJwk(),
             ROUTES: JSON.stringify(testRoutes(inject("originPort"))),
             STATE_TIMEOUT_MS: "2000",
-            // usage queries go to the origin's stand-in for the Analytics Engine SQL API
-            USAGE_SQL_URL: `http://127.0.0.1:${inject("originPort")}/ae-sql`,
-            CF_API_TOKEN: "test-analytics-token",
+            // Usage batches reach D1 50 ms after their first request (10 s in production), so a test
+            // that waits for a request's waitUntil also waits for its batch. Usage routes read D1;
+            // admin-usage.test.ts points them at the Analytics Engine SQL API stand-in itself.
+            USAGE_FLUSH_MS: "50",
           },
         },
       })),
