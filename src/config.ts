@@ -1,5 +1,6 @@
 import { z } from "zod";
 import { ProblemError } from "./errors";
+import { DEFAULT_LIMITS, MAX_FLUSH_AFTER_MS } from "./analytics/limits";
 
 /** Secrets are not in wrangler.toml, so `wrangler types` cannot see them. */
 interface Secrets {
@@ -81,8 +82,7 @@ const ConfigSchema = z.object({
     .default("/admin"),
   MAX_KEYS_PER_OWNER: z.coerce.number().int().min(1).default(100),
   STATE_TIMEOUT_MS: z.coerce.number().int().min(1).max(60_000).default(5_000),
-  /** how long after its first request an isolate's usage batch is written; within waitUntil's 30 s */
-  USAGE_FLUSH_MS: z.coerce.number().int().min(1).max(15_000).default(10_000),
+  USAGE_FLUSH_MS: z.coerce.number().int().min(1).max(MAX_FLUSH_AFTER_MS).default(DEFAULT_LIMITS.flushAfterMs),
   ADMIN_TOKEN: z.string({ error: "is not set" }).min(1, "must not be empty"),
   ASSERTION_PRIVATE_KEY: jsonText(EcPrivateJwk, "an ES256 private JWK"),
   CF_ACCOUNT_ID: z.string().regex(/^[0-9a-f]{32}$/, "must be a 32-character account id").optional(),

@@ -3,6 +3,7 @@ import { runOnce } from "../store/flush";
 import { flushStatements, type Rollup } from "../store/usage";
 import { addRequest, emptyMeasures } from "./figures";
 import type { RecordedRequest } from "./writer";
+import { DEFAULT_LIMITS, type BufferLimits } from "./limits";
 
 /**
  * Each isolate's usage buffer: the gateway adds every finished request to it (no I/O, no
@@ -17,24 +18,6 @@ import type { RecordedRequest } from "./writer";
  *   unreachable that long, the oldest batch is dropped (and logged). That is also the most
  *   an isolate can lose when it ends before a write.
  */
-
-export interface BufferLimits {
-  /** how long after its first request a batch is written (var USAGE_FLUSH_MS) */
-  flushAfterMs: number;
-  /** a batch holding this many requests is written at once */
-  batchRequests: number;
-  /** the most unwritten requests an isolate holds; past it the oldest batch is dropped */
-  maxHeldRequests: number;
-  /** waits between the attempts of one write, all within the same `waitUntil` */
-  retryDelaysMs: number[];
-}
-
-export const DEFAULT_LIMITS: BufferLimits = {
-  flushAfterMs: 10_000,
-  batchRequests: 500,
-  maxHeldRequests: 5_000,
-  retryDelaysMs: [2_000, 4_000, 8_000],
-};
 
 /** A write not settled after this long went down with its request's context: another may retry it. */
 const ABANDONED_AFTER_MS = 30_000;
@@ -90,12 +73,15 @@ export class UsageBuffer {
     return (this.open?.requests ?? 0) + this.sealed.reduce((n, b) => n + b.requests, 0);
   }
 
-  /** Adds one finished request. Synchronous: the hot path never waits for usage. */
-  record(r: RecordedRequest, ctx: WaitUntil): void {
+  /**
+   * Adds one finished request. Synchronous: the hot path never waits for usage. A request that
+   * opens a batch carries its timer: the batch is written `flushAfterMs` later (USAGE_FLUSH_MS).
+   */
+  record(r: RecordedRequest, ctx: WaitUntil, flushAfterMs = this.limits.flushAfterMs): void {
     let batch = this.open;
     if (!batch) {
       batch = this.open = newBatch();
-      ctx.waitUntil(this.writeLater(batch));
+      ctx.waitUntil(this.writeLater(batch, flushAfterMs));
     }
     add(batch, r);
     if (batch.requests >= this.limits.batchRequests) {
@@ -119,8 +105,8 @@ export class UsageBuffer {
     this.open = null;
   }
 
-  private async writeLater(batch: Batch): Promise<void> {
-    await sleep(this.limits.flushAfterMs);
+  private async writeLater(batch: Batch, flushAfterMs: number): Promise<void> {
+    await sleep(flushAfterMs);
     if (this.open === batch) this.seal();
     await this.writeWithRetries();
   }
@@ -170,7 +156,7 @@ let isolateBuffer: UsageBuffer | null = null;
  * This isolate's buffer. It belongs to the isolate, not to a request: it writes through the
  * isolate's own D1 binding, whichever request's `waitUntil` carries the write.
  */
-export function usageBuffer(flushAfterMs = DEFAULT_LIMITS.flushAfterMs): UsageBuffer {
-  isolateBuffer ??= new UsageBuffer(() => env.DB, { ...DEFAULT_LIMITS, flushAfterMs });
+export function usageBuffer(): UsageBuffer {
+  isolateBuffer ??= new UsageBuffer(() => env.DB);
   return isolateBuffer;
 }

@@ -27,5 +27,5 @@ export function record(c: Context<AppEnv>, event: RequestEvent, started: number)
     userAgent: clip(request.headers.get("User-Agent") ?? ""),
   });
   recordRequest(c.env.USAGE, c.executionCtx, recorded);
-  usageBuffer(c.get("services").config.usageFlushMs).record(recorded, c.executionCtx);
+  usageBuffer().record(recorded, c.executionCtx, c.get("services").config.usageFlushMs);
 }
