@@ -134,6 +134,14 @@ describe("usage from the Analytics Engine SQL API (CF_ACCOUNT_ID and CF_API_TOKE
     expect(await queries()).toEqual([]);
   });
 
+  it("never reports a negative figure, whatever the SQL API answers", async () => {
+    await answerWith([row({ grp: "echo", requests: -4, credits_used: -1, gw_ms_1: -4, up_ms_5: -2 }), row({ grp: "echo", requests: 1, gw_ms_1: 1 })]);
+    const res = await adminViaSqlApi("/usage?groupBy=route");
+    const body = (await res.json()) as { totals: { requests: number; creditsUsed: number; latency: unknown } };
+    expect(body.totals).toMatchObject({ requests: 1, creditsUsed: 0 });
+    expect(body.totals.latency).toEqual({ gatewayMs: { p50: 1, p95: 1, p99: 1 }, upstreamMs: quiet });
+  });
+
   it("an SQL API that fails is 503 USAGE_UNAVAILABLE, never a 500", async () => {
     const broken = gatewayWith({ USAGE_SQL_URL: "http://127.0.0.1:9/ae-sql", CF_API_TOKEN: "t" });
     const res = await broken.call("/admin/usage", ADMIN_TOKEN);
