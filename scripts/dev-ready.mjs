@@ -65,6 +65,10 @@ export function nextSteps({ base, adminPath, token }) {
     `  curl -s -X DELETE ${admin}/keys/$KEY_ID ${auth}`,
     `  curl -s "${base}/hello" -H "Authorization: Bearer $KEY"`,
     "",
+    "  # 6. usage, about 10 s after the calls: this customer's keys, then one key's requests",
+    `  curl -s "${admin}/usage?ownerId=acct_42&groupBy=key" ${auth}`,
+    `  curl -s ${admin}/keys/$KEY_ID/requests ${auth}`,
+    "",
     `Admin API reference: ${admin}/docs    Stop: Ctrl-C`,
     "",
   ].join("\n");

@@ -100,12 +100,20 @@ export class Tally {
     return this;
   }
 
+  /** The figures, in DESIGN.md's order. */
   figures(): UsageFigures {
     const m = this.measures;
+    const c = this.counts;
     return {
       requests: m.requests,
-      ...this.counts,
+      allowed: c.allowed,
+      rateLimited: c.rateLimited,
+      quotaExhausted: c.quotaExhausted,
+      denied: c.denied,
       byOutcome: Object.fromEntries(Object.entries(this.byOutcome).sort(([a], [b]) => (a < b ? -1 : 1))),
+      status2xx: c.status2xx,
+      status4xx: c.status4xx,
+      status5xx: c.status5xx,
       creditsUsed: m.creditsUsed,
       requestBytes: m.requestBytes,
       responseBytes: m.responseBytes,
