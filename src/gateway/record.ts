@@ -15,7 +15,7 @@ function pathOf(url: string): string {
 /**
  * The last step of every gateway request: one Analytics Engine data point and one entry in
  * this isolate's usage buffer (rollups and request log, written to D1 in batches). Neither
- * waits for I/O; both are carried by `waitUntil`.
+ * waits for I/O, both are carried by `waitUntil`, and neither can fail the request.
  */
 export function record(c: Context<AppEnv>, event: RequestEvent, started: number): void {
   const request = c.req.raw;
@@ -27,5 +27,10 @@ export function record(c: Context<AppEnv>, event: RequestEvent, started: number)
     userAgent: clip(request.headers.get("User-Agent") ?? ""),
   });
   recordRequest(c.env.USAGE, c.executionCtx, recorded);
-  usageBuffer().record(recorded, c.executionCtx, c.get("services").config.usageFlushMs);
+  try {
+    usageBuffer().record(recorded, c.executionCtx, c.get("services").config.usageFlushMs);
+  } catch (err) {
+    // Usage is never worth failing a request over.
+    console.error(JSON.stringify({ level: "error", msg: "usage not recorded", requestId: recorded.requestId, error: String(err) }));
+  }
 }
