@@ -49,31 +49,37 @@ async function target() {
   return { id, request: () => recorded({ keyId: id, ownerId }) };
 }
 
+/** One isolate's buffer over a D1 whose `batch` behaves as given, and a key for its requests. */
+async function isolateWith(batch: BatchCall, times = Infinity, overrides: Partial<BufferLimits> = {}) {
+  const d1 = d1With(batch, times);
+  const buffer = new UsageBuffer(() => d1.binding, limits(overrides));
+  const ctx = collectingContext();
+  const key = await target();
+  const send = (n: number) => {
+    for (let i = 0; i < n; i++) buffer.record(key.request(), ctx);
+  };
+  return { calls: d1.calls, buffer, ctx, key, send };
+}
+
 describe("usage reaches D1 in batches", () => {
   it("requests wait in memory and reach D1 in one write under the first request's waitUntil", async () => {
-    const d1 = d1With(realBatch);
-    const buffer = new UsageBuffer(() => d1.binding, limits());
-    const ctx = collectingContext();
-    const key = await target();
-    for (let i = 0; i < 10; i++) buffer.record(key.request(), ctx);
-    expect(d1.calls.batches).toBe(0);
+    const { calls, buffer, ctx, key, send } = await isolateWith(realBatch);
+    send(10);
+    expect(calls.batches).toBe(0);
     expect(ctx.count).toBe(1); // the batch's timer, carried by its first request
     expect(buffer.held).toBe(10);
     await ctx.settle();
-    expect(d1.calls.batches).toBe(1);
+    expect(calls.batches).toBe(1);
     expect(buffer.held).toBe(0);
     expect((await keyUsage(key.id)).totals).toMatchObject({ requests: 10, allowed: 10 });
     expect((await requestLog(key.id)).data).toHaveLength(10);
   });
 
   it("a full batch is written at once; the rest waits for its timer", async () => {
-    const d1 = d1With(realBatch);
-    const buffer = new UsageBuffer(() => d1.binding, limits({ batchRequests: 4 }));
-    const ctx = collectingContext();
-    const key = await target();
-    for (let i = 0; i < 10; i++) buffer.record(key.request(), ctx);
+    const { calls, ctx, key, send } = await isolateWith(realBatch, Infinity, { batchRequests: 4 });
+    send(10);
     await ctx.settle();
-    expect(d1.calls.batches).toBe(3);
+    expect(calls.batches).toBe(3);
     expect((await keyUsage(key.id)).totals.requests).toBe(10);
   });
 
@@ -99,36 +105,27 @@ describe("usage reaches D1 in batches", () => {
 
 describe("a write that fails is retried, and counted once", () => {
   it("D1 fails once before applying: the retry writes the batch", async () => {
-    const d1 = d1With(failsBeforeApplying, 1);
-    const buffer = new UsageBuffer(() => d1.binding, limits());
-    const ctx = collectingContext();
-    const key = await target();
-    for (let i = 0; i < 5; i++) buffer.record(key.request(), ctx);
+    const { calls, ctx, key, send } = await isolateWith(failsBeforeApplying, 1);
+    send(5);
     await ctx.settle();
-    expect(d1.calls.batches).toBe(2);
+    expect(calls.batches).toBe(2);
     expect((await keyUsage(key.id)).totals.requests).toBe(5);
     expect((await requestLog(key.id)).data).toHaveLength(5);
   });
 
   it("D1 applies the batch but the answer is lost: the retry, under the same id, adds nothing", async () => {
-    const d1 = d1With(answerLost, 1);
-    const buffer = new UsageBuffer(() => d1.binding, limits());
-    const ctx = collectingContext();
-    const key = await target();
-    for (let i = 0; i < 5; i++) buffer.record(key.request(), ctx);
+    const { calls, buffer, ctx, key, send } = await isolateWith(answerLost, 1);
+    send(5);
     await ctx.settle();
-    expect(d1.calls.batches).toBe(2);
+    expect(calls.batches).toBe(2);
     expect(buffer.held).toBe(0);
     expect((await keyUsage(key.id)).totals).toMatchObject({ requests: 5, allowed: 5 });
     expect((await requestLog(key.id)).data).toHaveLength(5);
   });
 
   it("a write killed mid-way leaves nothing half-counted, and its retry writes all of it", async () => {
-    const d1 = d1With(killedMidway, 1);
-    const buffer = new UsageBuffer(() => d1.binding, limits({ retryDelaysMs: [] }));
-    const ctx = collectingContext();
-    const key = await target();
-    for (let i = 0; i < 5; i++) buffer.record(key.request(), ctx);
+    const { buffer, ctx, key, send } = await isolateWith(killedMidway, 1, { retryDelaysMs: [] });
+    send(5);
     await ctx.settle();
     expect((await keyUsage(key.id)).totals.requests).toBe(0);
     expect((await requestLog(key.id)).data).toHaveLength(0);
