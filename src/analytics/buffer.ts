@@ -25,6 +25,8 @@ const ABANDONED_AFTER_MS = 30_000;
 interface Batch {
   /** the flush id: the same on every attempt */
   id: string;
+  /** when its first request arrived */
+  opened: number;
   requests: number;
   rollups: Map<string, Rollup>;
   /** requests made with a known key; refusals before a key was known have no log row */
@@ -40,7 +42,14 @@ interface WaitUntil {
 const HOUR_MS = 3_600_000;
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
-const newBatch = (): Batch => ({ id: `usage_${crypto.randomUUID()}`, requests: 0, rollups: new Map(), log: [], writing: null });
+const newBatch = (opened: number): Batch => ({
+  id: `usage_${crypto.randomUUID()}`,
+  opened,
+  requests: 0,
+  rollups: new Map(),
+  log: [],
+  writing: null,
+});
 
 function add(batch: Batch, r: RecordedRequest): void {
   const keyId = r.keyId ?? "anonymous";
@@ -79,8 +88,14 @@ export class UsageBuffer {
    */
   record(r: RecordedRequest, ctx: WaitUntil, flushAfterMs = this.limits.flushAfterMs): void {
     let batch = this.open;
+    if (batch && r.at - batch.opened > 2 * flushAfterMs) {
+      // Its timer should have fired long ago: the runtime ended that waitUntil early. Write it now.
+      this.seal();
+      ctx.waitUntil(this.writeWithRetries());
+      batch = null;
+    }
     if (!batch) {
-      batch = this.open = newBatch();
+      batch = this.open = newBatch(r.at);
       ctx.waitUntil(this.writeLater(batch, flushAfterMs));
     }
     add(batch, r);

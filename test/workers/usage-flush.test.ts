@@ -83,6 +83,19 @@ describe("usage reaches D1 in batches", () => {
     expect((await keyUsage(key.id)).totals.requests).toBe(10);
   });
 
+  it("a batch whose timer was lost (its request's waitUntil ended early) is written by the next request", async () => {
+    const { calls, buffer, ctx, key } = await isolateWith(realBatch);
+    const minute = 60_000;
+    const second = key.request();
+    buffer.record({ ...key.request(), at: second.at - 2 * minute - 1 }, ctx, minute);
+    expect(calls.batches).toBe(0);
+    buffer.record(second, ctx, minute);
+    expect(calls.batches).toBe(1); // the stale batch's write has started under the second request
+    expect(buffer.held).toBe(2);
+    expect(await buffer.flush()).toBe(true);
+    expect((await keyUsage(key.id)).totals.requests).toBe(2);
+  });
+
   it("an isolate that receives no further request still writes its batch, within USAGE_FLUSH_MS of it", async () => {
     await drainUsage(); // no batch is open, so the next request opens one and carries its timer
     const { id, key } = await createKey();
