@@ -1,8 +1,7 @@
 CREATE TABLE `request_log` (
-	`request_id` text PRIMARY KEY NOT NULL,
-	`at` integer NOT NULL,
 	`key_id` text NOT NULL,
-	`owner_id` text NOT NULL,
+	`at` integer NOT NULL,
+	`request_id` text NOT NULL,
 	`method` text NOT NULL,
 	`path` text NOT NULL,
 	`route` text NOT NULL,
@@ -12,12 +11,11 @@ CREATE TABLE `request_log` (
 	`user_agent` text,
 	`country` text,
 	`gateway_ms` integer NOT NULL,
-	`upstream_ms` integer
+	`upstream_ms` integer,
+	PRIMARY KEY(`key_id`, `at`, `request_id`)
 );
 --> statement-breakpoint
-CREATE INDEX `request_log_key_idx` ON `request_log` (`key_id`,`at`,`request_id`);--> statement-breakpoint
 CREATE INDEX `request_log_key_outcome_idx` ON `request_log` (`key_id`,`outcome`,`at`,`request_id`);--> statement-breakpoint
-CREATE INDEX `request_log_at_idx` ON `request_log` (`at`);--> statement-breakpoint
 CREATE TABLE `usage_rollups` (
 	`key_id` text NOT NULL,
 	`hour` integer NOT NULL,

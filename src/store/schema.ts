@@ -147,14 +147,16 @@ export const usageTotals = sqliteTable(
   (t) => [primaryKey({ columns: [t.route, t.outcome, t.status] })],
 );
 
-/** One row per gateway request made with a known key; kept 7 days (the scheduled cleanup). */
+/**
+ * One row per gateway request made with a known key; kept 7 days (the scheduled cleanup).
+ * Three b-trees per row (the table, its key and the outcome index): rows are written in bulk.
+ */
 export const requestLog = sqliteTable(
   "request_log",
   {
-    requestId: text("request_id").primaryKey(),
-    at: integer("at").notNull(),
     keyId: text("key_id").notNull(),
-    ownerId: text("owner_id").notNull(),
+    at: integer("at").notNull(),
+    requestId: text("request_id").notNull(),
     method: text("method").notNull(),
     /** as the client sent it, without the query; first 256 bytes */
     path: text("path").notNull(),
@@ -170,9 +172,9 @@ export const requestLog = sqliteTable(
     upstreamMs: integer("upstream_ms"),
   },
   (t) => [
-    index("request_log_key_idx").on(t.keyId, t.at, t.requestId),
+    // one key's log, newest first, and its cursor
+    primaryKey({ columns: [t.keyId, t.at, t.requestId] }),
     index("request_log_key_outcome_idx").on(t.keyId, t.outcome, t.at, t.requestId),
-    index("request_log_at_idx").on(t.at),
   ],
 );
 

@@ -56,14 +56,13 @@ export function flushStatements(rollups: Rollup[], log: RecordedRequest[], notYe
       SELECT ${fields(3 + MEASURE_COLUMNS.length)} FROM json_each(${JSON.stringify(rows)}) WHERE ${notYetApplied}
       ON CONFLICT (route, outcome, status) DO UPDATE SET ${ADD_EXCLUDED}`);
   }
-  // Empty ip, user agent and country (fields 9 to 11) are stored as NULL.
-  const logFields = fields(14, (f, i) => (i >= 9 && i <= 11 ? `NULLIF(${f}, '')` : f));
+  // Empty ip, user agent and country (fields 8 to 10) are stored as NULL.
+  const logFields = fields(13, (f, i) => (i >= 8 && i <= 10 ? `NULLIF(${f}, '')` : f));
   for (const part of chunks(log)) {
     const rows = part.map((r) => [
-      r.requestId,
-      r.at,
       r.keyId,
-      r.ownerId,
+      r.at,
+      r.requestId,
       r.method,
       r.path,
       r.route,
@@ -76,10 +75,10 @@ export function flushStatements(rollups: Rollup[], log: RecordedRequest[], notYe
       REACHED_ORIGIN.has(r.outcome) ? r.upstreamMs : null,
     ]);
     statements.push(sql`
-      INSERT INTO ${requestLog} (request_id, at, key_id, owner_id, method, path, route, status, outcome, ip,
-                                 user_agent, country, gateway_ms, upstream_ms)
+      INSERT INTO ${requestLog} (key_id, at, request_id, method, path, route, status, outcome, ip, user_agent,
+                                 country, gateway_ms, upstream_ms)
       SELECT ${logFields} FROM json_each(${JSON.stringify(rows)}) WHERE ${notYetApplied}
-      ON CONFLICT (request_id) DO NOTHING`);
+      ON CONFLICT DO NOTHING`);
   }
   return statements;
 }
@@ -178,25 +177,33 @@ export async function keyCounts(db: Db, now: number): Promise<{ active: number; 
 /** How long each usage table keeps its rows. */
 export const RETENTION_MS = { requestLog: 7 * 86_400_000, rollups: 400 * 86_400_000 };
 
-/** Rows deleted per statement, and statements per run, so one cleanup stays within D1's limits. */
+/** Rows looked at per statement, and statements per run, so one cleanup stays within D1's limits. */
 const DELETE_CHUNK = 5_000;
 const MAX_CHUNKS = 20;
 
-/** Deletes request log rows older than 7 days and rollups older than 400 days; returns the counts. */
+/**
+ * Deletes request log rows older than 7 days and rollups older than 400 days; returns the
+ * counts. The request log has no index on `at` (each index is a write per request): rows are
+ * appended in about the order they happened, so the oldest are the lowest rowids, and each
+ * statement looks only at the first rows in rowid order. A row written late (at most a minute)
+ * goes with a later run; the log route never shows it past 7 days anyway.
+ */
 export async function pruneUsage(db: Db, now: number): Promise<{ requestLog: number; rollups: number }> {
-  const prune = async (table: typeof requestLog | typeof usageRollups, column: string, before: number) => {
+  const prune = async (statement: SQL) => {
     let deleted = 0;
     for (let i = 0; i < MAX_CHUNKS; i++) {
-      const result = await db.run(sql`
-        DELETE FROM ${table} WHERE rowid IN (SELECT rowid FROM ${table} WHERE ${sql.raw(column)} < ${before} LIMIT ${DELETE_CHUNK})`);
-      const changes = result.meta.changes ?? 0;
+      const changes = (await db.run(statement)).meta.changes ?? 0;
       deleted += changes;
-      if (changes < DELETE_CHUNK) break;
+      if (changes === 0) break;
     }
     return deleted;
   };
   return {
-    requestLog: await prune(requestLog, "at", now - RETENTION_MS.requestLog),
-    rollups: await prune(usageRollups, "hour", now - RETENTION_MS.rollups),
+    requestLog: await prune(sql`
+      DELETE FROM ${requestLog} WHERE at < ${now - RETENTION_MS.requestLog}
+        AND rowid IN (SELECT rowid FROM ${requestLog} ORDER BY rowid LIMIT ${DELETE_CHUNK})`),
+    rollups: await prune(sql`
+      DELETE FROM ${usageRollups} WHERE rowid IN (
+        SELECT rowid FROM ${usageRollups} WHERE hour < ${now - RETENTION_MS.rollups} LIMIT ${DELETE_CHUNK})`),
   };
 }
