@@ -9,7 +9,7 @@
  *   --seconds N        seconds per scenario (default 10)
  *   --connections N    concurrent connections (default 50)
  *   --memory-keys N    distinct unknown keys for the memory run (default 100000)
- *   --rollup-rounds N  rounds of the with/without usage rollups comparison (default 4, quick 1)
+ *   --rollup-rounds N  rounds of the with/without usage rollups comparison (default 6, quick 1)
  */
 import { fork } from "node:child_process";
 import { loadavg } from "node:os";
@@ -38,7 +38,7 @@ const quick = args.quick;
 const seconds = Number(args.seconds ?? (quick ? 1 : 10));
 const connections = Number(args.connections ?? (quick ? 10 : 50));
 const memoryKeys = Number(args["memory-keys"] ?? (quick ? 2_000 : 100_000));
-const rollupRounds = Number(args["rollup-rounds"] ?? (quick ? 1 : 4));
+const rollupRounds = Number(args["rollup-rounds"] ?? (quick ? 1 : 6));
 const started = Date.now();
 const log = (msg) => console.log(`[${((Date.now() - started) / 1000).toFixed(1).padStart(5)} s] ${msg}`);
 
@@ -73,7 +73,7 @@ async function main() {
       await g.mf.dispose();
     }
     log(`usage rollups: valid_key with and without them, ${rollupRounds} alternating rounds`);
-    rollups = await compareRollups({ originUrl: origin.url, seconds: quick ? 1 : 5, connections, rounds: rollupRounds, log });
+    rollups = await compareRollups({ originUrl: origin.url, seconds: quick ? 1 : 4, connections, rounds: rollupRounds, log });
     memory = await measureMemory({ scriptPath, originUrl: origin.url, adminToken, keys: memoryKeys, connections, log });
   } finally {
     origin?.child.disconnect();
