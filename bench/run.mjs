@@ -9,7 +9,7 @@
  *   --seconds N        seconds per scenario (default 10)
  *   --connections N    concurrent connections (default 50)
  *   --memory-keys N    distinct unknown keys for the memory run (default 100000)
- *   --rollup-rounds N  rounds of the with/without usage rollups comparison (default 6, quick 1)
+ *   --rollup-rounds N  rounds of the with/without usage rollups comparison (default 8, quick 1)
  */
 import { fork } from "node:child_process";
 import { loadavg } from "node:os";
@@ -38,7 +38,7 @@ const quick = args.quick;
 const seconds = Number(args.seconds ?? (quick ? 1 : 10));
 const connections = Number(args.connections ?? (quick ? 10 : 50));
 const memoryKeys = Number(args["memory-keys"] ?? (quick ? 2_000 : 100_000));
-const rollupRounds = Number(args["rollup-rounds"] ?? (quick ? 1 : 6));
+const rollupRounds = Number(args["rollup-rounds"] ?? (quick ? 1 : 8));
 const started = Date.now();
 const log = (msg) => console.log(`[${((Date.now() - started) / 1000).toFixed(1).padStart(5)} s] ${msg}`);
 
