@@ -34,7 +34,7 @@ export interface Percentiles {
  * percentile is at most the figure given. Anything past the last bound reports that bound.
  * null when the histogram is empty.
  */
-export function percentile(histogram: readonly number[], q: number): number | null {
+function percentile(histogram: readonly number[], q: number): number | null {
   const total = histogram.reduce((a, b) => a + b, 0);
   if (total <= 0) return null;
   const rank = Math.max(1, Math.ceil(q * total));

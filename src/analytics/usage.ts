@@ -37,10 +37,10 @@ export function usageSource(env: Env, config: Config): UsageSource {
  * `_sample_interval`, so sampled data still adds up to request counts.
  */
 
-export const DATASET = "keygate_usage";
+const DATASET = "keygate_usage";
 
 /** A string literal for the SQL API, which takes no bind parameters. Inputs are validated first; this is the second line of defence. */
-export function literal(value: string): string {
+function literal(value: string): string {
   return `'${value.replaceAll("\\", "\\\\").replaceAll("'", "\\'")}'`;
 }
 
@@ -56,7 +56,7 @@ function histogramSql(column: string, names: string[], condition = ""): string[]
   });
 }
 
-export const MEASURES_SQL = [
+const MEASURES_SQL = [
   "SUM(_sample_interval) AS requests",
   "SUM(_sample_interval * double6) AS credits_used",
   "SUM(_sample_interval * double4) AS request_bytes",
@@ -71,7 +71,7 @@ const seconds = (ms: number) => Math.floor(ms / 1000);
 const inRange = ({ from, to }: HourRange) =>
   `timestamp >= toDateTime(${seconds(from)}) AND timestamp < toDateTime(${seconds(to)})`;
 
-export function keySeriesSql(keyId: string, range: HourRange, stepMs: number): string {
+function keySeriesSql(keyId: string, range: HourRange, stepMs: number): string {
   const bucket = stepMs === 3_600_000 ? "toStartOfHour(timestamp)" : "toStartOfDay(timestamp)";
   return `SELECT ${bucket} AS bucket, blob5 AS outcome, blob6 AS status,
   ${MEASURES_SQL}
@@ -80,9 +80,9 @@ WHERE index1 = ${literal(keyId)} AND ${inRange(range)}
 GROUP BY bucket, outcome, status ORDER BY bucket FORMAT JSON`;
 }
 
-export const SQL_GROUP_COLUMNS: Record<GroupBy, string> = { key: "index1", route: "blob3", status: "blob6", owner: "blob1" };
+const SQL_GROUP_COLUMNS: Record<GroupBy, string> = { key: "index1", route: "blob3", status: "blob6", owner: "blob1" };
 
-export function groupedSql(groupBy: GroupBy, range: HourRange, ownerId?: string): string {
+function groupedSql(groupBy: GroupBy, range: HourRange, ownerId?: string): string {
   const owner = ownerId === undefined ? "" : ` AND blob1 = ${literal(ownerId)}`;
   return `SELECT ${SQL_GROUP_COLUMNS[groupBy]} AS grp, blob5 AS outcome, blob6 AS status,
   ${MEASURES_SQL}

@@ -32,7 +32,7 @@ export interface RecordedRequest extends RequestEvent {
 /** Outcomes of requests that were sent to the origin, so their upstream time means something. */
 export const REACHED_ORIGIN = new Set(["OK", "UPSTREAM_UNAVAILABLE", "UPSTREAM_TIMEOUT"]);
 
-export const BLOB_BYTES = 256;
+const BLOB_BYTES = 256;
 const encoder = new TextEncoder();
 const clipBuffer = new Uint8Array(BLOB_BYTES);
 
