@@ -9,7 +9,9 @@ import { KEY_ID_PATTERN, getDb } from "../store/db";
 import { findByHash, listKeys } from "../store/keys";
 import { toRecord, type StoredKey } from "../store/record";
 import { clientIp } from "../middleware";
-import { createKey, getKey, revokeKey, rotate, updateKeyFields, type LifecycleEnv } from "./lifecycle";
+import { createKey, loadKey, revokeKey, rotate, updateKeyFields, type LifecycleEnv } from "./lifecycle";
+import { loadLineageOf, type Lineage } from "../store/lineage";
+import { freshState, type PeekResult } from "../state/key-state";
 import { decodeCursor, encodeCursor } from "./cursor";
 import { bodyRequired } from "./body";
 import {
@@ -33,6 +35,7 @@ function lifecycle(c: Context<AppEnv>): LifecycleEnv {
     env: c.env,
     services: c.get("services"),
     audit: { actor: c.get("actor").id, requestId: c.get("requestId"), clientIp: clientIp(c.req.raw.headers) },
+    waitUntil: (promise) => c.executionCtx.waitUntil(promise),
   };
 }
 
@@ -42,21 +45,29 @@ function keyId(id: string): string {
   return id;
 }
 
-/** The record with KeyState's live credit balance where KeyState answers (D1's copy lags). */
-async function withLiveCredits(c: Context<AppEnv>, key: StoredKey) {
+/**
+ * The lineage's live limits and credits: from its KeyState object when one exists (D1's credit
+ * figure lags), else what the object will start from. Admin reads never create the object.
+ */
+async function liveState(c: Context<AppEnv>, key: StoredKey, lineage: Lineage): Promise<Omit<PeekResult, "version">> {
+  if (!lineage.hasState) return freshState(key.ratelimits, lineage.credits, Date.now());
+  return c
+    .get("services")
+    .state.peek({ lineageId: lineage.id, keyId: key.id, ratelimits: key.ratelimits })
+    .catch(() => {
+      throw new ProblemError("GATEWAY_UNAVAILABLE", "Rate limits and credits cannot be read right now; try again shortly.", {
+        headers: { "Retry-After": "5" },
+      });
+    });
+}
+
+/** The record with the live credit balance where KeyState answers; D1's figure is still a fine answer when it does not. */
+async function withLiveCredits(c: Context<AppEnv>, id: string) {
+  const { key, lineage } = await loadKey(c.env, id);
   const record = toRecord(key);
   if (!key.credits) return record;
-  try {
-    const live = await c.get("services").state.peek(key.lineageId, {
-      keyId: key.id,
-      version: key.version,
-      ratelimits: [],
-      credits: key.credits,
-    });
-    if (live.credits) record.credits = { ...key.credits, remaining: live.credits.remaining };
-  } catch {
-    // D1's figure is still a fine answer.
-  }
+  const live = await liveState(c, key, lineage).catch(() => null);
+  if (live?.credits) record.credits = { ...key.credits, remaining: live.credits.remaining };
   return record;
 }
 
@@ -126,7 +137,7 @@ export function registerKeyRoutes(app: OpenAPIHono<AppEnv>): void {
       request: { params: KeyIdParam },
       responses: { 200: jsonContent(KeyRecordSchema, "The key"), ...errorResponses(401, 403, 404) },
     }),
-    async (c) => c.json(await withLiveCredits(c, await getKey(c.env, keyId(c.req.valid("param").id))), 200),
+    async (c) => c.json(await withLiveCredits(c, keyId(c.req.valid("param").id)), 200),
   );
 
   app.openapi(
@@ -142,7 +153,7 @@ export function registerKeyRoutes(app: OpenAPIHono<AppEnv>): void {
     }),
     async (c) => {
       const key = await updateKeyFields(lifecycle(c), keyId(c.req.valid("param").id), c.req.valid("json"));
-      return c.json(await withLiveCredits(c, key), 200);
+      return c.json(await withLiveCredits(c, key.id), 200);
     },
   );
 
@@ -156,7 +167,7 @@ export function registerKeyRoutes(app: OpenAPIHono<AppEnv>): void {
       request: { params: KeyIdParam },
       responses: { 200: jsonContent(KeyRecordSchema, "The revoked key"), ...errorResponses(401, 403, 404) },
     }),
-    async (c) => c.json(await withLiveCredits(c, await revokeKey(lifecycle(c), keyId(c.req.valid("param").id))), 200),
+    async (c) => c.json(await withLiveCredits(c, (await revokeKey(lifecycle(c), keyId(c.req.valid("param").id))).id), 200),
   );
 
   app.openapi(
@@ -174,7 +185,7 @@ export function registerKeyRoutes(app: OpenAPIHono<AppEnv>): void {
     async (c) => {
       const body = RotateKeyBody.parse((c.req.valid("json") as object | undefined) ?? {});
       const { stored, key } = await rotate(lifecycle(c), keyId(c.req.valid("param").id), body.gracePeriodSeconds);
-      return c.json({ ...(await withLiveCredits(c, stored)), key }, 201);
+      return c.json({ ...(await withLiveCredits(c, stored.id)), key }, 201);
     },
   );
 }
@@ -199,12 +210,9 @@ async function verify(c: Context<AppEnv>, body: { key: string; scopes?: string[]
   if (unusable) return refuse(unusable.code as (typeof VERIFY_CODES)[number], key);
   if (body.scopes && missingScopes(key.scopes, body.scopes).length > 0) return refuse("INSUFFICIENT_SCOPE", key);
 
-  const live = await c
-    .get("services")
-    .state.peek(key.lineageId, { keyId: key.id, version: key.version, ratelimits: key.ratelimits, credits: key.credits })
-    .catch(() => {
-      throw new ProblemError("GATEWAY_UNAVAILABLE", "Rate limits cannot be read right now; try again shortly.");
-    });
+  const lineage = await loadLineageOf(c.env.DB, key.id);
+  if (!lineage) return refuse("KEY_NOT_FOUND");
+  const live = await liveState(c, key, lineage);
   const limited = live.limits.some((l) => l.remaining <= 0);
   const exhausted = live.credits !== null && live.credits.remaining <= 0;
   return {

@@ -64,20 +64,26 @@ export async function admit(c: Context<AppEnv>, event: RequestEvent): Promise<Ad
 
     let result: CheckResult;
     try {
-      result = await state.check(key.lineageId, {
+      result = await state.check({
+        lineageId: key.lineageId,
         keyId: key.id,
         version: key.version,
         ratelimits: key.ratelimits,
-        credits: key.credits,
         cost: admitted.route.cost,
       });
     } catch (err) {
       if (!(err instanceof StateUnavailableError)) throw err;
       console.error(JSON.stringify({ level: "error", msg: "KeyState unavailable", route: admitted.route.name, error: err.message }));
-      if (admitted.route.failOpen) return { ...admitted, limits: [], creditsUsed: 0 };
-      throw new ProblemError("GATEWAY_UNAVAILABLE", "Rate limits cannot be checked right now; try again shortly.", {
-        headers: { "Retry-After": "5" },
-      });
+      if (!admitted.route.failOpen) {
+        throw new ProblemError("GATEWAY_UNAVAILABLE", "Rate limits cannot be checked right now; try again shortly.", {
+          headers: { "Retry-After": "5" },
+        });
+      }
+      // Unmetered, but never on a record an admin has since changed: D1 has the last word.
+      if (fromD1) return { ...admitted, limits: [], creditsUsed: 0 };
+      key = await refetchKey(c.env, hash, waitUntil);
+      fromD1 = true;
+      continue;
     }
 
     if (result.outcome === "STALE") {
@@ -118,16 +124,26 @@ function refuse(
     return new ProblemError("IP_NOT_ALLOWED", `Requests from ${ip ?? "an unknown address"} are not allowed for this key.`); // 8
   }
   const missing = missingScopes(key.scopes, requiredScopes(route, c.req.method)); // 9
-  if (missing.length === 0) return null;
-  return new ProblemError("INSUFFICIENT_SCOPE", `${c.req.method} ${route.prefix} needs the scope ${missing.join(", ")}.`, {
-    extensions: { missingScopes: missing },
-  });
+  if (missing.length > 0) {
+    return new ProblemError("INSUFFICIENT_SCOPE", `${c.req.method} ${route.prefix} needs the scope ${missing.join(", ")}.`, {
+      extensions: { missingScopes: missing },
+    });
+  }
+  if (NEVER_PROXIED.has(c.req.method)) {
+    return new ProblemError("METHOD_NOT_ALLOWED", `keygate never forwards ${c.req.method} requests.`, {
+      headers: { Allow: "GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS" },
+    }); // 9b
+  }
+  return null;
 }
+
+/** Methods that would turn the gateway into a tunnel or reflect credentials (check 9b). */
+const NEVER_PROXIED = new Set(["TRACE", "CONNECT"]);
 
 /** Whether KeyState knows a newer version of the record; when it cannot say, the record stands. */
 async function newerRecordExists(state: KeyStateClient, key: StoredKey): Promise<boolean> {
   try {
-    return (await state.version(key.lineageId, key.id)) > key.version;
+    return (await state.version({ lineageId: key.lineageId, keyId: key.id })) > key.version;
   } catch (err) {
     if (!(err instanceof StateUnavailableError)) throw err;
     return false;
