@@ -19,6 +19,7 @@ export const PROBLEMS = {
   UPSTREAM_UNAVAILABLE: [502, "Upstream unavailable"],
   UPSTREAM_TIMEOUT: [504, "Upstream timeout"],
   GATEWAY_UNAVAILABLE: [503, "Gateway unavailable"],
+  TOO_MANY_INVALID_KEYS: [429, "Too many invalid keys"],
   // admin API
   VALIDATION_FAILED: [400, "Validation failed"],
   UNAUTHORIZED: [401, "Unauthorized"],

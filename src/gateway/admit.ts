@@ -13,6 +13,7 @@ import { StateUnavailableError, type KeyStateClient } from "../state/client";
 import { clientIp } from "../middleware";
 import type { RequestEvent } from "../analytics/writer";
 import { extractKey, requireWellFormed } from "./authenticate";
+import { invalidKeyBackoff, recordUnknownKey } from "./invalid-keys";
 import { matchRoute, normalisePath, requiredScopes } from "./routes";
 import { setRateLimitHeaders } from "./headers";
 
@@ -40,6 +41,13 @@ export async function admit(c: Context<AppEnv>, event: RequestEvent): Promise<Ad
 
   const presented = extractKey(c.req.raw.headers, url.search, route); // 1
   requireWellFormed(presented); // 2
+  const ip = clientIp(c.req.raw.headers);
+  const backoff = invalidKeyBackoff(ip, Date.now());
+  if (backoff !== null) {
+    throw new ProblemError("TOO_MANY_INVALID_KEYS", "This client presented too many keys that match nothing; wait before trying again.", {
+      headers: { "Retry-After": String(backoff) },
+    });
+  }
   const hash = await hashKey(presented);
   const waitUntil = (p: Promise<unknown>) => c.executionCtx.waitUntil(p);
   let key = await lookupKey(c.env, hash, waitUntil);
@@ -47,7 +55,10 @@ export async function admit(c: Context<AppEnv>, event: RequestEvent): Promise<Ad
   let fromD1 = false;
 
   for (;;) {
-    if (!key) throw new ProblemError("KEY_NOT_FOUND", "No key matches; it may have been mistyped or deleted."); // 3
+    if (!key) {
+      recordUnknownKey(ip, hash, Date.now());
+      throw new ProblemError("KEY_NOT_FOUND", "No key matches; it may have been mistyped or deleted."); // 3
+    }
     event.keyId = key.id;
     event.ownerId = key.ownerId;
     event.environment = key.environment;
