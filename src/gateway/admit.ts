@@ -14,7 +14,7 @@ import { clientIp } from "../middleware";
 import type { RequestEvent } from "../analytics/writer";
 import { extractKey, requireWellFormed } from "./authenticate";
 import { invalidKeyBackoff, recordUnknownKey } from "./invalid-keys";
-import { matchRoute, normalisePath, requiredScopes } from "./routes";
+import { requiredScopes } from "./routes";
 import { setRateLimitHeaders } from "./headers";
 
 export interface Admitted {
@@ -32,12 +32,12 @@ export interface Admitted {
  * one call. The record may come from a cache that missed an admin change: KeyState's version
  * catches that, both when the request is metered and before a refusal the record decided.
  */
-export async function admit(c: Context<AppEnv>, event: RequestEvent): Promise<Admitted> {
-  const { config, state } = c.get("services");
-  const url = new URL(c.req.url);
-  const path = normalisePath(url.pathname);
-  const route = matchRoute(config.routes, path);
-  event.route = route?.name ?? "";
+export async function admit(
+  c: Context<AppEnv>,
+  { url, path, route }: { url: URL; path: string | null; route: Route | null },
+  event: RequestEvent,
+): Promise<Admitted> {
+  const { state } = c.get("services");
 
   const presented = extractKey(c.req.raw.headers, url.search, route); // 1
   requireWellFormed(presented); // 2
@@ -63,7 +63,7 @@ export async function admit(c: Context<AppEnv>, event: RequestEvent): Promise<Ad
     event.ownerId = key.ownerId;
     event.environment = key.environment;
 
-    const refusal = refuse(c, key, route, path, url.pathname); // 4 to 9
+    const refusal = refuse(c, key, route, path, ip); // 4 to 9
     if (refusal) {
       // A revocation is final; any other refusal may rest on a record an admin has since changed.
       if (fromD1 || refusal.code === "KEY_REVOKED" || !(await newerRecordExists(state, key))) throw refusal;
@@ -125,12 +125,14 @@ function refuse(
   key: StoredKey,
   route: Route | null,
   path: string | null,
-  pathname: string,
+  ip: string | null,
 ): ProblemError | null {
   const unusable = keyUnusable(key, Date.now()); // 4, 5, 6
   if (unusable) return unusable;
-  if (!route || path === null) return new ProblemError("NO_ROUTE", `No route serves ${pathname}.`); // 7
-  const ip = clientIp(c.req.raw.headers);
+  if (path === null) {
+    return new ProblemError("NO_ROUTE", "No route serves this target: its path holds an encoded /, \\ or NUL, a ; or a broken % encoding, or it has no path."); // 7
+  }
+  if (!route) return new ProblemError("NO_ROUTE", `No route serves ${path}.`); // 7
   if (!ipAllowed(ip, key.allowedIps)) {
     return new ProblemError("IP_NOT_ALLOWED", `Requests from ${ip ?? "an unknown address"} are not allowed for this key.`); // 8
   }

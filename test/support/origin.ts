@@ -45,6 +45,34 @@ async function sqlApiStandIn(req: http.IncomingMessage, res: http.ServerResponse
   reply({ meta: [], data: sqlApi.rows, rows: sqlApi.rows.length });
 }
 
+/**
+ * How an origin that reads paths loosely would see a path: Tomcat and Jetty drop `;` path
+ * parameters, Go, Python, Java and nginx decode percent-encodings (then resolve `.` and `..`),
+ * Windows servers take `\\` for `/`, and Express (by default) and IIS ignore case. Under
+ * `/decoding/` the origin answers with the path it would serve in `X-Served-Path`.
+ */
+export function looselyRead(raw: string): string {
+  const dropParams = (path: string) =>
+    path
+      .split("/")
+      .map((segment) => segment.split(";")[0])
+      .join("/");
+  let path = dropParams(raw.replaceAll("\\", "/"));
+  try {
+    path = decodeURIComponent(path);
+  } catch {
+    path = unescape(path);
+  }
+  path = dropParams(path.replaceAll("\\", "/"));
+  const out: string[] = [];
+  for (const segment of path.split("/")) {
+    if (segment === "" || segment === ".") continue;
+    if (segment === "..") out.pop();
+    else out.push(segment);
+  }
+  return `/${out.join("/")}`.toLowerCase();
+}
+
 export function startOrigin(port = 0, host = "127.0.0.1"): Promise<http.Server> {
   const server = http.createServer((req, res) => {
     const path = req.url ?? "/";
@@ -75,10 +103,12 @@ export function startOrigin(port = 0, host = "127.0.0.1"): Promise<http.Server> 
         bodySha256: hash.digest("hex"),
       };
       const text = JSON.stringify(body);
+      const rawPath = path.split("?")[0];
       res.writeHead(200, {
         "Content-Type": "application/json",
         "Content-Length": Buffer.byteLength(text),
         "X-Origin": "echo",
+        ...(rawPath.startsWith("/decoding/") ? { "X-Served-Path": encodeURI(looselyRead(rawPath.slice("/decoding".length))) } : {}),
         Connection: "keep-alive",
       });
       res.end(text);
