@@ -49,7 +49,15 @@ const Metadata = z
   .openapi({ example: { plan: "pro" } });
 
 const AllowedIps = z
-  .array(z.string().max(64).refine((s) => parseRange(s) !== null, "must be an IPv4/IPv6 address or CIDR range"))
+  .array(
+    z
+      .string()
+      .max(64)
+      .refine(
+        (s) => parseRange(s) !== null,
+        "must be an IPv4 address (four decimal parts, no leading zeros), an IPv6 address (RFC 4291 text form), or a CIDR range of either",
+      ),
+  )
   .max(LIMITS.allowedIps)
   .openapi({ example: ["203.0.113.0/24", "2001:db8::/32"] });
 
@@ -86,6 +94,10 @@ export const CreditsSchema = z
   .strict()
   .openapi("Credits", { example: { remaining: 1000, refill: { amount: 1000, interval: "monthly", day: 1 } } });
 
+/** `kg_test` on a live key, or `acme_live` on a test key: secret scanners and people would misread it. */
+const namesOtherEnvironment = (prefix: string, environment: "live" | "test") =>
+  prefix.endsWith(environment === "live" ? "_test" : "_live");
+
 const FutureTime = z.iso
   .datetime({ offset: true })
   .transform((s) => Date.parse(s))
@@ -115,6 +127,10 @@ export const CreateKeyBody = z
   .refine((b) => b.expiresAt == null || b.expiresIn === undefined, {
     message: "give expiresAt or expiresIn, not both",
     path: ["expiresIn"],
+  })
+  .refine((b) => b.prefix === undefined || !namesOtherEnvironment(b.prefix, b.environment), {
+    message: "names the other environment: a live key's prefix may not end in _test, a test key's not in _live",
+    path: ["prefix"],
   })
   .openapi("CreateKey");
 
