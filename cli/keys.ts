@@ -2,7 +2,7 @@
 import { Command, Option } from "commander";
 import { type CreatedKey, type CreateKeyInput, type KeyRecord, type UpdateKeyInput } from "../client/index.ts";
 import { integer, isoTime, jsonObject, ratelimit, refill, repeatable, text } from "./options.ts";
-import { relativeTime } from "./output/time.ts";
+import { relativeTime, utcMinute } from "./output/time.ts";
 import { listPages, withPaging } from "./paging.ts";
 import type { Context, ContextFor } from "./program.ts";
 import { countColumns, duration, keyColumns, keyFields, USAGE_COLUMNS_HELP, verdictFields } from "./views.ts";
@@ -18,7 +18,7 @@ function revealKey(ctx: Context, created: CreatedKey, headline: string) {
     return;
   }
   const { out } = ctx;
-  out.print(headline);
+  out.heading(headline);
   out.print("");
   out.print(out.paint.bold(created.key));
   out.print("");
@@ -47,7 +47,7 @@ function create(contextFor: ContextFor) {
       "after",
       examples(
         'keygate keys create --name "First key" --owner acct_42 --scope posts:read',
-        "keygate keys create --name CI --owner acct_42 --env test --ratelimit minute=100/60 --credits 1000 --refill 1000/monthly",
+        "keygate keys create --name CI --owner acct_42 --env test \\\n      --ratelimit minute=100/60 --credits 1000 --refill 1000/monthly",
       ),
     )
     .action(async (options, command: Command) => {
@@ -88,7 +88,7 @@ function list(contextFor: ContextFor) {
 /** Prints one key, or the API's JSON. */
 function show(ctx: Context, key: KeyRecord, headline?: string) {
   if (ctx.json) return ctx.out.json(key);
-  if (headline) ctx.out.print(headline);
+  if (headline) ctx.out.heading(headline);
   ctx.out.fields(keyFields(key));
 }
 
@@ -127,7 +127,7 @@ function update(contextFor: ContextFor) {
       "after",
       examples(
         "keygate keys update key_01JD6T3W4Y8N2B5C7E9G1H3K5M --disable",
-        "keygate keys update key_01JD6T3W4Y8N2B5C7E9G1H3K5M --scope posts:read --scope posts:write --clear-expiry",
+        "keygate keys update key_01JD6T3W4Y8N2B5C7E9G1H3K5M \\\n      --scope posts:read --scope posts:write --clear-expiry",
       ),
     )
     .action(async (id: string, options, command: Command) => {
@@ -190,8 +190,6 @@ function verify(contextFor: ContextFor) {
     });
 }
 
-/** "2026-11-20 10:00" in UTC: a series' bucket starts, in order. */
-const utcMinute = (iso: string) => iso.slice(0, 16).replace("T", " ");
 
 function usage(contextFor: ContextFor) {
   return new Command("usage")
@@ -205,7 +203,7 @@ function usage(contextFor: ContextFor) {
       const ctx = contextFor(command);
       const usage = await ctx.client.keys.usage(id, { from: options.from, to: options.to, granularity: options.granularity });
       if (ctx.json) return ctx.out.json(usage);
-      ctx.out.print(`${usage.keyId}, per ${usage.granularity}, ${usage.from} to ${usage.to} (times in UTC):`);
+      ctx.out.heading(`${usage.keyId}, ${usage.granularity === "hour" ? "hourly" : "daily"}, ${utcMinute(usage.from)} to ${utcMinute(usage.to)} UTC`);
       const rows = [...usage.series, { ...usage.totals, start: "total" }];
       ctx.out.table(countColumns<(typeof rows)[number]>({ header: "START", value: (r) => (r.start === "total" ? "total" : utcMinute(r.start)) }), rows);
     });

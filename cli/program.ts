@@ -56,7 +56,7 @@ export function buildProgram(out: Output, env: NodeJS.ProcessEnv): Command {
 Examples:
   $ keygate keys create --name "First key" --owner acct_42 --scope posts:read
   $ keygate keys list --owner acct_42
-  $ KEYGATE_URL=https://keygate.example.com KEYGATE_ADMIN_TOKEN=... keygate audit`,
+  $ KEYGATE_URL=https://gw.example.com KEYGATE_ADMIN_TOKEN=... keygate audit`,
     );
   for (const command of everyCommand(program)) {
     command

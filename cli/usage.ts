@@ -1,6 +1,7 @@
 /** `keygate usage`: requests across keys, grouped by key, route or status. */
 import { Command, Option } from "commander";
 import { isoTime } from "./options.ts";
+import { utcMinute } from "./output/time.ts";
 import type { ContextFor } from "./program.ts";
 import { countColumns, USAGE_COLUMNS_HELP } from "./views.ts";
 
@@ -24,7 +25,7 @@ Examples:
       const usage = await ctx.client.usage({ ownerId: options.owner, groupBy: options.groupBy, from: options.from, to: options.to });
       if (ctx.json) return ctx.out.json(usage);
       const owner = usage.ownerId === null ? "" : ` for ${usage.ownerId}`;
-      ctx.out.print(`Usage${owner} by ${usage.groupBy}, ${usage.from} to ${usage.to}:`);
+      ctx.out.heading(`By ${usage.groupBy}${owner}, ${utcMinute(usage.from)} to ${utcMinute(usage.to)} UTC`);
       const rows = [...usage.data, { ...usage.totals, group: "total" }];
       const first = { header: usage.groupBy.toUpperCase(), value: (r: (typeof rows)[number]) => r.group || "(none)", min: 12 };
       ctx.out.table(countColumns(first), rows);

@@ -118,5 +118,6 @@ export function countColumns<Row extends UsageCounts>(first: Column<Row>): Colum
 }
 
 export const USAGE_COLUMNS_HELP = `
-Columns: REQUESTS in all; ALLOWED proxied; LIMITED refused by a rate limit; QUOTA refused for
-lack of credits; DENIED refused for any other reason; CREDITS credits used.`;
+Columns: REQUESTS in all; ALLOWED proxied; LIMITED refused by a rate limit;
+QUOTA refused for lack of credits; DENIED refused for any other reason;
+CREDITS credits used.`;

@@ -1,6 +1,6 @@
 /** Where the CLI writes: data and views on stdout, notes and errors on stderr, each coloured only where that stream allows. */
 import { colourEnabled, paint, type Paint } from "./colour.ts";
-import { renderFields, renderTable, terminalWidth, type Column } from "./table.ts";
+import { printable, renderFields, renderTable, terminalWidth, truncate, type Column } from "./table.ts";
 
 export type { Column } from "./table.ts";
 
@@ -12,6 +12,8 @@ export interface Output {
   /** colours for stderr */
   paintErr: Paint;
   print(text: string): void;
+  /** one line of text about what follows, cut to the width */
+  heading(text: string): void;
   /** the API's JSON, as it answered */
   json(value: unknown): void;
   table<Row>(columns: Column<Row>[], rows: Row[]): void;
@@ -29,6 +31,7 @@ export function createOutput(stdout: Stream = process.stdout, stderr: Stream = p
     paint: out,
     paintErr: err,
     print,
+    heading: (text) => print(truncate(printable(text), terminalWidth(stdout))),
     json: (value) => print(JSON.stringify(value, null, 2)),
     table: (columns, rows) => print(renderTable(columns, rows, terminalWidth(stdout), out.bold)),
     fields: (fields) => print(renderFields(fields, terminalWidth(stdout))),

@@ -20,3 +20,6 @@ export function relativeTime(iso: string, now = Date.now()): string {
 
 /** A relative time with the exact UTC time beside it, for single-record views. */
 export const whenExactly = (iso: string, now = Date.now()) => `${relativeTime(iso, now)} (${iso.replace(/\.\d{3}Z$/, "Z")})`;
+
+/** "2026-11-20 10:00": a UTC time to the minute, for series and ranges. */
+export const utcMinute = (iso: string) => iso.slice(0, 16).replace("T", " ");
