@@ -10,7 +10,7 @@ import { countColumns, duration, keyColumns, keyFields, USAGE_COLUMNS_HELP, verd
 const examples = (...lines: string[]) => `\nExamples:\n${lines.map((line) => `  $ ${line}`).join("\n")}`;
 
 /** The key, once, with the warning; in --json mode the warning goes to stderr beside the API's JSON. */
-function revealKey(ctx: Context, created: CreatedKey, headline: string) {
+function revealKey(ctx: Context, created: CreatedKey, headlines: string[]) {
   const warning = "Save this key now: it will not be shown again.";
   if (ctx.json) {
     ctx.out.json(created);
@@ -18,7 +18,7 @@ function revealKey(ctx: Context, created: CreatedKey, headline: string) {
     return;
   }
   const { out } = ctx;
-  out.heading(headline);
+  headlines.forEach(out.heading);
   out.print("");
   out.print(out.paint.bold(created.key));
   out.print("");
@@ -64,7 +64,7 @@ function create(contextFor: ContextFor) {
         metadata: options.meta,
       };
       const created = await ctx.client.keys.create(body);
-      revealKey(ctx, created, `Created ${created.id} "${created.name}" for ${created.ownerId} (${created.environment}, ${created.start}).`);
+      revealKey(ctx, created, [`Created ${created.id} "${created.name}" for ${created.ownerId}.`]);
     });
 }
 
@@ -172,8 +172,8 @@ function rotate(contextFor: ContextFor) {
     .action(async (id: string, options: { grace?: number }, command: Command) => {
       const ctx = contextFor(command);
       const created = await ctx.client.keys.rotate(id, options.grace === undefined ? {} : { gracePeriodSeconds: options.grace });
-      const old = options.grace ? `${id} keeps working for ${duration(options.grace)} at most` : `${id} stopped working`;
-      revealKey(ctx, created, `Rotated: the new key is ${created.id} (${created.start}); ${old}.`);
+      const old = options.grace ? `The old key keeps working for ${duration(options.grace)} at most.` : "The old key stopped working.";
+      revealKey(ctx, created, [`Rotated ${id} into ${created.id}.`, old]);
     });
 }
 

@@ -49,7 +49,7 @@ describe("keygate keys create", () => {
     expect(key).toMatch(/^kg_test_/);
     expect(result.stdout.split("\n")).toContain(key); // alone on its line, to copy
     expect(result.stdout).toContain("Save this key now: it will not be shown again.");
-    expect(result.stdout).toContain(`Created ${id} "Billing export" for ${owner} (test, ${key.slice(0, 12)}).`);
+    expect(result.stdout.split("\n")[0]).toBe(`Created ${id} "Billing export" for ${owner}.`);
 
     const stored = await record(id);
     expect(stored).toMatchObject({
@@ -284,9 +284,9 @@ describe("keygate keys rotate", () => {
     const result = await run("keys", "rotate", created.id, "--grace", "3600");
     expect(result.code, result.stderr).toBe(0);
     const key = KEY_PATTERN.exec(result.stdout)![0];
-    const successor = ID_PATTERN.exec(result.stdout)![0];
+    const successor = / into (key_\w{26})\.$/m.exec(result.stdout)![1];
     expect(successor).not.toBe(created.id);
-    expect(result.stdout).toContain(`${created.id} keeps working for 1 hour at most.`);
+    expect(result.stdout.split("\n").slice(0, 2)).toEqual([`Rotated ${created.id} into ${successor}.`, "The old key keeps working for 1 hour at most."]);
     expect(result.stdout).toContain("Save this key now: it will not be shown again.");
     expect(await record(successor)).toMatchObject({ rotatedFrom: created.id, scopes: ["posts:read"], ownerId: created.ownerId });
     expect(jsonOf<VerifyResult>(await run("keys", "verify", created.key, "--json")).code).toBe("VALID");
@@ -299,6 +299,8 @@ describe("keygate keys rotate", () => {
     const successor = jsonOf<CreatedKey>(rotated);
     expect(successor).toMatchObject({ rotatedFrom: created.id, key: expect.stringMatching(KEY_PATTERN) });
     expect(rotated.stderr).toContain("it will not be shown again");
+    const human = await run("keys", "rotate", successor.id);
+    expect(human.stdout.split("\n")[1]).toBe("The old key stopped working.");
     expect(jsonOf<VerifyResult>(await run("keys", "verify", created.key, "--json")).code).toBe("KEY_EXPIRED");
   });
 
