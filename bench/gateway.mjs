@@ -5,8 +5,7 @@
  * pass-through worker as the baseline. Each answers on its own loopback socket.
  */
 import { dirname } from "node:path";
-import { convertV4MiniflareOptions, Log, LogLevel, Miniflare } from "miniflare";
-import { applyMigrations, assertionJwk, buildWorker, compatibilityDate } from "../scripts/local-gateway.ts";
+import { applyMigrations, assertionJwk, buildWorker, compatibilityDate, loopbackMiniflare } from "../scripts/local-gateway.ts";
 
 export { randomToken } from "../scripts/local-gateway.ts";
 
@@ -76,16 +75,7 @@ export async function startGateway({ scriptPath, originUrl, adminToken, memory =
       ? script("kv-says-unknown", KV_SAYS_UNKNOWN, compat)
       : script("baseline", PASSTHROUGH, compat, { unsafeDirectSockets: direct(), bindings: { UPSTREAM_URL: originUrl } }),
   ];
-  const mf = new Miniflare(
-    convertV4MiniflareOptions({
-      host: "127.0.0.1",
-      port: 0,
-      cf: false,
-      log: new Log(LogLevel.WARN),
-      ...(inspect ? { inspectorPort: 0, inspectorHost: "127.0.0.1" } : {}),
-      workers,
-    }),
-  );
+  const mf = loopbackMiniflare(workers, inspect ? { inspectorPort: 0, inspectorHost: "127.0.0.1" } : {});
   await mf.ready;
   await applyMigrations(await mf.getD1Database("DB", "keygate"));
   const url = async (name) => (await mf.unsafeGetDirectURL(name)).href.replace(/\/$/, "");

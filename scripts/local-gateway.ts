@@ -57,6 +57,15 @@ export const assertionJwk = (kid = "local") =>
 
 export const randomToken = () => randomBytes(24).toString("base64url");
 
+/** Miniflare on a loopback port, quiet but for warnings, with no download of a `Request.cf` sample. */
+export function loopbackMiniflare(workers: unknown[], extra: Record<string, unknown> = {}): Miniflare {
+  return new Miniflare(
+    convertV4MiniflareOptions({ host: "127.0.0.1", port: 0, cf: false, log: new Log(LogLevel.WARN), ...extra, workers } as Parameters<
+      typeof convertV4MiniflareOptions
+    >[0]),
+  );
+}
+
 export interface LocalGateway {
   /** e.g. http://127.0.0.1:40123 */
   url: string;
@@ -70,35 +79,27 @@ export interface LocalGateway {
  */
 export async function startLocalGateway(options: { scriptPath: string; vars?: Record<string, string> }): Promise<LocalGateway> {
   const adminToken = options.vars?.ADMIN_TOKEN ?? randomToken();
-  const mf = new Miniflare(
-    convertV4MiniflareOptions({
-      host: "127.0.0.1",
-      port: 0,
-      cf: false,
-      log: new Log(LogLevel.WARN),
-      workers: [
-        {
-          name: "keygate",
-          modules: true,
-          scriptPath: options.scriptPath,
-          modulesRoot: dirname(options.scriptPath),
-          compatibilityDate: await compatibilityDate(),
-          bindings: {
-            UPSTREAM_URL: "http://127.0.0.1:9",
-            ADMIN_PATH: "/admin",
-            MAX_KEYS_PER_OWNER: "100",
-            ASSERTION_PRIVATE_KEY: assertionJwk(),
-            ...options.vars,
-            ADMIN_TOKEN: adminToken,
-          },
-          d1Databases: { DB: "keygate-local" },
-          kvNamespaces: { KEY_CACHE: "keygate-local" },
-          durableObjects: { KEY_STATE: { className: "KeyState", useSQLite: true } },
-          analyticsEngineDatasets: { USAGE: { dataset: "keygate_usage" } },
-        },
-      ],
-    }),
-  );
+  const mf = loopbackMiniflare([
+    {
+      name: "keygate",
+      modules: true,
+      scriptPath: options.scriptPath,
+      modulesRoot: dirname(options.scriptPath),
+      compatibilityDate: await compatibilityDate(),
+      bindings: {
+        UPSTREAM_URL: "http://127.0.0.1:9",
+        ADMIN_PATH: "/admin",
+        MAX_KEYS_PER_OWNER: "100",
+        ASSERTION_PRIVATE_KEY: assertionJwk(),
+        ...options.vars,
+        ADMIN_TOKEN: adminToken,
+      },
+      d1Databases: { DB: "keygate-local" },
+      kvNamespaces: { KEY_CACHE: "keygate-local" },
+      durableObjects: { KEY_STATE: { className: "KeyState", useSQLite: true } },
+      analyticsEngineDatasets: { USAGE: { dataset: "keygate_usage" } },
+    },
+  ]);
   const url = (await mf.ready).href.replace(/\/$/, "");
   await applyMigrations(await mf.getD1Database("DB"));
   return { url, adminToken, dispose: () => mf.dispose() };

@@ -1,7 +1,6 @@
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { beforeAll, describe, expect, it } from "vitest";
 import type { CreatedKey, KeyList, KeyRecord, VerifyResult } from "../../client/index.ts";
 import {
-  allOutput,
   expectFits,
   expectRefused,
   expectUsageError,
@@ -9,22 +8,12 @@ import {
   jsonOf,
   keygate,
   KEY_PATTERN,
-  removeScratch,
-  startTestGateway,
+  useTestGateway,
   uniqueOwner,
-  type TestGateway,
 } from "./cli-support.ts";
 
 /** `keygate keys ...` against keygate in workerd: what a user sees, and what the API then holds. */
-let gw: TestGateway;
-beforeAll(async () => {
-  gw = await startTestGateway({ MAX_KEYS_PER_OWNER: "200" }); // one owner holds more keys than a page
-});
-afterAll(async () => {
-  expect(allOutput()).not.toContain(gw.token); // the CLI never prints the admin token
-  await gw.stop();
-  removeScratch();
-});
+const gw = useTestGateway({ MAX_KEYS_PER_OWNER: "200" }); // one owner holds more keys than a page
 
 const run = (...args: string[]) => keygate(args, { env: gw.env });
 const record = async (id: string) => (await gw.api<KeyRecord>(`/keys/${id}`)).body;

@@ -1,27 +1,16 @@
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import type { AuditList, CreatedKey, KeyUsage, Usage } from "../../client/index.ts";
 import {
-  allOutput,
   expectFits,
   expectRefused,
   jsonOf,
   keygate,
-  removeScratch,
-  startTestGateway,
+  useTestGateway,
   uniqueOwner,
-  type TestGateway,
 } from "./cli-support.ts";
 
 /** `keygate keys usage`, `keygate usage` and `keygate audit` against keygate in workerd. */
-let gw: TestGateway;
-beforeAll(async () => {
-  gw = await startTestGateway();
-});
-afterAll(async () => {
-  expect(allOutput()).not.toContain(gw.token);
-  await gw.stop();
-  removeScratch();
-});
+const gw = useTestGateway();
 
 const run = (...args: string[]) => keygate(args, { env: gw.env });
 const create = async (ownerId = uniqueOwner()) =>

@@ -3,7 +3,7 @@ import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import net, { type AddressInfo } from "node:net";
 import os from "node:os";
 import path from "node:path";
-import { expect } from "vitest";
+import { afterAll, beforeAll, expect } from "vitest";
 import { buildWorker, removeBuild, startLocalGateway } from "../../scripts/local-gateway.ts";
 import { portOf, startOrigin } from "../support/origin.ts";
 
@@ -152,6 +152,41 @@ export async function startTestGateway(vars: Record<string, string> = {}): Promi
       await new Promise((resolve) => origin.close(resolve));
       await removeBuild(scriptPath);
     },
+  };
+}
+
+/**
+ * A gateway for the calling test file: started before its tests, stopped after them, when
+ * the file also checks that no run of the CLI ever printed the admin token.
+ */
+export function useTestGateway(vars: Record<string, string> = {}): TestGateway {
+  let started: TestGateway | undefined;
+  const current = () => {
+    if (!started) throw new Error("the test gateway starts in beforeAll");
+    return started;
+  };
+  beforeAll(async () => {
+    started = await startTestGateway(vars);
+  });
+  afterAll(async () => {
+    if (started) expect(allOutput()).not.toContain(started.token);
+    await started?.stop();
+    removeScratch();
+  });
+  return {
+    get url() {
+      return current().url;
+    },
+    get token() {
+      return current().token;
+    },
+    get env() {
+      return current().env;
+    },
+    api: (pathAndQuery, init) => current().api(pathAndQuery, init),
+    sqlAnswers: (rows) => current().sqlAnswers(rows),
+    sqlQueries: () => current().sqlQueries(),
+    stop: () => current().stop(),
   };
 }
 

@@ -2,38 +2,27 @@ import { writeFileSync } from "node:fs";
 import http from "node:http";
 import type { AddressInfo } from "node:net";
 import path from "node:path";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { beforeAll, describe, expect, it } from "vitest";
 import type { CreatedKey, KeyList, KeyRecord } from "../../client/index.ts";
 import { resolveConnection } from "../../cli/config.ts";
 import {
-  allOutput,
   closedPort,
   expectFits,
   expectRefused,
   expectUsageError,
   jsonOf,
   keygate,
-  removeScratch,
   scratch,
-  startTestGateway,
+  useTestGateway,
   uniqueOwner,
   VERSION,
-  type TestGateway,
 } from "./cli-support.ts";
 
 /**
  * How the CLI is used and misused: help, usage errors (exit 2), refusals and an unreachable
  * gateway (exit 1), where the token comes from, colour and width, and `npx keygate` itself.
  */
-let gw: TestGateway;
-beforeAll(async () => {
-  gw = await startTestGateway();
-});
-afterAll(async () => {
-  expect(allOutput()).not.toContain(gw.token);
-  await gw.stop();
-  removeScratch();
-});
+const gw = useTestGateway();
 
 const run = (...args: string[]) => keygate(args, { env: gw.env });
 const ID = "key_01JD6T3W4Y8N2B5C7E9G1H3K5M";
