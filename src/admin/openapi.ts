@@ -48,7 +48,7 @@ const PROBLEM_HEADERS: Record<number, Record<string, { $ref: string }>> = {
 };
 
 /** problem+json responses for the given statuses, listing the codes each may carry. */
-function errorResponses(...statuses: number[]) {
+export function errorResponses(...statuses: number[]) {
   return Object.fromEntries(
     statuses.map((status) => [
       status,
