@@ -41,7 +41,8 @@ export function printMemory(m) {
   const line = (label, s) =>
     `  ${label.padEnd(8)} isolate ${s.isolate_mib} MiB (heap ${s.heap_used_mib} used / ${s.heap_reserved_mib} reserved, ` +
     `${s.external_mib} outside), ` +
-    `workerd RSS ${s.workerd_rss_mib ?? "?"} MiB, cache ${s.cache.entries} entries (~${(s.cache.bytes / 1024 / 1024).toFixed(2)} MiB est.)`;
+    `workerd RSS ${s.workerd_rss_mib ?? "?"} MiB, key cache ${s.cache.entries} entries (~${(s.cache.bytes / 1024 / 1024).toFixed(2)} MiB est.), ` +
+    `unknown keys ${s.cache.unknownEntries} (~${(s.cache.unknownBytes / 1024 / 1024).toFixed(2)} MiB est.)`;
   console.log(
     `${m.within_limit ? "met   " : "MISSED"}  ${m.distinct_keys} distinct unknown keys keep keygate's isolate under ` +
       `${m.limit_mib} MiB (${m.rps} keys/s)`,

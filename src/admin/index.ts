@@ -8,6 +8,7 @@ import { jsonRequests } from "./body";
 import { registerKeyRoutes } from "./keys";
 import { registerAuditRoutes } from "./audit";
 import { registerUsageRoutes } from "./usage";
+import { HEADER_COMPONENTS } from "./openapi";
 
 export const ADMIN_BODY_LIMIT = 64 * 1024;
 
@@ -33,6 +34,9 @@ export function adminApp(adminPath: string) {
     scheme: "bearer",
     description: "ADMIN_TOKEN, or a keygate key with scope admin:read (GET) or admin:write (all)",
   });
+  for (const [name, header] of Object.entries(HEADER_COMPONENTS)) {
+    app.openAPIRegistry.registerComponent("headers", name, { ...header, schema: { ...header.schema } });
+  }
   app.get("/docs", Scalar({ url: `${adminPath}/openapi.json`, pageTitle: "keygate admin API" }));
 
   app.use(

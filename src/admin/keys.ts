@@ -26,7 +26,7 @@ import {
   VerifyKeyBody,
   VerifyResultSchema,
 } from "./schemas";
-import { errorResponses, jsonBody, jsonContent } from "./openapi";
+import { jsonBody, jsonContent, problemResponses } from "./openapi";
 
 const tags = ["keys"];
 
@@ -76,12 +76,13 @@ export function registerKeyRoutes(app: OpenAPIHono<AppEnv>): void {
     createRoute({
       method: "post",
       path: "/keys",
+      operationId: "createKey",
       tags,
       summary: "Create a key",
       description: "Returns the key itself once, in `key`; only its hash is stored.",
       middleware: [bodyRequired()],
       request: { body: jsonBody(CreateKeyBody) },
-      responses: { 201: jsonContent(CreatedKeySchema, "The new key"), ...errorResponses(400, 401, 403, 409) },
+      responses: { 201: jsonContent(CreatedKeySchema, "The new key"), ...problemResponses({ body: true, own: [409] }) },
     }),
     async (c) => {
       const { stored, key } = await createKey(lifecycle(c), c.req.valid("json"));
@@ -93,10 +94,11 @@ export function registerKeyRoutes(app: OpenAPIHono<AppEnv>): void {
     createRoute({
       method: "get",
       path: "/keys",
+      operationId: "listKeys",
       tags,
       summary: "List keys, newest first",
       request: { query: ListKeysQuery },
-      responses: { 200: jsonContent(KeyListSchema, "A page of keys"), ...errorResponses(400, 401, 403) },
+      responses: { 200: jsonContent(KeyListSchema, "A page of keys"), ...problemResponses() },
     }),
     async (c) => {
       const query = c.req.valid("query");
@@ -118,12 +120,13 @@ export function registerKeyRoutes(app: OpenAPIHono<AppEnv>): void {
     createRoute({
       method: "post",
       path: "/keys/verify",
+      operationId: "verifyKey",
       tags,
       summary: "Verify a key without proxying",
       description: "Consumes no rate limit and no credits. `code` is `VALID` or the code the gateway would answer.",
       middleware: [bodyRequired()],
       request: { body: jsonBody(VerifyKeyBody) },
-      responses: { 200: jsonContent(VerifyResultSchema, "The verdict"), ...errorResponses(400, 401, 403) },
+      responses: { 200: jsonContent(VerifyResultSchema, "The verdict"), ...problemResponses({ body: true }) },
     }),
     async (c) => c.json(await verify(c, c.req.valid("json")), 200),
   );
@@ -132,10 +135,11 @@ export function registerKeyRoutes(app: OpenAPIHono<AppEnv>): void {
     createRoute({
       method: "get",
       path: "/keys/{id}",
+      operationId: "getKey",
       tags,
       summary: "Get a key",
       request: { params: KeyIdParam },
-      responses: { 200: jsonContent(KeyRecordSchema, "The key"), ...errorResponses(401, 403, 404) },
+      responses: { 200: jsonContent(KeyRecordSchema, "The key"), ...problemResponses({ own: [404] }) },
     }),
     async (c) => c.json(await withLiveCredits(c, keyId(c.req.valid("param").id)), 200),
   );
@@ -144,12 +148,13 @@ export function registerKeyRoutes(app: OpenAPIHono<AppEnv>): void {
     createRoute({
       method: "patch",
       path: "/keys/{id}",
+      operationId: "updateKey",
       tags,
       summary: "Change a key",
       description: "Applies to the very next gateway request. Revoked keys cannot be changed.",
       middleware: [bodyRequired()],
       request: { params: KeyIdParam, body: jsonBody(UpdateKeyBody) },
-      responses: { 200: jsonContent(KeyRecordSchema, "The changed key"), ...errorResponses(400, 401, 403, 404, 409) },
+      responses: { 200: jsonContent(KeyRecordSchema, "The changed key"), ...problemResponses({ body: true, own: [404, 409] }) },
     }),
     async (c) => {
       const key = await updateKeyFields(lifecycle(c), keyId(c.req.valid("param").id), c.req.valid("json"));
@@ -161,11 +166,12 @@ export function registerKeyRoutes(app: OpenAPIHono<AppEnv>): void {
     createRoute({
       method: "delete",
       path: "/keys/{id}",
+      operationId: "revokeKey",
       tags,
       summary: "Revoke a key",
       description: "Idempotent: revoking a revoked key returns it unchanged.",
       request: { params: KeyIdParam },
-      responses: { 200: jsonContent(KeyRecordSchema, "The revoked key"), ...errorResponses(401, 403, 404) },
+      responses: { 200: jsonContent(KeyRecordSchema, "The revoked key"), ...problemResponses({ own: [404, 409] }) },
     }),
     async (c) => c.json(await withLiveCredits(c, (await revokeKey(lifecycle(c), keyId(c.req.valid("param").id))).id), 200),
   );
@@ -174,13 +180,14 @@ export function registerKeyRoutes(app: OpenAPIHono<AppEnv>): void {
     createRoute({
       method: "post",
       path: "/keys/{id}/rotate",
+      operationId: "rotateKey",
       tags,
       summary: "Rotate a key",
       description:
         "Creates a successor sharing the old key's limits and credits. The old key keeps working for " +
         "`gracePeriodSeconds` (default 0, never past its own expiry), then fails with KEY_EXPIRED.",
       request: { params: KeyIdParam, body: { ...jsonBody(RotateKeyBody), required: false } },
-      responses: { 201: jsonContent(CreatedKeySchema, "The successor"), ...errorResponses(400, 401, 403, 404, 409) },
+      responses: { 201: jsonContent(CreatedKeySchema, "The successor"), ...problemResponses({ body: true, own: [404, 409] }) },
     }),
     async (c) => {
       const body = RotateKeyBody.parse((c.req.valid("json") as object | undefined) ?? {});

@@ -4,7 +4,7 @@ import { ProblemError } from "../errors";
 import { addCounts, emptyCounts, groupedSql, keySeriesSql, querySql, type UsageCounts } from "../analytics/usage";
 import { getKey } from "./lifecycle";
 import { KeyIdParam } from "./schemas";
-import { errorResponses, jsonContent } from "./openapi";
+import { jsonContent, problemResponses } from "./openapi";
 
 const HOUR = 3_600_000;
 const DAY = 24 * HOUR;
@@ -64,13 +64,14 @@ export function registerUsageRoutes(app: OpenAPIHono<AppEnv>): void {
     createRoute({
       method: "get",
       path: "/keys/{id}/usage",
+      operationId: "getKeyUsage",
       tags: ["usage"],
       summary: "One key's usage over time",
       request: {
         params: KeyIdParam,
         query: z.object({ from: Time, to: Time, granularity: z.enum(["hour", "day"]).default("hour") }),
       },
-      responses: { 200: jsonContent(KeyUsageSchema, "Time series and totals"), ...errorResponses(400, 401, 403, 404, 503) },
+      responses: { 200: jsonContent(KeyUsageSchema, "Time series and totals"), ...problemResponses({ own: [404] }) },
     }),
     async (c) => {
       const query = c.req.valid("query");
@@ -104,6 +105,7 @@ export function registerUsageRoutes(app: OpenAPIHono<AppEnv>): void {
     createRoute({
       method: "get",
       path: "/usage",
+      operationId: "getUsage",
       tags: ["usage"],
       summary: "Usage across keys, grouped by key, route or status",
       request: {
@@ -114,7 +116,7 @@ export function registerUsageRoutes(app: OpenAPIHono<AppEnv>): void {
           to: Time,
         }),
       },
-      responses: { 200: jsonContent(UsageSchema, "Usage per group and totals"), ...errorResponses(400, 401, 403, 503) },
+      responses: { 200: jsonContent(UsageSchema, "Usage per group and totals"), ...problemResponses() },
     }),
     async (c) => {
       const query = c.req.valid("query");

@@ -38,6 +38,7 @@ interface Entry {
 const memory = new Lru<Entry>(CACHE.maxEntries, CACHE.maxBytes);
 /** hash -> when it was found to match no key; its weight is the hash's UTF-16 bytes plus overhead */
 const unknown = new Lru<number>(CACHE.unknownMaxEntries, CACHE.unknownMaxEntries * 256);
+const UNKNOWN_WEIGHT = 64 * 2 + 64;
 const inflight = new Map<string, Promise<StoredKey | null>>();
 /** A token bucket: D1 reads for first lookups that this isolate may still make. */
 const d1Budget = { tokens: CACHE.d1Burst, at: 0 };
@@ -91,6 +92,10 @@ function load(env: KeyCacheEnv, hash: string, known: boolean, waitUntil: WaitUnt
 async function loadUncached(env: KeyCacheEnv, hash: string, known: boolean, waitUntil: WaitUntil): Promise<StoredKey | null> {
   if (!known) {
     const cached = await readKv(env.KEY_CACHE, hash);
+    if (cached?.key === null) {
+      unknown.set(hash, Date.now(), UNKNOWN_WEIGHT);
+      return null;
+    }
     if (cached) {
       remember(hash, cached.key, cached.text.length);
       return cached.key;
@@ -102,7 +107,7 @@ async function loadUncached(env: KeyCacheEnv, hash: string, known: boolean, wait
   d1Lookups++;
   const key = await findByHash(getDb(env.DB), hash);
   if (!key) {
-    unknown.set(hash, Date.now(), 64 * 2 + 64);
+    unknown.set(hash, Date.now(), UNKNOWN_WEIGHT);
     return null;
   }
   const text = JSON.stringify(key);
@@ -124,12 +129,14 @@ function remember(hash: string, key: StoredKey, bytes: number): void {
   memory.set(hash, { key, fetchedAt: Date.now() }, 160 + bytes * 2);
 }
 
-/** A record from KV; undefined on a miss, on a failure, and for entries that hold no record. */
-async function readKv(kv: KVNamespace, hash: string): Promise<{ key: StoredKey; text: string } | undefined> {
+/**
+ * A record from KV; undefined on a miss or a failure. `key: null` is a "no such key" entry,
+ * which earlier versions of keygate wrote (for 60 s); keygate honours them but writes none.
+ */
+async function readKv(kv: KVNamespace, hash: string): Promise<{ key: StoredKey | null; text: string } | undefined> {
   try {
     const text = await kv.get(KV_PREFIX + hash, "text");
-    const key = text === null ? null : (JSON.parse(text) as StoredKey | null);
-    return key && text ? { key, text } : undefined;
+    return text === null ? undefined : { key: JSON.parse(text) as StoredKey | null, text };
   } catch (err) {
     console.warn(JSON.stringify({ level: "warn", msg: "KV read failed; falling through to D1", error: String(err) }));
     return undefined;
