@@ -77,7 +77,17 @@ export interface LocalGateway {
  * Starts `scriptPath` (from buildWorker) with every var set here, so nothing a developer
  * keeps in .dev.vars leaks in. `vars` adds or overrides vars and secrets.
  */
-export async function startLocalGateway(options: { scriptPath: string; vars?: Record<string, string> }): Promise<LocalGateway> {
+export async function startLocalGateway(options: {
+  scriptPath: string;
+  vars?: Record<string, string>;
+  /** a fixed loopback port (default: any free one), so a restarted gateway keeps its address */
+  port?: number;
+  /**
+   * Serve keygate on its own socket rather than behind Miniflare's entry worker, which (like
+   * `wrangler dev`'s proxy) answers some raw request targets, such as `GET *`, by itself.
+   */
+  direct?: boolean;
+}): Promise<LocalGateway> {
   const adminToken = options.vars?.ADMIN_TOKEN ?? randomToken();
   const mf = loopbackMiniflare([
     {
@@ -98,9 +108,11 @@ export async function startLocalGateway(options: { scriptPath: string; vars?: Re
       kvNamespaces: { KEY_CACHE: "keygate-local" },
       durableObjects: { KEY_STATE: { className: "KeyState", useSQLite: true } },
       analyticsEngineDatasets: { USAGE: { dataset: "keygate_usage" } },
+      ...(options.direct ? { unsafeDirectSockets: [{ host: "127.0.0.1", port: options.port ?? 0 }] } : {}),
     },
-  ]);
-  const url = (await mf.ready).href.replace(/\/$/, "");
+  ], options.port && !options.direct ? { port: options.port } : {});
+  const entry = (await mf.ready).href;
+  const url = (options.direct ? (await mf.unsafeGetDirectURL("keygate")).href : entry).replace(/\/$/, "");
   await applyMigrations(await mf.getD1Database("DB"));
   return { url, adminToken, dispose: () => mf.dispose() };
 }
