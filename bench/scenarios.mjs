@@ -34,6 +34,13 @@ function eachOnce(keys, { clients = false } = {}) {
   ];
 }
 
+/** Runs a scenario and adds how many D1 key lookups the keygate isolate made meanwhile. */
+async function withD1Reads(cache, scenario) {
+  const before = (await cache()).d1Lookups;
+  const result = await scenario();
+  return { ...result, d1_reads: (await cache()).d1Lookups - before };
+}
+
 export function scenarios({ gateway, baseline, adminToken, cache, seconds, connections, cpu }) {
   const admin = adminClient(gateway, adminToken);
   const run = (url, expect, requests, extra = {}) => load({ url, seconds, connections, expect, requests, cpu, ...extra });
@@ -68,6 +75,27 @@ export function scenarios({ gateway, baseline, adminToken, cache, seconds, conne
         }
         return run(gateway, 401, eachOnce(keys, { clients: true }));
       },
+    },
+    {
+      name: "forged_keys",
+      what: "one client, every request a new well-formed unknown key: 401 until TOO_MANY_INVALID_KEYS, then 429",
+      run: () =>
+        withD1Reads(cache, () => {
+          // its own address: a client refused TOO_MANY_INVALID_KEYS stays refused for a minute
+          const attacker = fromClient(0xbad);
+          return run(gateway, [401, 429], [{ method: "GET", path: PATH, setupRequest: (req) => ({ ...req, headers: { ...bearer(unknownKey()), ...attacker } }) }]);
+        }),
+    },
+    {
+      name: "forged_keys_many_clients",
+      what: "every request a new unknown key from a new client: D1 reads stop at the isolate's budget (then 503)",
+      run: () =>
+        withD1Reads(cache, () => {
+          let n = 0;
+          const client = () => ({ "CF-Connecting-IP": `2001:db8:f00d::${(++n).toString(16)}` }); // a range no other scenario uses
+          const request = (req) => ({ ...req, headers: { ...bearer(unknownKey()), ...client() } });
+          return run(gateway, [401, 503], [{ method: "GET", path: PATH, setupRequest: request }]);
+        }),
     },
     {
       name: "rate_limited",

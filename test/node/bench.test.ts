@@ -15,10 +15,23 @@ const tmp = mkdtempSync(path.join(os.tmpdir(), "keygate-bench-test-"));
 const committed = path.join(root, "bench/results.json");
 afterAll(() => rmSync(tmp, { recursive: true, force: true }));
 
-const SCENARIOS = ["baseline", "valid_key", "cold_key", "unknown_key", "malformed_key", "rate_limited", "admin_create"];
+const SCENARIOS = [
+  "baseline",
+  "valid_key",
+  "cold_key",
+  "unknown_key",
+  "malformed_key",
+  "forged_keys",
+  "forged_keys_many_clients",
+  "rate_limited",
+  "admin_create",
+];
 
 interface Results {
-  scenarios: Record<string, { rps: number; p50_ms: number; p99_ms: number; ratio_to_baseline: number }>;
+  scenarios: Record<
+    string,
+    { rps: number; p50_ms: number; p99_ms: number; ratio_to_baseline: number; d1_reads?: number; statuses?: Record<string, number> }
+  >;
   node: string;
   date: string;
   targets: { target: string; ratio: number; met: boolean }[];
@@ -52,7 +65,16 @@ it("runs every scenario in quick mode and writes results where it is told", { ti
   expect(results.scenarios.baseline.ratio_to_baseline).toBe(1);
   expect(results.node).toBe(process.version);
   expect(Number.isNaN(Date.parse(results.date))).toBe(false);
-  expect(results.targets.map((t) => t.target)).toHaveLength(3);
+  expect(results.targets.map((t) => t.target)).toHaveLength(4);
+
+  // Forged keys: one client reaches D1 at most as often as it may present unknown keys, then is
+  // refused; many clients reach D1 at most as often as the isolate's budget allows.
+  const forged = results.scenarios.forged_keys;
+  expect(forged.statuses?.["429"]).toBeGreaterThan(0);
+  expect(forged.d1_reads).toBeLessThanOrEqual(20);
+  const many = results.scenarios.forged_keys_many_clients;
+  expect(many.d1_reads).toBeGreaterThan(0);
+  expect(many.d1_reads).toBeLessThanOrEqual(50 + 10 * 5);
 
   // The memory run sent its keys: the isolate remembered each as unknown, apart from the key cache.
   const { memory } = results;
