@@ -13,6 +13,14 @@ export default tseslint.config(
     },
   },
   {
+    // The admin API client also runs in browsers (the dashboard): nothing Node-only in it.
+    files: ["client/**"],
+    rules: {
+      "no-restricted-imports": ["error", { patterns: [{ group: ["node:*", "fs", "path", "os", "child_process"], message: "client/ runs in browsers too; Node-only code lives in cli/." }] }],
+      "no-restricted-globals": ["error", "process", "Buffer", "require", "__dirname"],
+    },
+  },
+  {
     // scripts, bench and configs run in Node
     files: ["**/*.mjs", "**/*.js"],
     languageOptions: { globals: globals.node },

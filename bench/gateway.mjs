@@ -4,26 +4,13 @@
  * Analytics Engine dataset and its vars and secrets; beside it, in the same workerd, a
  * pass-through worker as the baseline. Each answers on its own loopback socket.
  */
-import { execFile } from "node:child_process";
-import { generateKeyPairSync, randomBytes } from "node:crypto";
-import { mkdtemp, readdir, readFile } from "node:fs/promises";
-import { tmpdir } from "node:os";
-import { dirname, join } from "node:path";
-import { promisify } from "node:util";
-import { convertV4MiniflareOptions, Log, LogLevel, Miniflare } from "miniflare";
+import { dirname } from "node:path";
+import { applyMigrations, assertionJwk, buildWorker, compatibilityDate, loopbackMiniflare } from "../scripts/local-gateway.ts";
 
-const ROOT = new URL("..", import.meta.url).pathname;
+export { randomToken } from "../scripts/local-gateway.ts";
 
 /** Bundles bench/worker.ts (keygate's worker plus a cache probe) the way `npm run build` does. */
-export async function buildBundle() {
-  const outdir = await mkdtemp(join(tmpdir(), "keygate-bench-"));
-  await promisify(execFile)(
-    join(ROOT, "node_modules/.bin/wrangler"),
-    ["deploy", "--dry-run", "--outdir", outdir, "bench/worker.ts"],
-    { cwd: ROOT, env: { ...process.env, WRANGLER_SEND_METRICS: "false", CI: "1" }, maxBuffer: 16 * 1024 * 1024 },
-  );
-  return join(outdir, "worker.js");
-}
+export const buildBundle = () => buildWorker("bench/worker.ts");
 
 /** The baseline: forwards the request to the same origin and returns its answer, no checks. */
 const PASSTHROUGH = `export default {
@@ -48,13 +35,9 @@ export default class extends WorkerEntrypoint {
   async put() {}
 }`;
 
-const compatibilityDate = async () =>
-  /^compatibility_date\s*=\s*"([^"]+)"/m.exec(await readFile(join(ROOT, "wrangler.toml"), "utf8"))?.[1];
-
 const direct = () => [{ host: "127.0.0.1", port: 0 }];
 
 function keygateWorker({ name = "keygate", scriptPath, compat, originUrl, adminToken, kvStub }) {
-  const { privateKey } = generateKeyPairSync("ec", { namedCurve: "P-256" });
   return {
     name,
     modules: true,
@@ -67,7 +50,7 @@ function keygateWorker({ name = "keygate", scriptPath, compat, originUrl, adminT
       ADMIN_PATH: "/admin",
       MAX_KEYS_PER_OWNER: "100",
       ADMIN_TOKEN: adminToken,
-      ASSERTION_PRIVATE_KEY: JSON.stringify({ ...privateKey.export({ format: "jwk" }), kid: "bench" }),
+      ASSERTION_PRIVATE_KEY: assertionJwk("bench"),
     },
     d1Databases: { DB: `${name}-bench` },
     ...(kvStub ? { serviceBindings: { KEY_CACHE: "kv-says-unknown" } } : { kvNamespaces: { KEY_CACHE: `${name}-bench` } }),
@@ -95,16 +78,7 @@ export async function startGateway({ scriptPath, originUrl, adminToken, memory =
       ? script("kv-says-unknown", KV_SAYS_UNKNOWN, compat)
       : script("baseline", PASSTHROUGH, compat, { unsafeDirectSockets: direct(), bindings: { UPSTREAM_URL: originUrl } }),
   ];
-  const mf = new Miniflare(
-    convertV4MiniflareOptions({
-      host: "127.0.0.1",
-      port: 0,
-      cf: false,
-      log: new Log(LogLevel.WARN),
-      ...(inspect ? { inspectorPort: 0, inspectorHost: "127.0.0.1" } : {}),
-      workers,
-    }),
-  );
+  const mf = loopbackMiniflare(workers, inspect ? { inspectorPort: 0, inspectorHost: "127.0.0.1" } : {});
   await mf.ready;
   for (const name of ["keygate", ...others.map((o) => o.name)]) await applyMigrations(await mf.getD1Database("DB", name));
   const url = async (name) => (await mf.unsafeGetDirectURL(name)).href.replace(/\/$/, "");
@@ -119,16 +93,3 @@ export async function startGateway({ scriptPath, originUrl, adminToken, memory =
     cache: async (op = "stats") => (await probeWorker.fetch(`http://probe.local/${op}`)).json(),
   };
 }
-
-async function applyMigrations(db) {
-  const dir = join(ROOT, "migrations");
-  for (const file of (await readdir(dir)).filter((f) => f.endsWith(".sql")).sort()) {
-    const statements = (await readFile(join(dir, file), "utf8"))
-      .split("--> statement-breakpoint")
-      .map((s) => s.trim())
-      .filter(Boolean);
-    await db.batch(statements.map((s) => db.prepare(s)));
-  }
-}
-
-export const randomToken = () => randomBytes(24).toString("base64url");

@@ -11,7 +11,7 @@ import autocannon from "autocannon";
  * @param {number} o.seconds       time bound
  * @param {number} [o.amount]      request bound (stops earlier when reached)
  * @param {number} o.connections
- * @param {number} o.expect        the status every response must have
+ * @param {number|number[]} o.expect  the status every response must have (or one of them)
  * @param {object[]} o.requests    autocannon request sequence
  * @param {() => Promise<number|null>} [o.cpu]  workerd's CPU time so far, in ms
  */
@@ -32,15 +32,17 @@ export async function load({ url, seconds, amount, connections, expect, requests
   const result = await run;
   const statuses = Object.fromEntries(Object.entries(result.statusCodeStats).map(([code, s]) => [code, s.count]));
   const answered = Object.values(statuses).reduce((a, b) => a + b, 0);
-  const wrong = answered - (statuses[expect] ?? 0);
+  const expected = [expect].flat();
+  const wrong = answered - expected.reduce((sum, code) => sum + (statuses[code] ?? 0), 0);
   if (answered === 0 || wrong > 0 || result.errors > 0) {
     throw new Error(
-      `expected every response to be ${expect}; got ${JSON.stringify(statuses)}, ${result.errors} errors, ${result.timeouts} timeouts`,
+      `expected every response to be ${expected.join(" or ")}; got ${JSON.stringify(statuses)}, ${result.errors} errors, ${result.timeouts} timeouts`,
     );
   }
   const elapsed = ((lastResponse || result.finish.getTime()) - result.start.getTime()) / 1000;
   const cpuAfter = cpu ? await cpu() : null;
   return {
+    statuses,
     rps: round(answered / elapsed),
     p50_ms: round(result.latency.p50),
     p99_ms: round(result.latency.p99),

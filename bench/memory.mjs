@@ -5,7 +5,8 @@
  * - the whole workerd process's RSS (/proc), which also holds every other isolate and
  *   workerd's own buffers, so it is warmed first with repeated requests for one key,
  * - the cache's own entry count and byte estimate (src/store/cache.ts memoryCacheStats).
- * KV here is a stub that already holds "no such key" for every key, so D1 is never asked:
+ * KV here is a stub that already holds "no such key" for every key (the entry earlier
+ * versions of keygate wrote), so D1 is never asked; each request comes from its own client:
  * the path through the isolate is the real one, minus local KV/D1 I/O, which on a 2-core
  * machine manages only about a hundred distinct lookups a second.
  */
@@ -15,6 +16,8 @@ import { unknownKey } from "./keys.mjs";
 import { startGateway } from "./gateway.mjs";
 
 const MiB = 1024 * 1024;
+let clients = 0;
+const nextClient = () => `2001:db8:${((++clients >> 16) & 0xffff).toString(16)}::${(clients & 0xffff).toString(16)}`;
 export const MEMORY_LIMIT_MIB = 64;
 const PATH = "/v1/items";
 
@@ -31,7 +34,14 @@ export async function measureMemory({ scriptPath, originUrl, adminToken, keys, c
         amount,
         connections,
         expect: 401,
-        requests: [{ method: "GET", path: PATH, setupRequest: (req) => ({ ...req, headers: { Authorization: `Bearer ${key()}` } }) }],
+        requests: [
+          {
+            method: "GET",
+            path: PATH,
+            // each request from its own client, so the per-client TOO_MANY_INVALID_KEYS never answers instead
+            setupRequest: (req) => ({ ...req, headers: { Authorization: `Bearer ${key()}`, "CF-Connecting-IP": nextClient() } }),
+          },
+        ],
       });
     const snapshot = async () => {
       const heap = await inspector.heap();

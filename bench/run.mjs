@@ -84,7 +84,13 @@ async function main() {
   const table = Object.fromEntries(
     Object.entries(results).map(([name, r]) => [
       name,
-      { rps: r.rps, p50_ms: r.p50_ms, p99_ms: r.p99_ms, ratio_to_baseline: round(r.rps / base, 3) },
+      {
+        rps: r.rps,
+        p50_ms: r.p50_ms,
+        p99_ms: r.p99_ms,
+        ratio_to_baseline: round(r.rps / base, 3),
+        ...(r.d1_reads === undefined ? {} : { d1_reads: r.d1_reads, statuses: r.statuses }),
+      },
     ]),
   );
   const targets = checkTargets(table);

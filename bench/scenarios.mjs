@@ -7,17 +7,38 @@ import { adminClient, createMany, keyBody, malformedKey, unknownKey } from "./ke
 
 const PATH = "/v1/items";
 const bearer = (key) => ({ Authorization: `Bearer ${key}` });
+/**
+ * A client address per key (`CF-Connecting-IP`, as Cloudflare sets it): one client presenting
+ * many unknown keys is refused TOO_MANY_INVALID_KEYS, which is a scenario of its own.
+ */
+const fromClient = (i) => ({ "CF-Connecting-IP": `2001:db8::${(i + 1).toString(16)}` });
 
-async function get(url, key) {
-  const res = await fetch(url + PATH, { headers: key ? bearer(key) : {} });
+async function get(url, key, headers = {}) {
+  const res = await fetch(url + PATH, { headers: key ? { ...bearer(key), ...headers } : headers });
   await res.arrayBuffer();
   return res.status;
 }
 
-/** Sends a request per entry of `keys`, each key once, in order. */
-function eachOnce(keys) {
+/** Sends a request per entry of `keys`, in order, round and round; `clients` gives each key its own address. */
+function eachOnce(keys, { clients = false } = {}) {
   let next = 0;
-  return [{ method: "GET", path: PATH, setupRequest: (req) => ({ ...req, headers: bearer(keys[next++ % keys.length]) }) }];
+  return [
+    {
+      method: "GET",
+      path: PATH,
+      setupRequest: (req) => {
+        const i = next++ % keys.length;
+        return { ...req, headers: { ...bearer(keys[i]), ...(clients ? fromClient(i) : {}) } };
+      },
+    },
+  ];
+}
+
+/** Runs a scenario and adds how many D1 key lookups the keygate isolate made meanwhile. */
+async function withD1Reads(cache, scenario) {
+  const before = (await cache()).d1Lookups;
+  const result = await scenario();
+  return { ...result, d1_reads: (await cache()).d1Lookups - before };
 }
 
 export function scenarios({ gateway, baseline, adminToken, cache, seconds, connections, cpu }) {
@@ -46,12 +67,35 @@ export function scenarios({ gateway, baseline, adminToken, cache, seconds, conne
     },
     {
       name: "unknown_key",
-      what: "100 well-formed unknown keys, negative entries warm in the isolate",
+      what: "40 well-formed unknown keys (within the isolate's D1 budget), negative entries warm in the isolate",
       async run() {
-        const keys = Array.from({ length: 100 }, () => unknownKey());
-        for (const key of keys) if ((await get(gateway, key)) !== 401) throw new Error("unknown key was not refused");
-        return run(gateway, 401, eachOnce(keys));
+        const keys = Array.from({ length: 40 }, () => unknownKey());
+        for (const [i, key] of keys.entries()) {
+          if ((await get(gateway, key, fromClient(i))) !== 401) throw new Error("unknown key was not refused");
+        }
+        return run(gateway, 401, eachOnce(keys, { clients: true }));
       },
+    },
+    {
+      name: "forged_keys",
+      what: "one client, every request a new well-formed unknown key: 401 until TOO_MANY_INVALID_KEYS, then 429",
+      run: () =>
+        withD1Reads(cache, () => {
+          // its own address: a client refused TOO_MANY_INVALID_KEYS stays refused for a minute
+          const attacker = fromClient(0xbad);
+          return run(gateway, [401, 429], [{ method: "GET", path: PATH, setupRequest: (req) => ({ ...req, headers: { ...bearer(unknownKey()), ...attacker } }) }]);
+        }),
+    },
+    {
+      name: "forged_keys_many_clients",
+      what: "every request a new unknown key from a new client: D1 reads stop at the isolate's budget (then 503)",
+      run: () =>
+        withD1Reads(cache, () => {
+          let n = 0;
+          const client = () => ({ "CF-Connecting-IP": `2001:db8:f00d::${(++n).toString(16)}` }); // a range no other scenario uses
+          const request = (req) => ({ ...req, headers: { ...bearer(unknownKey()), ...client() } });
+          return run(gateway, [401, 503], [{ method: "GET", path: PATH, setupRequest: request }]);
+        }),
     },
     {
       name: "rate_limited",

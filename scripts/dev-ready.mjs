@@ -32,8 +32,15 @@ export async function waitForGateway(base, gaveUp) {
   return { ok: false };
 }
 
+/** What the CLI needs to be told to reach this server, beyond its defaults (127.0.0.1:8787, .dev.vars). */
+function cliSetup({ base, adminPath, token, devVarsToken }) {
+  const url = base === "http://127.0.0.1:8787" && adminPath === "/admin" ? [] : [`  export KEYGATE_URL=${base}${adminPath}`];
+  const auth = token && token !== devVarsToken ? [`  export KEYGATE_ADMIN_TOKEN=${token}`] : [];
+  return [...url, ...auth];
+}
+
 /** The README's first steps, with this server's address and admin token filled in. */
-export function nextSteps({ base, adminPath, token }) {
+export function nextSteps({ base, adminPath, token, devVarsToken }) {
   const admin = `${base}${adminPath}`;
   const auth = `-H "Authorization: Bearer ${token ?? "$ADMIN_TOKEN"}"`;
   const json = `-H "Content-Type: application/json"`;
@@ -68,6 +75,11 @@ export function nextSteps({ base, adminPath, token }) {
     "  # 6. usage, about 10 s after the calls: this customer's keys, then one key's requests",
     `  curl -s "${admin}/usage?ownerId=acct_42&groupBy=key" ${auth}`,
     `  curl -s ${admin}/keys/$KEY_ID/requests ${auth}`,
+    "",
+    "  # the same with the CLI (npx keygate --help lists every command)",
+    ...cliSetup({ base, adminPath, token, devVarsToken }),
+    '  npx keygate keys create --name "CLI key" --owner acct_42 --scope posts:read',
+    "  npx keygate keys list",
     "",
     `Admin API reference: ${admin}/docs    Stop: Ctrl-C`,
     "",

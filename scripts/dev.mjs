@@ -113,7 +113,7 @@ const known = {
 const base = `${opts.protocol ?? "http"}://${reachableHost(opts.ip)}:${port}`;
 const health = await waitForGateway(base, () => child.exitCode !== null || stopping);
 if (health.ok) {
-  printNextSteps({ base, adminPath: known.ADMIN_PATH || "/admin", token: known.ADMIN_TOKEN });
+  printNextSteps({ base, adminPath: known.ADMIN_PATH || "/admin", token: known.ADMIN_TOKEN, devVarsToken: values.ADMIN_TOKEN });
 } else if (health.problem) {
   say(`the gateway runs on ${base} but answers ${health.problem.status} ${health.problem.code}: ${health.problem.detail}`);
   say("fix the value it names (in wrangler.toml, .dev.vars or your --var), then run npm run dev again.");

@@ -7,6 +7,7 @@ import { keyStateClient } from "./state/client";
 import { adminApp } from "./admin";
 import { wellKnown } from "./gateway/well-known";
 import { gateway } from "./gateway";
+import { targetOf, underPrefix } from "./gateway/paths";
 
 const servicesByEnv = new WeakMap<Env, Services>();
 
@@ -21,9 +22,23 @@ export function buildServices(env: Env): Services {
   return built;
 }
 
+/**
+ * Routes on the canonical path, so `//admin/keys` or `/Admin/keys` reach the admin API as
+ * `/admin/keys` does, never the gateway; the admin path matches without regard to case, as
+ * route prefixes do. A path with no canonical form goes to the gateway, which refuses it.
+ */
+function routingPath(adminPath: string) {
+  const folded = adminPath.toLowerCase();
+  return (request: Request): string => {
+    const { url, path } = targetOf(request);
+    if (path === null) return url.pathname;
+    return underPrefix(path.toLowerCase(), folded) ? adminPath + path.slice(adminPath.length) : path;
+  };
+}
+
 /** The worker: admin API under ADMIN_PATH, JWKS and health, and the gateway for everything else. */
 export function createApp(adminPath: string) {
-  const app = new Hono<AppEnv>();
+  const app = new Hono<AppEnv>({ getPath: routingPath(adminPath) });
   app.use(requestId());
   app.use(services(buildServices));
   app.get("/healthz", (c) => c.json({ ok: true }));

@@ -1,11 +1,13 @@
 import { z } from "zod";
 import { ProblemError } from "./errors";
 import { DEFAULT_LIMITS, MAX_FLUSH_AFTER_MS } from "./analytics/limits";
+import { canonicalPath } from "./gateway/paths";
 
 /** Secrets are not in wrangler.toml, so `wrangler types` cannot see them. */
 interface Secrets {
   ADMIN_TOKEN: string;
   ASSERTION_PRIVATE_KEY: string;
+  ASSERTION_PUBLIC_KEYS?: string;
   ROUTES?: string;
   STATE_TIMEOUT_MS?: string;
   USAGE_FLUSH_MS?: string;
@@ -29,13 +31,39 @@ const httpUrl = z
 
 const METHOD = /^(\*|[A-Z]+)$/;
 
+/** A browser origin: scheme, host and optional port, nothing else. */
+const BrowserOrigin = z
+  .string()
+  .regex(/^https?:\/\/[A-Za-z0-9.-]+(:\d{1,5})?$/, 'must be an origin like "https://app.example.com", or "*"')
+  .transform((origin) => origin.toLowerCase());
+
+const HeaderName = z.string().regex(/^[A-Za-z0-9!#$%&'*+.^_`|~-]{1,64}$/, "must be an HTTP header name");
+
+export const CorsSchema = z
+  .object({
+    /** origins allowed to call the route from a browser; "*" allows any (echoed back, never sent as `*`) */
+    origins: z.array(z.union([z.literal("*"), BrowserOrigin])).min(1),
+    /** request headers a browser may send besides the key's and Content-Type */
+    headers: z.array(HeaderName).default([]),
+    /** seconds a browser may cache a preflight answer */
+    maxAge: z.number().int().min(0).max(86_400).default(600),
+  })
+  .strict();
+
 export const RouteSchema = z
   .object({
     name: z.string().regex(/^[A-Za-z0-9_.-]{1,64}$/, "must be 1-64 letters, digits, _ . or -"),
     prefix: z
       .string()
       .regex(/^\/[^?#\s]*$/, "must start with / and hold no query")
-      .transform((prefix) => (prefix.length > 1 ? prefix.replace(/\/+$/, "") : prefix)),
+      .transform((prefix, ctx) => {
+        const canonical = canonicalPath(prefix);
+        if (canonical === null) {
+          ctx.addIssue({ code: "custom", message: "must be a path without ;, \\, encoded / or broken % encodings" });
+          return z.NEVER;
+        }
+        return canonical.length > 1 ? canonical.replace(/\/+$/, "") : canonical;
+      }),
     upstream: httpUrl,
     scopes: z
       .record(z.string().regex(METHOD, "keys must be an upper-case HTTP method or *"), z.array(z.string().min(1)))
@@ -46,19 +74,37 @@ export const RouteSchema = z
     stripPrefix: z.boolean().default(false),
     /** When KeyState cannot answer: false (default) answers 503, true lets the request through unmetered. */
     failOpen: z.boolean().default(false),
+    /** Prefixes match without regard to ASCII case unless this is true. */
+    caseSensitive: z.boolean().default(false),
+    cors: CorsSchema.optional(),
   })
-  .strict();
+  .strict()
+  .transform((route) => ({ ...route, matchPrefix: route.caseSensitive ? route.prefix : route.prefix.toLowerCase() }));
 
 export type Route = z.infer<typeof RouteSchema>;
+
+/** A P-256 coordinate or private scalar: 32 bytes, base64url without padding. */
+const Coordinate = z.string().regex(/^[A-Za-z0-9_-]{43}$/, "must be 32 bytes of base64url");
+
+const EcPublicJwk = z
+  .object({
+    kty: z.literal("EC"),
+    crv: z.literal("P-256"),
+    x: Coordinate,
+    y: Coordinate,
+    kid: z.string().min(1).max(200).optional(),
+  })
+  .loose()
+  .refine((jwk) => !("d" in jwk), "must hold public keys only (no d)");
 
 const EcPrivateJwk = z
   .object({
     kty: z.literal("EC"),
     crv: z.literal("P-256"),
-    x: z.string().min(1),
-    y: z.string().min(1),
-    d: z.string().min(1),
-    kid: z.string().min(1).optional(),
+    x: Coordinate,
+    y: Coordinate,
+    d: Coordinate,
+    kid: z.string().min(1).max(200).optional(),
   })
   .loose();
 
@@ -85,6 +131,7 @@ const ConfigSchema = z.object({
   USAGE_FLUSH_MS: z.coerce.number().int().min(1).max(MAX_FLUSH_AFTER_MS).default(DEFAULT_LIMITS.flushAfterMs),
   ADMIN_TOKEN: z.string({ error: "is not set" }).min(1, "must not be empty"),
   ASSERTION_PRIVATE_KEY: jsonText(EcPrivateJwk, "an ES256 private JWK"),
+  ASSERTION_PUBLIC_KEYS: jsonText(z.object({ keys: z.array(EcPublicJwk).max(10) }), "a JWK Set").optional(),
   CF_ACCOUNT_ID: z.string().regex(/^[0-9a-f]{32}$/, "must be a 32-character account id").optional(),
   CF_API_TOKEN: z.string().min(1).optional(),
   /** where usage queries go; defaults to the Analytics Engine SQL API of CF_ACCOUNT_ID */
@@ -102,6 +149,8 @@ export interface Config {
   usageFlushMs: number;
   adminToken: string;
   assertionJwk: z.infer<typeof EcPrivateJwk>;
+  /** public keys the JWKS publishes beside the signing key's: keys that signed before or will sign next */
+  assertionPublicKeys: z.infer<typeof EcPublicJwk>[];
   /** null when usage queries are not configured (local development) */
   usageApi: { url: string; token: string } | null;
 }
@@ -140,6 +189,7 @@ function parseConfig(env: Env): Config | ProblemError {
     usageFlushMs: c.USAGE_FLUSH_MS,
     adminToken: c.ADMIN_TOKEN,
     assertionJwk: c.ASSERTION_PRIVATE_KEY,
+    assertionPublicKeys: c.ASSERTION_PUBLIC_KEYS?.keys ?? [],
     usageApi: usageApi(c.USAGE_SQL_URL, c.CF_ACCOUNT_ID, c.CF_API_TOKEN),
   };
 }

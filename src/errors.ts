@@ -19,6 +19,7 @@ export const PROBLEMS = {
   UPSTREAM_UNAVAILABLE: [502, "Upstream unavailable"],
   UPSTREAM_TIMEOUT: [504, "Upstream timeout"],
   GATEWAY_UNAVAILABLE: [503, "Gateway unavailable"],
+  TOO_MANY_INVALID_KEYS: [429, "Too many invalid keys"],
   // admin API
   VALIDATION_FAILED: [400, "Validation failed"],
   UNAUTHORIZED: [401, "Unauthorized"],
@@ -86,9 +87,11 @@ export function problemResponse(error: ProblemError, requestId: string): Respons
   return new Response(bytes, { status: error.status, headers });
 }
 
-/** RFC 6750: no error attribute when the request carried no credentials at all. */
+/** RFC 6750 section 3.1: the challenge to a request that carried no credentials at all has no error attribute. */
+export const BARE_CHALLENGE = 'Bearer realm="keygate"';
+
 function wwwAuthenticate(error: ProblemError): string {
-  if (error.code === "MISSING_KEY") return 'Bearer realm="keygate"';
+  if (error.code === "MISSING_KEY") return BARE_CHALLENGE;
   const description = error.detail.replace(/[\\"]/g, "").replace(/[^\x20-\x7e]/g, "");
   return `Bearer realm="keygate", error="invalid_token", error_description="${description}"`;
 }

@@ -1,22 +1,30 @@
 import { appFor } from "./app";
 import { getConfig } from "./config";
-import { problemResponse, ProblemError } from "./errors";
+import { problemResponse, toProblem } from "./errors";
 import { newRequestId } from "./middleware";
 import { cleanUp } from "./scheduled";
+import { signerReady } from "./gateway/assertion";
 
 export { KeyState } from "./state/key-state";
 
+/**
+ * The worker. Config is checked before anything else, the signing key included, so a bad
+ * config answers CONFIG_INVALID before any request is charged. Whatever escapes the app is
+ * still answered as problem+json with a request id, never as the runtime's plain 500.
+ */
 export default {
   async fetch(request, env, ctx) {
-    let adminPath: string;
     try {
-      adminPath = getConfig(env).adminPath;
+      const config = getConfig(env);
+      const checking = signerReady(config);
+      if (checking) await checking;
+      return await appFor(config.adminPath).fetch(request, env, ctx);
     } catch (err) {
-      if (!(err instanceof ProblemError)) throw err;
-      console.error(JSON.stringify({ level: "error", msg: err.detail }));
-      return problemResponse(err, newRequestId());
+      const requestId = newRequestId();
+      const problem = toProblem(err, requestId);
+      if (problem.code === "CONFIG_INVALID") console.error(JSON.stringify({ level: "error", requestId, msg: problem.detail }));
+      return problemResponse(problem, requestId);
     }
-    return appFor(adminPath).fetch(request, env, ctx);
   },
   async scheduled(controller, env) {
     await cleanUp(env, controller.scheduledTime);

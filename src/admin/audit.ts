@@ -4,18 +4,19 @@ import { getDb } from "../store/db";
 import { listAudit } from "../store/audit";
 import { decodeCursor, encodeCursor } from "./cursor";
 import { AuditListSchema, ListAuditQuery } from "./schemas";
-import { errorResponses, jsonContent } from "./openapi";
+import { jsonContent, problemResponses } from "./openapi";
 
 export function registerAuditRoutes(app: OpenAPIHono<AppEnv>): void {
   app.openapi(
     createRoute({
       method: "get",
       path: "/audit",
+      operationId: "listAudit",
       tags: ["audit"],
       summary: "Audit entries, newest first",
       description: "One entry per change: who (actor), what (action, targetId, changes), when, from where (clientIp, requestId).",
       request: { query: ListAuditQuery },
-      responses: { 200: jsonContent(AuditListSchema, "A page of audit entries"), ...errorResponses(400, 401, 403) },
+      responses: { 200: jsonContent(AuditListSchema, "A page of audit entries"), ...problemResponses() },
     }),
     async (c) => {
       const query = c.req.valid("query");

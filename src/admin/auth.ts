@@ -1,6 +1,6 @@
 import type { MiddlewareHandler } from "hono";
 import type { AppEnv } from "../context";
-import { ProblemError } from "../errors";
+import { BARE_CHALLENGE, ProblemError } from "../errors";
 import { hashKey, parseKey } from "../keys/format";
 import { ipAllowed } from "../keys/ip";
 import { keyUnusable } from "../keys/verify";
@@ -31,7 +31,9 @@ export const adminAuth = (): MiddlewareHandler<AppEnv> => async (c, next) => {
   const { config } = c.get("services");
   const presented = /^bearer\s+(\S+)\s*$/i.exec(c.req.header("Authorization") ?? "")?.[1] ?? c.req.header("X-API-Key");
   if (!presented) {
-    throw new ProblemError("UNAUTHORIZED", "Send `Authorization: Bearer <ADMIN_TOKEN>` or an admin key.");
+    throw new ProblemError("UNAUTHORIZED", "Send `Authorization: Bearer <ADMIN_TOKEN>` or an admin key.", {
+      headers: { "WWW-Authenticate": BARE_CHALLENGE },
+    });
   }
   const actor = (await sameSecret(presented, config.adminToken))
     ? { id: "root", canWrite: true }
@@ -53,13 +55,7 @@ async function sameSecret(a: string, b: string): Promise<boolean> {
 async function keyActor(d1: D1Database, presented: string, ip: string | null): Promise<Actor> {
   const unauthorized = (why: string) => new ProblemError("UNAUTHORIZED", why);
   if (!parseKey(presented)) throw unauthorized("The token is neither ADMIN_TOKEN nor a keygate key.");
-  let key;
-  try {
-    key = await findByHash(getDb(d1), await hashKey(presented));
-  } catch (err) {
-    console.error(JSON.stringify({ level: "error", msg: "admin key lookup failed", error: String(err) }));
-    throw new ProblemError("GATEWAY_UNAVAILABLE", "Key storage is unreachable; try again shortly.");
-  }
+  const key = await findByHash(getDb(d1), await hashKey(presented));
   if (!key) throw unauthorized("No key matches this token.");
   const unusable = keyUnusable(key, Date.now());
   if (unusable) throw unauthorized(unusable.detail);

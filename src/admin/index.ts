@@ -10,6 +10,7 @@ import { registerAuditRoutes } from "./audit";
 import { registerUsageRoutes } from "./usage";
 import { registerRequestLogRoutes } from "./requests";
 import { registerMetricsRoutes } from "./metrics";
+import { HEADER_COMPONENTS } from "./openapi";
 
 export const ADMIN_BODY_LIMIT = 64 * 1024;
 
@@ -35,6 +36,9 @@ export function adminApp(adminPath: string) {
     scheme: "bearer",
     description: "ADMIN_TOKEN, or a keygate key with scope admin:read (GET) or admin:write (all)",
   });
+  for (const [name, header] of Object.entries(HEADER_COMPONENTS)) {
+    app.openAPIRegistry.registerComponent("headers", name, { ...header, schema: { ...header.schema } });
+  }
   app.get("/docs", Scalar({ url: `${adminPath}/openapi.json`, pageTitle: "keygate admin API" }));
 
   app.use(

@@ -9,7 +9,9 @@ import { KEY_ID_PATTERN, getDb } from "../store/db";
 import { findByHash, listKeys } from "../store/keys";
 import { toRecord, type StoredKey } from "../store/record";
 import { clientIp } from "../middleware";
-import { createKey, getKey, revokeKey, rotate, updateKeyFields, type LifecycleEnv } from "./lifecycle";
+import { createKey, loadKey, revokeKey, rotate, updateKeyFields, type LifecycleEnv } from "./lifecycle";
+import { loadLineageOf, type Lineage } from "../store/lineage";
+import { freshState, type PeekResult } from "../state/key-state";
 import { decodeCursor, encodeCursor } from "./cursor";
 import { bodyRequired } from "./body";
 import {
@@ -24,7 +26,7 @@ import {
   VerifyKeyBody,
   VerifyResultSchema,
 } from "./schemas";
-import { errorResponses, jsonBody, jsonContent } from "./openapi";
+import { jsonBody, jsonContent, problemResponses } from "./openapi";
 
 const tags = ["keys"];
 
@@ -33,6 +35,7 @@ function lifecycle(c: Context<AppEnv>): LifecycleEnv {
     env: c.env,
     services: c.get("services"),
     audit: { actor: c.get("actor").id, requestId: c.get("requestId"), clientIp: clientIp(c.req.raw.headers) },
+    waitUntil: (promise) => c.executionCtx.waitUntil(promise),
   };
 }
 
@@ -42,21 +45,29 @@ function keyId(id: string): string {
   return id;
 }
 
-/** The record with KeyState's live credit balance where KeyState answers (D1's copy lags). */
-async function withLiveCredits(c: Context<AppEnv>, key: StoredKey) {
+/**
+ * The lineage's live limits and credits: from its KeyState object when one exists (D1's credit
+ * figure lags), else what the object will start from. Admin reads never create the object.
+ */
+async function liveState(c: Context<AppEnv>, key: StoredKey, lineage: Lineage): Promise<Omit<PeekResult, "version">> {
+  if (!lineage.hasState) return freshState(key.ratelimits, lineage.credits, Date.now());
+  return c
+    .get("services")
+    .state.peek({ lineageId: lineage.id, keyId: key.id, ratelimits: key.ratelimits })
+    .catch(() => {
+      throw new ProblemError("GATEWAY_UNAVAILABLE", "Rate limits and credits cannot be read right now; try again shortly.", {
+        headers: { "Retry-After": "5" },
+      });
+    });
+}
+
+/** The record with the live credit balance where KeyState answers; D1's figure is still a fine answer when it does not. */
+async function withLiveCredits(c: Context<AppEnv>, id: string) {
+  const { key, lineage } = await loadKey(c.env, id);
   const record = toRecord(key);
   if (!key.credits) return record;
-  try {
-    const live = await c.get("services").state.peek(key.lineageId, {
-      keyId: key.id,
-      version: key.version,
-      ratelimits: [],
-      credits: key.credits,
-    });
-    if (live.credits) record.credits = { ...key.credits, remaining: live.credits.remaining };
-  } catch {
-    // D1's figure is still a fine answer.
-  }
+  const live = await liveState(c, key, lineage).catch(() => null);
+  if (live?.credits) record.credits = { ...key.credits, remaining: live.credits.remaining };
   return record;
 }
 
@@ -65,12 +76,13 @@ export function registerKeyRoutes(app: OpenAPIHono<AppEnv>): void {
     createRoute({
       method: "post",
       path: "/keys",
+      operationId: "createKey",
       tags,
       summary: "Create a key",
       description: "Returns the key itself once, in `key`; only its hash is stored.",
       middleware: [bodyRequired()],
       request: { body: jsonBody(CreateKeyBody) },
-      responses: { 201: jsonContent(CreatedKeySchema, "The new key"), ...errorResponses(400, 401, 403, 409) },
+      responses: { 201: jsonContent(CreatedKeySchema, "The new key"), ...problemResponses({ body: true, own: [409] }) },
     }),
     async (c) => {
       const { stored, key } = await createKey(lifecycle(c), c.req.valid("json"));
@@ -82,10 +94,11 @@ export function registerKeyRoutes(app: OpenAPIHono<AppEnv>): void {
     createRoute({
       method: "get",
       path: "/keys",
+      operationId: "listKeys",
       tags,
       summary: "List keys, newest first",
       request: { query: ListKeysQuery },
-      responses: { 200: jsonContent(KeyListSchema, "A page of keys"), ...errorResponses(400, 401, 403) },
+      responses: { 200: jsonContent(KeyListSchema, "A page of keys"), ...problemResponses() },
     }),
     async (c) => {
       const query = c.req.valid("query");
@@ -107,12 +120,13 @@ export function registerKeyRoutes(app: OpenAPIHono<AppEnv>): void {
     createRoute({
       method: "post",
       path: "/keys/verify",
+      operationId: "verifyKey",
       tags,
       summary: "Verify a key without proxying",
       description: "Consumes no rate limit and no credits. `code` is `VALID` or the code the gateway would answer.",
       middleware: [bodyRequired()],
       request: { body: jsonBody(VerifyKeyBody) },
-      responses: { 200: jsonContent(VerifyResultSchema, "The verdict"), ...errorResponses(400, 401, 403) },
+      responses: { 200: jsonContent(VerifyResultSchema, "The verdict"), ...problemResponses({ body: true }) },
     }),
     async (c) => c.json(await verify(c, c.req.valid("json")), 200),
   );
@@ -121,28 +135,30 @@ export function registerKeyRoutes(app: OpenAPIHono<AppEnv>): void {
     createRoute({
       method: "get",
       path: "/keys/{id}",
+      operationId: "getKey",
       tags,
       summary: "Get a key",
       request: { params: KeyIdParam },
-      responses: { 200: jsonContent(KeyRecordSchema, "The key"), ...errorResponses(401, 403, 404) },
+      responses: { 200: jsonContent(KeyRecordSchema, "The key"), ...problemResponses({ own: [404] }) },
     }),
-    async (c) => c.json(await withLiveCredits(c, await getKey(c.env, keyId(c.req.valid("param").id))), 200),
+    async (c) => c.json(await withLiveCredits(c, keyId(c.req.valid("param").id)), 200),
   );
 
   app.openapi(
     createRoute({
       method: "patch",
       path: "/keys/{id}",
+      operationId: "updateKey",
       tags,
       summary: "Change a key",
       description: "Applies to the very next gateway request. Revoked keys cannot be changed.",
       middleware: [bodyRequired()],
       request: { params: KeyIdParam, body: jsonBody(UpdateKeyBody) },
-      responses: { 200: jsonContent(KeyRecordSchema, "The changed key"), ...errorResponses(400, 401, 403, 404, 409) },
+      responses: { 200: jsonContent(KeyRecordSchema, "The changed key"), ...problemResponses({ body: true, own: [404, 409] }) },
     }),
     async (c) => {
       const key = await updateKeyFields(lifecycle(c), keyId(c.req.valid("param").id), c.req.valid("json"));
-      return c.json(await withLiveCredits(c, key), 200);
+      return c.json(await withLiveCredits(c, key.id), 200);
     },
   );
 
@@ -150,31 +166,33 @@ export function registerKeyRoutes(app: OpenAPIHono<AppEnv>): void {
     createRoute({
       method: "delete",
       path: "/keys/{id}",
+      operationId: "revokeKey",
       tags,
       summary: "Revoke a key",
       description: "Idempotent: revoking a revoked key returns it unchanged.",
       request: { params: KeyIdParam },
-      responses: { 200: jsonContent(KeyRecordSchema, "The revoked key"), ...errorResponses(401, 403, 404) },
+      responses: { 200: jsonContent(KeyRecordSchema, "The revoked key"), ...problemResponses({ own: [404, 409] }) },
     }),
-    async (c) => c.json(await withLiveCredits(c, await revokeKey(lifecycle(c), keyId(c.req.valid("param").id))), 200),
+    async (c) => c.json(await withLiveCredits(c, (await revokeKey(lifecycle(c), keyId(c.req.valid("param").id))).id), 200),
   );
 
   app.openapi(
     createRoute({
       method: "post",
       path: "/keys/{id}/rotate",
+      operationId: "rotateKey",
       tags,
       summary: "Rotate a key",
       description:
         "Creates a successor sharing the old key's limits and credits. The old key keeps working for " +
         "`gracePeriodSeconds` (default 0, never past its own expiry), then fails with KEY_EXPIRED.",
       request: { params: KeyIdParam, body: { ...jsonBody(RotateKeyBody), required: false } },
-      responses: { 201: jsonContent(CreatedKeySchema, "The successor"), ...errorResponses(400, 401, 403, 404, 409) },
+      responses: { 201: jsonContent(CreatedKeySchema, "The successor"), ...problemResponses({ body: true, own: [404, 409] }) },
     }),
     async (c) => {
       const body = RotateKeyBody.parse((c.req.valid("json") as object | undefined) ?? {});
       const { stored, key } = await rotate(lifecycle(c), keyId(c.req.valid("param").id), body.gracePeriodSeconds);
-      return c.json({ ...(await withLiveCredits(c, stored)), key }, 201);
+      return c.json({ ...(await withLiveCredits(c, stored.id)), key }, 201);
     },
   );
 }
@@ -199,12 +217,9 @@ async function verify(c: Context<AppEnv>, body: { key: string; scopes?: string[]
   if (unusable) return refuse(unusable.code as (typeof VERIFY_CODES)[number], key);
   if (body.scopes && missingScopes(key.scopes, body.scopes).length > 0) return refuse("INSUFFICIENT_SCOPE", key);
 
-  const live = await c
-    .get("services")
-    .state.peek(key.lineageId, { keyId: key.id, version: key.version, ratelimits: key.ratelimits, credits: key.credits })
-    .catch(() => {
-      throw new ProblemError("GATEWAY_UNAVAILABLE", "Rate limits cannot be read right now; try again shortly.");
-    });
+  const lineage = await loadLineageOf(c.env.DB, key.id);
+  if (!lineage) return refuse("KEY_NOT_FOUND");
+  const live = await liveState(c, key, lineage);
   const limited = live.limits.some((l) => l.remaining <= 0);
   const exhausted = live.credits !== null && live.credits.remaining <= 0;
   return {

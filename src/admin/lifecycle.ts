@@ -1,28 +1,34 @@
+import { sql, type SQL } from "drizzle-orm";
 import { ProblemError } from "../errors";
 import { defaultPrefix, generateKey, hashKey, parseKey } from "../keys/format";
-import { getDb, newId } from "../store/db";
-import { findById, insertKey, rotateKey, updateKey } from "../store/keys";
+import { getDb, newId, storageUnavailable } from "../store/db";
+import { activeKeysOf, findById } from "../store/keys";
+import { changedByRequest, commitChange, loadLineageOf, type KeyWrite, type Lineage } from "../store/lineage";
 import { publishKey } from "../store/cache";
 import { keyStatus, type Credits, type StoredKey } from "../store/record";
 import type { AuditContext } from "../store/audit";
 import type { Services } from "../context";
-import type { SyncRequest } from "../state/key-state";
+import { StateUnavailableError } from "../state/client";
 
 /**
  * The key lifecycle behind the admin routes. Every change is one D1 batch with its audit
- * entry, guarded by the record's version; then this isolate's cache and KV get the new
- * record and the lineage's KeyState learns the new version, so every isolate sees the
- * change on its next request.
+ * entries, committed against the key's lineage, and the lineage's KeyState object (when it
+ * exists) is told before and after, so the change is in force on the next request in every
+ * isolate. The protocol and the interleavings it survives are in docs/consistency.md.
  */
 
 export interface LifecycleEnv {
   env: Env;
   services: Services;
   audit: AuditContext;
+  waitUntil: (promise: Promise<unknown>) => void;
 }
 
 /** D1 has one writer: each round of concurrent changes lands one, so a few rounds serialise a burst. */
 const CONCURRENT_CHANGE_RETRIES = 8;
+/** Attempts to reach KeyState before giving up, and the pause before each retry. */
+const STATE_ATTEMPTS = 3;
+const STATE_RETRY_PAUSE_MS = 100;
 
 export interface NewKeyInput {
   name: string;
@@ -50,10 +56,25 @@ const keyLimitReached = (ownerId: string, max: number) =>
     `Owner ${ownerId} already holds ${max} active keys (MAX_KEYS_PER_OWNER); revoke one first.`,
   );
 
-export async function createKey(
-  { env, services, audit }: LifecycleEnv,
-  input: NewKeyInput,
-): Promise<{ stored: StoredKey; key: string }> {
+const notFound = (id: string) => new ProblemError("NOT_FOUND", `No key has the id ${id}.`);
+
+/** A key and its lineage as D1 holds them now. */
+export async function loadKey(env: Env, id: string): Promise<{ key: StoredKey; lineage: Lineage }> {
+  const lineage = await loadLineageOf(env.DB, id);
+  const key = lineage?.keys.find((k) => k.id === id);
+  if (!lineage || !key) throw notFound(id);
+  return { key, lineage };
+}
+
+/** One key as D1 holds it now (without its lineage). */
+export async function getKey(env: Env, id: string): Promise<StoredKey> {
+  const key = await findById(getDb(env.DB), id);
+  if (!key) throw notFound(id);
+  return key;
+}
+
+/** Creating a key creates its lineage; its KeyState object is left for the first consumer request to create. */
+export async function createKey(ctx: LifecycleEnv, input: NewKeyInput): Promise<{ stored: StoredKey; key: string }> {
   const now = Date.now();
   const id = newId("key");
   const prefix = input.prefix ?? defaultPrefix(input.environment);
@@ -82,113 +103,205 @@ export async function createKey(
     createdAt: now,
     updatedAt: now,
   };
-  const max = services.config.maxKeysPerOwner;
-  if ((await insertKey(env.DB, stored, audit, max)) === "limit") {
-    throw keyLimitReached(input.ownerId, max);
-  }
-  await announce({ env, services }, stored, { credits: stored.credits });
+  const max = ctx.services.config.maxKeysPerOwner;
+  const lineage: Lineage = { id, seq: 0, hasState: false, credits: null, creditsVersion: 0, keys: [] };
+  const created = await commitTold(ctx, lineage, {
+    writes: [{ before: null, after: stored, action: "key.create" }],
+    credits: stored.credits,
+    requires: limitGuard(stored.ownerId, now, max),
+    onRefused: () => keyLimitReached(stored.ownerId, max),
+    at: now,
+  });
+  // A new lineage's row cannot have moved, so this is only ever a refusal, thrown above.
+  if (!created) throw new ProblemError("CONFLICT", "The key could not be created; retry the request.");
   return { stored, key };
-}
-
-export async function getKey(env: Env, id: string): Promise<StoredKey> {
-  const key = await findById(getDb(env.DB), id);
-  if (!key) throw new ProblemError("NOT_FOUND", `No key has the id ${id}.`);
-  return key;
 }
 
 export type KeyPatch = Partial<
   Pick<StoredKey, "name" | "scopes" | "metadata" | "allowedIps" | "ratelimits" | "credits" | "expiresAt" | "enabled">
 >;
 
-export function updateKeyFields(ctx: LifecycleEnv, id: string, patch: KeyPatch): Promise<StoredKey> {
-  return change(ctx, id, "key.update", (before) => {
-    if (before.revokedAt !== null) throw new ProblemError("CONFLICT", "This key is revoked; a revoked key cannot be changed.");
-    return { ...before, ...patch };
+/** Fields that belong to the lineage: a change to them changes every key of the lineage. */
+const LINEAGE_FIELDS = ["ratelimits", "credits"] as const;
+
+export async function updateKeyFields(ctx: LifecycleEnv, id: string, patch: KeyPatch): Promise<StoredKey> {
+  const shared = Object.fromEntries(LINEAGE_FIELDS.filter((f) => f in patch).map((f) => [f, patch[f]])) as KeyPatch;
+  const max = ctx.services.config.maxKeysPerOwner;
+  const written = await changeLineage(ctx, id, (lineage, target, now) => {
+    if (target.revokedAt !== null) throw new ProblemError("CONFLICT", "This key is revoked; a revoked key cannot be changed.");
+    const setsCredits = "credits" in patch;
+    const writes: KeyWrite[] = [];
+    // The target first (its audit entry tells whether the change landed), then the rest of its lineage.
+    for (const key of [target, ...lineage.keys.filter((k) => k.id !== target.id && k.revokedAt === null)]) {
+      const after = { ...key, ...(key === target ? patch : shared) };
+      if (setsCredits || changed(key, after)) writes.push({ before: key, after: bump(after, now), action: "key.update" });
+    }
+    if (writes.length === 0) return null;
+    // Bringing an expired key back to life takes a slot like creating one (MAX_KEYS_PER_OWNER).
+    const revives = keyStatus(target, now) !== "active" && keyStatus(writes[0].after, now) === "active";
+    return {
+      writes,
+      ...(setsCredits ? { credits: patch.credits ?? null } : {}),
+      ...(revives ? { requires: limitGuard(target.ownerId, now, max), onRefused: () => keyLimitReached(target.ownerId, max) } : {}),
+    };
   });
+  return written.get(id)!;
 }
 
-export function revokeKey(ctx: LifecycleEnv, id: string): Promise<StoredKey> {
-  return change(ctx, id, "key.revoke", (before, now) => (before.revokedAt !== null ? before : { ...before, revokedAt: now }));
+export async function revokeKey(ctx: LifecycleEnv, id: string): Promise<StoredKey> {
+  const written = await changeLineage(ctx, id, (_, target, now) =>
+    target.revokedAt !== null ? null : { writes: [{ before: target, after: bump({ ...target, revokedAt: now }, now), action: "key.revoke" }] },
+  );
+  return written.get(id)!;
 }
 
 /**
- * Applies `edit` to the current record and writes it if nobody changed the record in the
- * meantime; otherwise reads again and re-applies, so concurrent admin calls serialise.
+ * Issues a successor in the same lineage. Only the lineage's newest key can be rotated, and
+ * rotating ends the grace period of any older key still in one, so a lineage never has more
+ * than two usable keys.
  */
-async function change(
-  ctx: LifecycleEnv,
-  id: string,
-  action: "key.update" | "key.revoke",
-  edit: (before: StoredKey, now: number) => StoredKey,
-): Promise<StoredKey> {
-  for (let attempt = 0; attempt < CONCURRENT_CHANGE_RETRIES; attempt++) {
-    const before = await getKey(ctx.env, id);
-    const now = Date.now();
-    const edited = edit(before, now);
-    if (!changed(before, edited)) return before;
-    const after = { ...edited, version: before.version + 1, updatedAt: now };
-    // Bringing an expired key back to life takes a slot like creating one (MAX_KEYS_PER_OWNER).
-    const revives = keyStatus(before, now) !== "active" && keyStatus(after, now) === "active";
-    const max = ctx.services.config.maxKeysPerOwner;
-    const outcome = await updateKey(ctx.env.DB, before, after, ctx.audit, action, revives ? max : undefined);
-    if (outcome === "limit") throw keyLimitReached(after.ownerId, max);
-    if (outcome === "updated") {
-      const creditsSet = JSON.stringify(before.credits) !== JSON.stringify(after.credits);
-      await announce(ctx, after, creditsSet ? { credits: after.credits } : {});
-      return after;
-    }
-  }
-  throw new ProblemError("CONFLICT", "The key changed concurrently several times; retry the request.");
-}
-
-const changed = (a: StoredKey, b: StoredKey) => JSON.stringify(a) !== JSON.stringify(b);
-
 export async function rotate(
   ctx: LifecycleEnv,
   id: string,
   gracePeriodSeconds: number,
 ): Promise<{ stored: StoredKey; key: string }> {
-  for (let attempt = 0; attempt < CONCURRENT_CHANGE_RETRIES; attempt++) {
-    const before = await getKey(ctx.env, id);
-    const now = Date.now();
-    const status = keyStatus(before, now);
+  let issued: { id: string; key: string } | null = null;
+  const written = await changeLineage(ctx, id, async (lineage, target, now) => {
+    const status = keyStatus(target, now);
     if (status !== "active") throw new ProblemError("CONFLICT", `This key is ${status}; only an active key can be rotated.`);
+    const successorOf = lineage.keys.find((k) => k.rotatedFrom === target.id);
+    if (successorOf) {
+      throw new ProblemError(
+        "CONFLICT",
+        `This key was already rotated to ${successorOf.id} and is in its grace period; rotate ${successorOf.id} instead.`,
+      );
+    }
     // The grace period may shorten the old key's life, never lengthen it.
     const graceEnds = now + gracePeriodSeconds * 1000;
-    const expiresAt = before.expiresAt === null ? graceEnds : Math.min(before.expiresAt, graceEnds);
-    const after: StoredKey = { ...before, expiresAt, version: before.version + 1, updatedAt: now };
-    const { key, hash, start } = await material(before.prefix);
+    const expiresAt = target.expiresAt === null ? graceEnds : Math.min(target.expiresAt, graceEnds);
+    const { key, hash, start } = await material(target.prefix);
     const successor: StoredKey = {
-      ...before,
+      ...target,
       id: newId("key"),
       hash,
       start,
-      rotatedFrom: before.id,
+      rotatedFrom: target.id,
       lastUsedAt: null,
       usageCount: 0,
       version: 1,
       createdAt: now,
       updatedAt: now,
     };
-    if (await rotateKey(ctx.env.DB, before, after, successor, ctx.audit)) {
-      await Promise.all([announce(ctx, after, {}), announce(ctx, successor, {})]);
-      return { stored: successor, key };
+    issued = { id: successor.id, key };
+    const graceEnded = lineage.keys
+      .filter((k) => k.id !== target.id && keyStatus(k, now) === "active")
+      .map((k): KeyWrite => ({ before: k, after: bump({ ...k, expiresAt: now }, now), action: "key.update" }));
+    return {
+      writes: [
+        {
+          before: target,
+          after: bump({ ...target, expiresAt }, now),
+          action: "key.rotate",
+          note: { rotatedTo: { from: null, to: successor.id } },
+        },
+        { before: null, after: successor, action: "key.create" },
+        ...graceEnded,
+      ],
+    };
+  });
+  const { id: successorId, key } = issued!;
+  return { stored: written.get(successorId)!, key };
+}
+
+const bump = (key: StoredKey, now: number): StoredKey => ({ ...key, version: key.version + 1, updatedAt: now });
+
+const changed = (a: StoredKey, b: StoredKey) => JSON.stringify(a) !== JSON.stringify(b);
+
+const limitGuard = (ownerId: string, now: number, max: number): SQL => sql`${activeKeysOf(ownerId, now)} < ${max}`;
+
+interface Plan {
+  writes: KeyWrite[];
+  /** present when the change sets the lineage's credits */
+  credits?: Credits | null;
+  requires?: SQL;
+  onRefused?: () => ProblemError;
+}
+
+/**
+ * Applies `plan` to the key's lineage as D1 holds it and commits the result; when another
+ * change got there first, reads again and re-applies, so concurrent admin calls serialise.
+ * Returns every record the change wrote (or the key unchanged when the plan is null).
+ */
+async function changeLineage(
+  ctx: LifecycleEnv,
+  id: string,
+  plan: (lineage: Lineage, target: StoredKey, now: number) => Plan | null | Promise<Plan | null>,
+): Promise<Map<string, StoredKey>> {
+  for (let attempt = 0; attempt < CONCURRENT_CHANGE_RETRIES; attempt++) {
+    const { key: target, lineage } = await loadKey(ctx.env, id);
+    const now = Date.now();
+    const planned = await plan(lineage, target, now);
+    if (!planned) return new Map([[id, target]]);
+    if (await commitTold(ctx, lineage, { ...planned, at: now })) {
+      return new Map(planned.writes.map((w) => [w.after.id, w.after]));
     }
   }
   throw new ProblemError("CONFLICT", "The key changed concurrently several times; retry the request.");
 }
 
-/** Publishes a committed record: this isolate's memory and KV, then the lineage's KeyState. */
-async function announce(
-  { env, services }: Pick<LifecycleEnv, "env" | "services">,
-  key: StoredKey,
-  extra: Pick<SyncRequest, "credits">,
-): Promise<void> {
-  await publishKey(env, key);
+/**
+ * One attempt at committing a planned change: tell KeyState (if the lineage's object exists),
+ * commit to D1, then publish the new records and confirm to KeyState. False when the lineage
+ * moved and the change must be planned again.
+ */
+async function commitTold(ctx: LifecycleEnv, lineage: Lineage, plan: Plan & { at: number }): Promise<boolean> {
+  const { env, services, audit } = ctx;
+  const token = newId("chg");
+  const lineageId = lineage.id;
+  const tell = lineage.hasState;
+  if (tell) {
+    await withRetries(() => services.state.prepare({ lineageId, token, expectSeq: lineage.seq + 1 })).catch(() => {
+      throw new ProblemError("GATEWAY_UNAVAILABLE", "Rate-limit state cannot be told of this change, so nothing was changed; try again.", {
+        headers: { "Retry-After": "5" },
+      });
+    });
+  }
+  const abort = () => tell && ctx.waitUntil(services.state.abort({ lineageId, token }).catch(() => undefined));
+  let outcome;
   try {
-    await services.state.sync(key.lineageId, { keyId: key.id, version: key.version, ...extra });
+    outcome = await commitChange(env.DB, { lineage, token, writes: plan.writes, credits: plan.credits, requires: plan.requires, audit, at: plan.at });
   } catch (err) {
-    // D1 holds the change; caches converge within their TTLs and the next sync heals KeyState.
-    console.error(JSON.stringify({ level: "error", msg: "KeyState sync failed", keyId: key.id, error: String(err) }));
+    // D1 failed, or its answer was lost after it committed: its audit entries tell which.
+    const landed = await changedByRequest(env.DB, audit.requestId, plan.writes[0].after.id).catch(() => null);
+    if (landed !== true) {
+      if (landed === false) abort();
+      throw storageUnavailable(err);
+    }
+    outcome = "committed" as const;
+  }
+  if (outcome !== "committed") {
+    abort();
+    if (outcome === "refused") throw plan.onRefused?.() ?? new ProblemError("CONFLICT", "The change was refused.");
+    return false;
+  }
+  await Promise.all(plan.writes.map((w) => publishKey(env, w.after)));
+  if (tell) {
+    // The object resolves the change from D1 by itself if this never arrives (docs/consistency.md).
+    const versions = Object.fromEntries(plan.writes.map((w) => [w.after.id, w.after.version]));
+    const credits = plan.credits === undefined ? undefined : { version: lineage.creditsVersion + 1, value: plan.credits };
+    ctx.waitUntil(withRetries(() => services.state.confirm({ lineageId, seq: lineage.seq + 1, versions, credits })).catch(() => undefined));
+  }
+  return true;
+}
+
+async function withRetries<T>(call: () => Promise<T>): Promise<T> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await call();
+    } catch (err) {
+      if (!(err instanceof StateUnavailableError) || attempt >= STATE_ATTEMPTS) throw err;
+      console.warn(JSON.stringify({ level: "warn", msg: "KeyState call failed; retrying", attempt, error: err.message }));
+      await new Promise((resolve) => setTimeout(resolve, STATE_RETRY_PAUSE_MS * attempt));
+    }
   }
 }

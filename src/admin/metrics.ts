@@ -1,9 +1,9 @@
 import { createRoute, z, type OpenAPIHono } from "@hono/zod-openapi";
 import type { AppEnv } from "../context";
-import { PROMETHEUS_CONTENT_TYPE, renderMetrics } from "../analytics/prometheus";
+import { PROMETHEUS_CONTENT_TYPE, PROMETHEUS_MEDIA_TYPE, renderMetrics } from "../analytics/prometheus";
 import { getDb } from "../store/db";
 import { allTotals, keyCounts } from "../store/usage";
-import { errorResponses } from "./openapi";
+import { problemResponses, textContent } from "./openapi";
 
 export function registerMetricsRoutes(app: OpenAPIHono<AppEnv>): void {
   app.openapi(
@@ -14,15 +14,17 @@ export function registerMetricsRoutes(app: OpenAPIHono<AppEnv>): void {
       tags: ["usage"],
       summary: "Prometheus metrics",
       description:
-        "Prometheus text exposition (version 0.0.4) for scraping with a bearer token (admin:read): requests by route, " +
+        "Prometheus text exposition, `Content-Type: text/plain; version=0.0.4; charset=utf-8`, for scraping with a " +
+        "bearer token (admin:read): requests by route, " +
         "outcome and status class, credits and bytes by route, gateway and origin latency histograms, keys by status. " +
         "Counters are all-time totals from D1, at most 60 s behind.",
       responses: {
-        200: {
-          content: { [PROMETHEUS_CONTENT_TYPE]: { schema: z.string().openapi({ example: 'keygate_requests_total{route="posts",outcome="OK",status_class="2xx"} 42' }) } },
-          description: "The metrics",
-        },
-        ...errorResponses(401, 403, 503),
+        200: textContent(
+          PROMETHEUS_MEDIA_TYPE,
+          z.string().openapi({ example: 'keygate_requests_total{route="posts",outcome="OK",status_class="2xx"} 42' }),
+          "The metrics",
+        ),
+        ...problemResponses(),
       },
     }),
     async (c) => {

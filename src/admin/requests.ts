@@ -6,7 +6,7 @@ import { listRequests, RETENTION_MS, type LogRow } from "../store/usage";
 import { getKey } from "./lifecycle";
 import { decodeCursor, encodeCursor } from "./cursor";
 import { KeyIdParam, LIMITS } from "./schemas";
-import { errorResponses, jsonContent } from "./openapi";
+import { jsonContent, problemResponses } from "./openapi";
 
 /** "OK" and every code keygate answers with: the outcomes a request can have. */
 const OUTCOMES = ["OK", ...Object.keys(PROBLEMS)] as [string, ...string[]];
@@ -78,7 +78,7 @@ export function registerRequestLogRoutes(app: OpenAPIHono<AppEnv>): void {
           cursor: z.string().max(512).optional(),
         }),
       },
-      responses: { 200: jsonContent(RequestListSchema, "A page of requests"), ...errorResponses(400, 401, 403, 404, 503) },
+      responses: { 200: jsonContent(RequestListSchema, "A page of requests"), ...problemResponses({ own: [404] }) },
     }),
     async (c) => {
       const query = c.req.valid("query");

@@ -49,7 +49,15 @@ const Metadata = z
   .openapi({ example: { plan: "pro" } });
 
 const AllowedIps = z
-  .array(z.string().max(64).refine((s) => parseRange(s) !== null, "must be an IPv4/IPv6 address or CIDR range"))
+  .array(
+    z
+      .string()
+      .max(64)
+      .refine(
+        (s) => parseRange(s) !== null,
+        "must be an IPv4 address (four decimal parts, no leading zeros), an IPv6 address (RFC 4291 text form), or a CIDR range of either",
+      ),
+  )
   .max(LIMITS.allowedIps)
   .openapi({ example: ["203.0.113.0/24", "2001:db8::/32"] });
 
@@ -78,20 +86,36 @@ const RefillSchema = z
   .strict()
   .refine((r) => r.day === undefined || r.interval === "monthly", "day applies only to a monthly refill");
 
+const CREDITS_EXAMPLE = { remaining: 1000, refill: { amount: 1000, interval: "monthly", day: 1 } } as const;
+
+/** Credits as a client sends them: `refill` may be left out (no refill). */
 export const CreditsSchema = z
   .object({
     remaining: z.number().int().min(0).max(LIMITS.maxCredits),
     refill: RefillSchema.nullable().default(null),
   })
   .strict()
-  .openapi("Credits", { example: { remaining: 1000, refill: { amount: 1000, interval: "monthly", day: 1 } } });
+  .openapi({ example: CREDITS_EXAMPLE });
+
+/** Credits as keygate answers them: every field present. */
+const CreditsRecordSchema = z
+  .object({ remaining: z.number().int(), refill: RefillSchema.nullable() })
+  .openapi("Credits", { example: CREDITS_EXAMPLE });
+
+/** `kg_test` on a live key, or `acme_live` on a test key: secret scanners and people would misread it. */
+const namesOtherEnvironment = (prefix: string, environment: "live" | "test") =>
+  prefix.endsWith(environment === "live" ? "_test" : "_live");
 
 const FutureTime = z.iso
   .datetime({ offset: true })
   .transform((s) => Date.parse(s))
-  .refine((ms) => ms > Date.now(), "must be in the future")
-  .openapi({ type: "string", format: "date-time" });
+  .refine((ms) => ms > Date.now(), "must be in the future");
 
+/*
+ * Request bodies are left unnamed, so the document describes them inline in their operations:
+ * a named component's `default` reads as "always present" to client generators such as
+ * openapi-typescript, which would then demand every defaulted field.
+ */
 export const CreateKeyBody = z
   .object({
     name: Name,
@@ -116,7 +140,10 @@ export const CreateKeyBody = z
     message: "give expiresAt or expiresIn, not both",
     path: ["expiresIn"],
   })
-  .openapi("CreateKey");
+  .refine((b) => b.prefix === undefined || !namesOtherEnvironment(b.prefix, b.environment), {
+    message: "names the other environment: a live key's prefix may not end in _test, a test key's not in _live",
+    path: ["prefix"],
+  });
 
 export const UpdateKeyBody = z
   .object({
@@ -129,23 +156,20 @@ export const UpdateKeyBody = z
     expiresAt: FutureTime.nullable().optional(),
     enabled: z.boolean().optional(),
   })
-  .strict()
-  .openapi("UpdateKey");
+  .strict();
 
 export const RotateKeyBody = z
   .object({
     gracePeriodSeconds: z.number().int().min(0).max(LIMITS.maxGraceSeconds).default(0),
   })
-  .strict()
-  .openapi("RotateKey");
+  .strict();
 
 export const VerifyKeyBody = z
   .object({
     key: z.string().min(1).max(1024),
     scopes: z.array(z.string().min(1).max(200)).max(LIMITS.scopes).optional(),
   })
-  .strict()
-  .openapi("VerifyKey");
+  .strict();
 
 const IsoTime = z.string().openapi({ format: "date-time" });
 
@@ -160,7 +184,7 @@ export const KeyRecordSchema = z
     metadata: z.record(z.string(), z.unknown()),
     allowedIps: z.array(z.string()),
     ratelimits: z.array(RateLimitSchema),
-    credits: CreditsSchema.nullable(),
+    credits: CreditsRecordSchema.nullable(),
     expiresAt: IsoTime.nullable(),
     enabled: z.boolean(),
     revokedAt: IsoTime.nullable(),
@@ -181,10 +205,14 @@ export const KeyListSchema = z
   .object({ data: z.array(KeyRecordSchema), nextCursor: z.string().nullable() })
   .openapi("KeyList");
 
-const LimitStateSchema = RateLimitSchema.extend({
-  remaining: z.number().int(),
-  reset: z.number().int().openapi({ description: "seconds until the window resets" }),
-});
+/** A rate limit and where its window stands (one object: RateLimit itself forbids extra fields). */
+const LimitStateSchema = z
+  .object({
+    ...RateLimitSchema.shape,
+    remaining: z.number().int(),
+    reset: z.number().int().openapi({ description: "seconds until the window resets" }),
+  })
+  .openapi("RateLimitState");
 
 export const VerifyResultSchema = z
   .object({
@@ -196,7 +224,7 @@ export const VerifyResultSchema = z
     metadata: z.record(z.string(), z.unknown()).nullable(),
     ratelimits: z.array(LimitStateSchema).nullable(),
     credits: z
-      .object({ remaining: z.number().int(), refill: CreditsSchema.shape.refill, refillIn: z.number().int().nullable() })
+      .object({ remaining: z.number().int(), refill: RefillSchema.nullable(), refillIn: z.number().int().nullable() })
       .nullable(),
   })
   .openapi("VerifyResult");

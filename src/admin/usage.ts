@@ -6,7 +6,7 @@ import { usageSource } from "../analytics/usage";
 import { GROUP_COLUMNS, type GroupBy, type HourRange } from "../store/usage";
 import { getKey } from "./lifecycle";
 import { KeyIdParam } from "./schemas";
-import { errorResponses, jsonContent } from "./openapi";
+import { jsonContent, problemResponses } from "./openapi";
 
 const HOUR = 3_600_000;
 const DAY = 24 * HOUR;
@@ -78,9 +78,9 @@ const UsageSchema = z
   })
   .openapi("Usage");
 
-/** A 400 naming the parameter, in the shape request validation gives. */
-function invalid(path: string, message: string): ProblemError {
-  return new ProblemError("VALIDATION_FAILED", `${path}: ${message}`, { extensions: { issues: [{ path, message }] } });
+/** A 400 whose detail names the parameter, with `issues` in the shape request validation gives. */
+function invalid(path: string, detail: string): ProblemError {
+  return new ProblemError("VALIDATION_FAILED", detail, { extensions: { issues: [{ path, message: detail }] } });
 }
 
 const floorTo = (ms: number, step: number) => Math.floor(ms / step) * step;
@@ -93,8 +93,8 @@ const ceilTo = (ms: number, step: number) => Math.ceil(ms / step) * step;
 function hours(from: number | undefined, to: number | undefined, step: number, defaultSpan: number): HourRange {
   const end = to ?? Date.now();
   const start = from ?? end - defaultSpan;
-  if (start >= end) throw invalid("from", "must be earlier than to");
-  if (end - start > MAX_RANGE_DAYS * DAY) throw invalid("from", `from and to may be at most ${MAX_RANGE_DAYS} days apart`);
+  if (start >= end) throw invalid("from", "from must be earlier than to.");
+  if (end - start > MAX_RANGE_DAYS * DAY) throw invalid("from", `from and to may be at most ${MAX_RANGE_DAYS} days apart.`);
   return { from: floorTo(start, step), to: ceilTo(end, HOUR) };
 }
 
@@ -116,7 +116,7 @@ export function registerUsageRoutes(app: OpenAPIHono<AppEnv>): void {
         params: KeyIdParam,
         query: z.object({ from: Time, to: Time, granularity: z.enum(["hour", "day"]).default("hour") }),
       },
-      responses: { 200: jsonContent(KeyUsageSchema, "Time series and totals"), ...errorResponses(400, 401, 403, 404, 503) },
+      responses: { 200: jsonContent(KeyUsageSchema, "Time series and totals"), ...problemResponses({ own: [404] }) },
     }),
     async (c) => {
       const query = c.req.valid("query");
@@ -165,7 +165,7 @@ export function registerUsageRoutes(app: OpenAPIHono<AppEnv>): void {
           to: Time,
         }),
       },
-      responses: { 200: jsonContent(UsageSchema, "Usage per group and totals"), ...errorResponses(400, 401, 403, 503) },
+      responses: { 200: jsonContent(UsageSchema, "Usage per group and totals"), ...problemResponses() },
     }),
     async (c) => {
       const query = c.req.valid("query");

@@ -9,6 +9,9 @@ import { BOUNDS_MS } from "./histogram";
 
 export const PROMETHEUS_CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8";
 
+/** The media type the OpenAPI document declares for it (documents name media types without parameters). */
+export const PROMETHEUS_MEDIA_TYPE = "text/plain";
+
 type Labels = Record<string, string>;
 
 const escapeLabel = (value: string) => value.replaceAll("\\", "\\\\").replaceAll('"', '\\"').replaceAll("\n", "\\n");

@@ -13,7 +13,8 @@ import { StateUnavailableError, type KeyStateClient } from "../state/client";
 import { clientIp } from "../middleware";
 import type { RequestEvent } from "../analytics/writer";
 import { extractKey, requireWellFormed } from "./authenticate";
-import { matchRoute, normalisePath, requiredScopes } from "./routes";
+import { invalidKeyBackoff, recordUnknownKey } from "./invalid-keys";
+import { requiredScopes } from "./routes";
 import { setRateLimitHeaders } from "./headers";
 
 export interface Admitted {
@@ -31,15 +32,22 @@ export interface Admitted {
  * one call. The record may come from a cache that missed an admin change: KeyState's version
  * catches that, both when the request is metered and before a refusal the record decided.
  */
-export async function admit(c: Context<AppEnv>, event: RequestEvent): Promise<Admitted> {
-  const { config, state } = c.get("services");
-  const url = new URL(c.req.url);
-  const path = normalisePath(url.pathname);
-  const route = matchRoute(config.routes, path);
-  event.route = route?.name ?? "";
+export async function admit(
+  c: Context<AppEnv>,
+  { url, path, route }: { url: URL; path: string | null; route: Route | null },
+  event: RequestEvent,
+): Promise<Admitted> {
+  const { state } = c.get("services");
 
   const presented = extractKey(c.req.raw.headers, url.search, route); // 1
   requireWellFormed(presented); // 2
+  const ip = clientIp(c.req.raw.headers);
+  const backoff = invalidKeyBackoff(ip, Date.now());
+  if (backoff !== null) {
+    throw new ProblemError("TOO_MANY_INVALID_KEYS", "This client presented too many keys that match nothing; wait before trying again.", {
+      headers: { "Retry-After": String(backoff) },
+    });
+  }
   const hash = await hashKey(presented);
   const waitUntil = (p: Promise<unknown>) => c.executionCtx.waitUntil(p);
   let key = await lookupKey(c.env, hash, waitUntil);
@@ -47,12 +55,15 @@ export async function admit(c: Context<AppEnv>, event: RequestEvent): Promise<Ad
   let fromD1 = false;
 
   for (;;) {
-    if (!key) throw new ProblemError("KEY_NOT_FOUND", "No key matches; it may have been mistyped or deleted."); // 3
+    if (!key) {
+      recordUnknownKey(ip, hash, Date.now());
+      throw new ProblemError("KEY_NOT_FOUND", "No key matches; it may have been mistyped or deleted."); // 3
+    }
     event.keyId = key.id;
     event.ownerId = key.ownerId;
     event.environment = key.environment;
 
-    const refusal = refuse(c, key, route, path, url.pathname); // 4 to 9
+    const refusal = refuse(c, key, route, path, ip); // 4 to 9
     if (refusal) {
       // A revocation is final; any other refusal may rest on a record an admin has since changed.
       if (fromD1 || refusal.code === "KEY_REVOKED" || !(await newerRecordExists(state, key))) throw refusal;
@@ -64,20 +75,26 @@ export async function admit(c: Context<AppEnv>, event: RequestEvent): Promise<Ad
 
     let result: CheckResult;
     try {
-      result = await state.check(key.lineageId, {
+      result = await state.check({
+        lineageId: key.lineageId,
         keyId: key.id,
         version: key.version,
         ratelimits: key.ratelimits,
-        credits: key.credits,
         cost: admitted.route.cost,
       });
     } catch (err) {
       if (!(err instanceof StateUnavailableError)) throw err;
       console.error(JSON.stringify({ level: "error", msg: "KeyState unavailable", route: admitted.route.name, error: err.message }));
-      if (admitted.route.failOpen) return { ...admitted, limits: [], creditsUsed: 0 };
-      throw new ProblemError("GATEWAY_UNAVAILABLE", "Rate limits cannot be checked right now; try again shortly.", {
-        headers: { "Retry-After": "5" },
-      });
+      if (!admitted.route.failOpen) {
+        throw new ProblemError("GATEWAY_UNAVAILABLE", "Rate limits cannot be checked right now; try again shortly.", {
+          headers: { "Retry-After": "5" },
+        });
+      }
+      // Unmetered, but never on a record an admin has since changed: D1 has the last word.
+      if (fromD1) return { ...admitted, limits: [], creditsUsed: 0 };
+      key = await refetchKey(c.env, hash, waitUntil);
+      fromD1 = true;
+      continue;
     }
 
     if (result.outcome === "STALE") {
@@ -108,26 +125,38 @@ function refuse(
   key: StoredKey,
   route: Route | null,
   path: string | null,
-  pathname: string,
+  ip: string | null,
 ): ProblemError | null {
   const unusable = keyUnusable(key, Date.now()); // 4, 5, 6
   if (unusable) return unusable;
-  if (!route || path === null) return new ProblemError("NO_ROUTE", `No route serves ${pathname}.`); // 7
-  const ip = clientIp(c.req.raw.headers);
+  if (path === null) {
+    return new ProblemError("NO_ROUTE", "No route serves this target: its path holds an encoded /, \\ or NUL, a ; or a broken % encoding, or it has no path."); // 7
+  }
+  if (!route) return new ProblemError("NO_ROUTE", `No route serves ${path}.`); // 7
   if (!ipAllowed(ip, key.allowedIps)) {
     return new ProblemError("IP_NOT_ALLOWED", `Requests from ${ip ?? "an unknown address"} are not allowed for this key.`); // 8
   }
   const missing = missingScopes(key.scopes, requiredScopes(route, c.req.method)); // 9
-  if (missing.length === 0) return null;
-  return new ProblemError("INSUFFICIENT_SCOPE", `${c.req.method} ${route.prefix} needs the scope ${missing.join(", ")}.`, {
-    extensions: { missingScopes: missing },
-  });
+  if (missing.length > 0) {
+    return new ProblemError("INSUFFICIENT_SCOPE", `${c.req.method} ${route.prefix} needs the scope ${missing.join(", ")}.`, {
+      extensions: { missingScopes: missing },
+    });
+  }
+  if (NEVER_PROXIED.has(c.req.method)) {
+    return new ProblemError("METHOD_NOT_ALLOWED", `keygate never forwards ${c.req.method} requests.`, {
+      headers: { Allow: "GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS" },
+    }); // 9b
+  }
+  return null;
 }
+
+/** Methods that would turn the gateway into a tunnel or reflect credentials (check 9b). */
+const NEVER_PROXIED = new Set(["TRACE", "CONNECT"]);
 
 /** Whether KeyState knows a newer version of the record; when it cannot say, the record stands. */
 async function newerRecordExists(state: KeyStateClient, key: StoredKey): Promise<boolean> {
   try {
-    return (await state.version(key.lineageId, key.id)) > key.version;
+    return (await state.version({ lineageId: key.lineageId, keyId: key.id })) > key.version;
   } catch (err) {
     if (!(err instanceof StateUnavailableError)) throw err;
     return false;

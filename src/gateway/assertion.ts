@@ -1,5 +1,6 @@
 import { calculateJwkThumbprint, importJWK, SignJWT, type JWK } from "jose";
 import type { Config } from "../config";
+import { ProblemError } from "../errors";
 import type { StoredKey } from "../store/record";
 import { Lru } from "../store/lru";
 
@@ -14,23 +15,61 @@ interface Signer {
   privateKey: CryptoKey;
 }
 
-const signers = new WeakMap<Config["assertionJwk"], Promise<Signer>>();
+const signers = new WeakMap<Config, Promise<Signer>>();
+/** Configs whose signing key has been checked and works: the hot path skips the await. */
+const ready = new WeakSet<Config>();
 
+/**
+ * The signer for this config, built and checked once per isolate. A key that does not import,
+ * or whose private part does not match its public part, rejects with CONFIG_INVALID.
+ */
 export function signerFor(config: Config): Promise<Signer> {
-  let signer = signers.get(config.assertionJwk);
+  let signer = signers.get(config);
   if (!signer) {
     signer = makeSigner(config.assertionJwk);
-    signers.set(config.assertionJwk, signer);
+    signer.then(() => ready.add(config)).catch(() => undefined);
+    signers.set(config, signer);
   }
   return signer;
 }
 
+/** Resolves once the signing key is known to work (at once after the first time); rejects with CONFIG_INVALID. */
+export const signerReady = (config: Config): Promise<unknown> | null => (ready.has(config) ? null : signerFor(config));
+
+const ES256 = { name: "ECDSA", hash: "SHA-256" };
+
 async function makeSigner(jwk: Config["assertionJwk"]): Promise<Signer> {
   const { kty, crv, x, y } = jwk;
   const publicJwk: JWK = { kty, crv, x, y };
-  const kid = jwk.kid ?? (await calculateJwkThumbprint(publicJwk));
-  const privateKey = (await importJWK({ kty, crv, x, y, d: jwk.d }, "ES256")) as CryptoKey;
-  return { kid, privateKey, publicJwk: { ...publicJwk, kid, alg: "ES256", use: "sig" } };
+  try {
+    const privateKey = (await importJWK({ kty, crv, x, y, d: jwk.d }, "ES256")) as CryptoKey;
+    const publicKey = (await importJWK(publicJwk, "ES256")) as CryptoKey;
+    const probe = new TextEncoder().encode("keygate signing key check");
+    const signature = await crypto.subtle.sign(ES256, privateKey, probe);
+    if (!(await crypto.subtle.verify(ES256, publicKey, signature, probe))) throw new Error("d does not belong to x and y");
+    const kid = jwk.kid ?? (await calculateJwkThumbprint(publicJwk));
+    return { kid, privateKey, publicJwk: published(publicJwk, kid) };
+  } catch (err) {
+    throw new ProblemError(
+      "CONFIG_INVALID",
+      `The gateway configuration is invalid: ASSERTION_PRIVATE_KEY: not a usable P-256 private key (${(err as Error).message}).`,
+    );
+  }
+}
+
+const published = (jwk: JWK, kid: string): JWK => ({ ...jwk, kid, alg: "ES256", use: "sig" });
+
+/**
+ * What /.well-known/jwks.json publishes: the signing key first, then every key of
+ * ASSERTION_PUBLIC_KEYS (keys that signed before or will sign next), once each by `kid`.
+ */
+export async function publishedKeys(config: Config): Promise<JWK[]> {
+  const keys = [(await signerFor(config)).publicJwk];
+  for (const { kty, crv, x, y, kid } of config.assertionPublicKeys) {
+    const id = kid ?? (await calculateJwkThumbprint({ kty, crv, x, y }));
+    if (!keys.some((k) => k.kid === id)) keys.push(published({ kty, crv, x, y }, id));
+  }
+  return keys;
 }
 
 export const ASSERTION_TTL_SECONDS = 60;

@@ -4,7 +4,9 @@ import { problemResponse, toProblem } from "../errors";
 import { clientIp } from "../middleware";
 import type { RequestEvent } from "../analytics/writer";
 import { admit, type Admitted } from "./admit";
-import { upstreamUrl } from "./routes";
+import { matchRoute, upstreamUrl } from "./routes";
+import { targetOf } from "./paths";
+import { isPreflight, preflight, withCors } from "./cors";
 import { base64urlJson, setRateLimitHeaders } from "./headers";
 import { assertionFor } from "./assertion";
 import { forward, originHeaders } from "./proxy";
@@ -20,11 +22,15 @@ export const gateway = new Hono<AppEnv>();
 gateway.all("*", async (c) => {
   const started = Date.now();
   const requestId = c.get("requestId");
+  const { url, path } = targetOf(c.req.raw);
+  const route = matchRoute(c.get("services").config.routes, path);
+  const origin = route?.cors ? c.req.header("Origin") : undefined;
+  if (route?.cors && origin !== undefined && isPreflight(c.req.raw)) return preflight(route.cors, origin);
   const event: RequestEvent = {
     keyId: null,
     ownerId: "",
     environment: "",
-    route: "",
+    route: route?.name ?? "",
     method: c.req.method,
     outcome: "OK",
     status: 0,
@@ -38,7 +44,7 @@ gateway.all("*", async (c) => {
   };
   let response: Response;
   try {
-    const admitted = await admit(c, event);
+    const admitted = await admit(c, { url, path, route }, event);
     event.creditsUsed = admitted.creditsUsed;
     response = await proxy(c, admitted, event);
     setRateLimitHeaders(response.headers, admitted.limits);
@@ -50,6 +56,7 @@ gateway.all("*", async (c) => {
     event.responseBytes = Number(response.headers.get("Content-Length"));
   }
   response.headers.set("X-Request-Id", requestId);
+  if (route?.cors && origin !== undefined) withCors(response.headers, route.cors, origin);
   event.status = response.status;
   event.gatewayMs = Math.max(0, Date.now() - started - event.upstreamMs);
   record(c, event, started);

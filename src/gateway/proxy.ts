@@ -37,18 +37,29 @@ export async function forward(request: Request, url: string, headers: Headers, t
   }
 }
 
-/** What the origin gets: the request's headers without the key, spoofable identity or hop-by-hop headers. */
+/** Inbound claims about the client's address: only what keygate saw itself reaches the origin. */
+const ADDRESS_CLAIMS = new Set(["forwarded", "x-real-ip", "true-client-ip", "x-client-ip"]);
+
+/**
+ * What the origin gets (DESIGN.md, "What the origin receives"): the request's headers without
+ * the key, without anything that claims keygate's identity or the client's address, and
+ * without hop-by-hop headers, including those the request's `Connection` header names.
+ */
 export function originHeaders(inbound: Headers): Headers {
+  const named = inbound.get("connection");
+  const connection = named ? new Set(named.toLowerCase().split(",").map((token) => token.trim())) : null;
   const out = new Headers();
   for (const [name, value] of inbound) {
     if (
       name === "authorization" ||
       name === "x-api-key" ||
       name === "x-request-id" ||
+      name === "host" ||
       name.startsWith("x-keygate-") ||
       name.startsWith("x-forwarded-") ||
-      name === "host" ||
-      HOP_BY_HOP.has(name)
+      ADDRESS_CLAIMS.has(name) ||
+      HOP_BY_HOP.has(name) ||
+      connection?.has(name)
     ) {
       continue;
     }

@@ -1,20 +1,14 @@
 import type { Route } from "../config";
+import { underPrefix } from "./paths";
 
-/**
- * The path keygate matches routes against and forwards. The runtime's URL parser has
- * already resolved `.` and `..` segments (also when written `%2e`). What is left that
- * could change meaning at the origin, an encoded `/` or `\` or a NUL, makes the path
- * unroutable rather than being passed on. Runs of `/` collapse to one.
- */
-export function normalisePath(pathname: string): string | null {
-  if (/%(2f|5c|00)/i.test(pathname)) return null;
-  return pathname.replace(/\/{2,}/g, "/");
-}
-
+/** The first route whose prefix covers the canonical path (null path: no canonical form, no route). */
 export function matchRoute(routes: readonly Route[], path: string | null): Route | null {
   if (path === null) return null;
+  let folded: string | undefined;
   for (const route of routes) {
-    if (route.prefix === "/" || path === route.prefix || path.startsWith(`${route.prefix}/`)) return route;
+    if (route.caseSensitive ? underPrefix(path, route.prefix) : underPrefix((folded ??= path.toLowerCase()), route.matchPrefix)) {
+      return route;
+    }
   }
   return null;
 }

@@ -1,12 +1,11 @@
 import { Hono } from "hono";
 import type { AppEnv } from "../context";
-import { signerFor } from "./assertion";
+import { publishedKeys } from "./assertion";
 
 export const wellKnown = new Hono<AppEnv>();
 
-/** The public key origins verify `X-Keygate-Assertion` with. */
+/** The public keys origins verify `X-Keygate-Assertion` with, across a rotation of the signing key. */
 wellKnown.get("/jwks.json", async (c) => {
-  const signer = await signerFor(c.get("services").config);
   c.header("Cache-Control", "public, max-age=300");
-  return c.json({ keys: [signer.publicJwk] });
+  return c.json({ keys: await publishedKeys(c.get("services").config) });
 });

@@ -1,12 +1,14 @@
-import type { CheckRequest, CheckResult, KeyState, PeekResult, SyncRequest } from "./key-state";
+import type { CheckRequest, CheckResult, Confirm, KeyState, PeekResult, Prepare } from "./key-state";
 
 /** The gateway's and admin API's view of KeyState: one object per lineage, with a deadline. */
 export interface KeyStateClient {
-  check(lineageId: string, req: CheckRequest): Promise<CheckResult>;
-  peek(lineageId: string, req: Omit<CheckRequest, "cost">): Promise<PeekResult>;
-  sync(lineageId: string, req: SyncRequest): Promise<void>;
-  /** The newest record version the lineage's object has seen for a key. */
-  version(lineageId: string, keyId: string): Promise<number>;
+  check(req: CheckRequest): Promise<CheckResult>;
+  peek(req: Parameters<KeyState["peek"]>[0]): Promise<PeekResult>;
+  /** The newest record version of a key that the lineage's object knows D1 holds. */
+  version(req: { lineageId: string; keyId: string }): Promise<number>;
+  prepare(req: Prepare): Promise<void>;
+  confirm(req: Confirm): Promise<void>;
+  abort(req: { lineageId: string; token: string }): Promise<void>;
 }
 
 export class StateUnavailableError extends Error {
@@ -15,12 +17,14 @@ export class StateUnavailableError extends Error {
 
 export function keyStateClient(ns: DurableObjectNamespace<KeyState>, timeoutMs: number): KeyStateClient {
   const stub = (lineageId: string) => ns.get(ns.idFromName(lineageId));
+  // RPC results arrive as plain structured-cloned values of these types.
   return {
-    // RPC results arrive as plain structured-cloned values of these types.
-    check: (lineageId, req) => withDeadline(() => stub(lineageId).check(req) as Promise<CheckResult>, timeoutMs),
-    peek: (lineageId, req) => withDeadline(() => stub(lineageId).peek(req) as Promise<PeekResult>, timeoutMs),
-    sync: (lineageId, req) => withDeadline(() => stub(lineageId).sync(req) as Promise<void>, timeoutMs),
-    version: (lineageId, keyId) => withDeadline(() => stub(lineageId).version(keyId) as Promise<number>, timeoutMs),
+    check: (req) => withDeadline(() => stub(req.lineageId).check(req) as Promise<CheckResult>, timeoutMs),
+    peek: (req) => withDeadline(() => stub(req.lineageId).peek(req) as Promise<PeekResult>, timeoutMs),
+    version: (req) => withDeadline(() => stub(req.lineageId).version(req) as Promise<number>, timeoutMs),
+    prepare: (req) => withDeadline(() => stub(req.lineageId).prepare(req) as Promise<void>, timeoutMs),
+    confirm: (req) => withDeadline(() => stub(req.lineageId).confirm(req) as Promise<void>, timeoutMs),
+    abort: (req) => withDeadline(() => stub(req.lineageId).abort(req) as Promise<void>, timeoutMs),
   };
 }
 

@@ -1,14 +1,15 @@
 import { DurableObject } from "cloudflare:workers";
 import { recordUsage, type UsageDelta } from "../store/keys";
+import { readLineageState, type LineageState } from "../store/lineage";
 import type { Credits, RateLimit } from "../store/record";
 import { nextRefill } from "./credits";
 
 /**
  * One object per key lineage (a key and the keys rotated from it). It owns what must be
  * exact and immediate: rate-limit counters, credits, and the version of each key's record,
- * so an admin change applies to the very next request (DESIGN.md, "Consistency").
- * Every method runs synchronously against the object's SQLite storage, so concurrent
- * requests are serialised and the counters are exact.
+ * so an admin change applies to the very next request. How it learns of changes without the
+ * admin API ever creating it is in docs/consistency.md. Counters change only in synchronous
+ * code, so concurrent requests are serialised and the counts are exact.
  */
 
 export interface LimitState {
@@ -26,13 +27,16 @@ export interface CreditState {
   refillIn: number | null;
 }
 
-export interface CheckRequest {
+/** Every call names the lineage, so the object can read it from D1 when it must. */
+interface LineageCall {
+  lineageId: string;
+}
+
+export interface CheckRequest extends LineageCall {
   keyId: string;
   /** the version of the record the gateway holds */
   version: number;
   ratelimits: RateLimit[];
-  /** the record's credits, used only if this lineage has no credit state yet */
-  credits: Credits | null;
   cost: number;
 }
 
@@ -52,11 +56,25 @@ export interface PeekResult {
   version: number;
 }
 
-export interface SyncRequest {
-  keyId: string;
-  version: number;
-  /** present when the record's credits were set: replaces the lineage's credit state */
-  credits?: Credits | null;
+/** From the admin API before it commits a change: D1 may soon hold versions this object lacks. */
+export interface Prepare extends LineageCall {
+  token: string;
+  /** the lineage's `seq` once the change commits */
+  expectSeq: number;
+}
+
+/** From the admin API after the change committed: the versions and credits D1 now holds. */
+export interface Confirm extends LineageCall {
+  seq: number;
+  versions: Record<string, number>;
+  credits?: { version: number; value: Credits | null };
+}
+
+interface Pending {
+  token: string;
+  expectSeq: number;
+  /** after this, the object claims the lineage, so a change that has not committed never can */
+  until: number;
 }
 
 interface Window {
@@ -71,10 +89,21 @@ interface StoredCredits {
   lastRefillAt: number;
 }
 
+/** A usage write to D1 in progress: kept until D1 confirms it, and retried under the same id. */
+interface Flush {
+  id: string;
+  deltas: UsageDelta[];
+  remaining?: number;
+}
+
 /** How long usage may wait before it is written to D1 (DESIGN.md allows 60 s of lag). */
 export const FLUSH_INTERVAL_MS = 30_000;
+/** How long a failed usage write waits before it is tried again. */
+export const FLUSH_RETRY_MS = 10_000;
 /** How long counter updates may wait in memory before they reach the object's storage. */
 export const PERSIST_DELAY_MS = 1_000;
+/** How long an admin change may take between telling the object and committing to D1. */
+export const PENDING_MS = 30_000;
 const NO_REFILL_RETRY_SECONDS = 86_400;
 
 export class KeyState extends DurableObject<Env> {
@@ -88,10 +117,15 @@ export class KeyState extends DurableObject<Env> {
   private readonly dirty = new Set<string>();
   private persistTimer: ReturnType<typeof setTimeout> | null = null;
   private alarmArmed = false;
+  /** The D1 read in flight, and at most one more queued behind it (see `refresh`). */
+  private reading: Promise<void> | null = null;
+  private queued: Promise<void> | null = null;
+  private queuedClaims = false;
 
   /** Rate limits then credits; all or nothing, so a refused request consumes nothing. */
-  check(req: CheckRequest): CheckResult {
-    const known = this.version(req.keyId);
+  async check(req: CheckRequest): Promise<CheckResult> {
+    await this.settle(req);
+    const known = this.known(req.keyId);
     if (known > req.version) return { outcome: "STALE", version: known };
     if (req.version > known) this.writeNow(`ver:${req.keyId}`, req.version);
 
@@ -99,7 +133,7 @@ export class KeyState extends DurableObject<Env> {
     const windows = req.ratelimits.map((rl) => this.window(rl, now));
     const limits = req.ratelimits.map((rl, i) => limitState(rl, windows[i], now));
     const exhausted = limits.filter((l) => l.remaining <= 0);
-    const credits = this.credits(req.credits, now);
+    const credits = this.credits(now);
     if (exhausted.length > 0) {
       return {
         outcome: "RATE_LIMITED",
@@ -110,22 +144,16 @@ export class KeyState extends DurableObject<Env> {
     }
     if (credits && credits.remaining < req.cost) {
       const state = creditState(credits, now)!;
-      return {
-        outcome: "QUOTA_EXHAUSTED",
-        limits,
-        credits: state,
-        retryAfter: state.refillIn ?? NO_REFILL_RETRY_SECONDS,
-      };
+      return { outcome: "QUOTA_EXHAUSTED", limits, credits: state, retryAfter: state.refillIn ?? NO_REFILL_RETRY_SECONDS };
     }
 
     req.ratelimits.forEach((rl, i) => {
       windows[i] = { ...windows[i], count: windows[i].count + 1 };
       this.writeSoon(`rl:${rl.name}`, windows[i]);
     });
-    const charged = credits !== null && req.cost > 0;
     // A charge is durable before the answer leaves: credits are what a consumer pays for.
-    if (charged) this.writeNow("credits", { ...credits, remaining: credits.remaining - req.cost });
-    this.recordUse(req.keyId, now, charged ? credits.remaining - req.cost : undefined);
+    if (credits !== null && req.cost > 0) this.writeNow("credits", { ...credits, remaining: credits.remaining - req.cost });
+    this.recordUse(req.keyId, now);
     return {
       outcome: "OK",
       limits: req.ratelimits.map((rl, i) => limitState(rl, windows[i], now)),
@@ -133,44 +161,151 @@ export class KeyState extends DurableObject<Env> {
     };
   }
 
-  /** The current state without consuming anything (for `POST /admin/keys/verify`). */
-  peek(req: Omit<CheckRequest, "cost">): PeekResult {
+  /** The current state without consuming anything (for `POST /admin/keys/verify` and key reads). */
+  async peek(req: Omit<CheckRequest, "cost" | "version"> & { keyId: string }): Promise<PeekResult> {
+    await this.settle(req);
     const now = Date.now();
     return {
       limits: req.ratelimits.map((rl) => limitState(rl, this.window(rl, now), now)),
-      credits: creditState(this.credits(req.credits, now), now),
-      version: this.version(req.keyId),
+      credits: creditState(this.credits(now), now),
+      version: this.known(req.keyId),
     };
   }
 
-  /** The newest record version this object has seen for a key (0: none yet). Reads only. */
-  version(keyId: string): number {
-    return this.read<number>(`ver:${keyId}`) ?? 0;
+  /** The newest record version of a key that D1 holds, as far as this object can tell (0: unknown). */
+  async version(req: LineageCall & { keyId: string }): Promise<number> {
+    await this.settle(req);
+    return this.known(req.keyId);
   }
 
-  /** Called by the admin API after every change to a key of this lineage. */
-  sync(req: SyncRequest): void {
-    this.writeNow(`ver:${req.keyId}`, Math.max(this.version(req.keyId), req.version));
-    if (req.credits === undefined) return;
-    this.writeNow("credits", req.credits === null ? undefined : { ...req.credits, lastRefillAt: Date.now() });
+  /** Step 1 of an admin change: until it is confirmed or D1 says otherwise, check D1 before answering. */
+  prepare(req: Prepare): void {
+    this.remember(req.lineageId);
+    this.writeNow("pending", [...this.pending(), { token: req.token, expectSeq: req.expectSeq, until: Date.now() + PENDING_MS }]);
+  }
+
+  /** Step 3 of an admin change, after D1 committed it. */
+  confirm(req: Confirm): void {
+    this.remember(req.lineageId);
+    this.adopt({
+      seq: req.seq,
+      versions: req.versions,
+      credits: req.credits?.value ?? null,
+      creditsVersion: req.credits?.version ?? 0,
+    });
+  }
+
+  /** An admin change that is known not to have committed. */
+  abort(req: LineageCall & { token: string }): void {
+    this.writeNow(
+      "pending",
+      this.pending().filter((p) => p.token !== req.token),
+    );
   }
 
   override async alarm(): Promise<void> {
     this.persist();
-    const pending = [...this.kv.list<UsageDelta>({ prefix: "use:" })];
-    if (pending.length > 0) {
-      await recordUsage(
-        this.env.DB,
-        pending.map(([, delta]) => delta),
-      );
-    }
-    // Requests that arrived during the write added to the same entries; keep their share.
-    for (const [name, written] of pending) {
-      const now = this.read<UsageDelta>(name);
-      this.writeNow(name, !now || now.count === written.count ? undefined : { ...now, count: now.count - written.count });
+    const lineageId = this.read<string>("lineage");
+    let flush = this.read<Flush>("flush");
+    if (!flush && lineageId) {
+      // persist() above brought storage up to date with memory, so storage lists every pending use.
+      const deltas = [...this.kv.list<UsageDelta>({ prefix: "use:" })].map(([, delta]) => delta);
+      if (deltas.length > 0) {
+        // Taken out of `use:` in one step, so uses arriving during the write start afresh.
+        const n = (this.read<number>("flushes") ?? 0) + 1;
+        flush = { id: `${this.ctx.id.toString()}:${n}`, deltas, remaining: this.read<StoredCredits>("credits")?.remaining };
+        this.writeNow("flushes", n);
+        this.writeNow("flush", flush);
+        for (const delta of deltas) this.writeNow(`use:${delta.keyId}`, undefined);
+      }
     }
     this.alarmArmed = false;
-    if ([...this.memo.keys()].some((name) => name.startsWith("use:") && this.memo.get(name) !== undefined)) this.armAlarm();
+    if (flush && lineageId) {
+      try {
+        await recordUsage(this.env.DB, flush.id, lineageId, flush.deltas, flush.remaining);
+        this.writeNow("flush", undefined);
+      } catch (err) {
+        console.error(JSON.stringify({ level: "error", msg: "usage flush failed; retrying", flush: flush.id, error: String(err) }));
+        this.armAlarm(FLUSH_RETRY_MS);
+        return;
+      }
+    }
+    if ([...this.memo.entries()].some(([name, value]) => name.startsWith("use:") && value !== undefined)) this.armAlarm();
+  }
+
+  /**
+   * Makes sure this object knows what D1 holds before it answers. Costs nothing on the hot
+   * path: only the first call of the object's life, an admin change not yet confirmed, or a
+   * key never seen before make it read D1.
+   */
+  private async settle(req: LineageCall & { keyId: string }): Promise<void> {
+    this.remember(req.lineageId);
+    const claimed = this.read<boolean>("claimed") === true;
+    const pending = this.pending();
+    if (claimed && pending.length === 0 && this.read(`ver:${req.keyId}`) !== undefined) return;
+    const now = Date.now();
+    await this.refresh(!claimed || pending.some((p) => p.until <= now));
+    // A key D1 does not list either: remember that it was looked for, so it is not looked for again.
+    if (this.read(`ver:${req.keyId}`) === undefined) this.writeNow(`ver:${req.keyId}`, 0);
+  }
+
+  /**
+   * A read of D1 that started after the caller arrived. A read already in flight may have
+   * started before the caller's admin change committed, so callers arriving during one share
+   * the next read instead: at most one read runs and one waits, however many requests come.
+   */
+  private refresh(claim: boolean): Promise<void> {
+    if (!this.reading) {
+      this.reading = this.readLineage(claim).finally(() => (this.reading = null));
+      return this.reading;
+    }
+    this.queuedClaims ||= claim;
+    this.queued ??= this.reading
+      .catch(() => undefined)
+      .then(() => {
+        const claimNext = this.queuedClaims;
+        this.queued = null;
+        this.queuedClaims = false;
+        return this.refresh(claimNext);
+      });
+    return this.queued;
+  }
+
+  private async readLineage(claim: boolean): Promise<void> {
+    const state = await readLineageState(this.env.DB, this.read<string>("lineage")!, claim);
+    this.adopt(state);
+    if (claim) this.writeNow("claimed", true);
+  }
+
+  /** Takes in what D1 holds (or held when an admin change committed). Never moves anything backwards. */
+  private adopt(state: LineageState): void {
+    for (const [keyId, version] of Object.entries(state.versions)) {
+      if (version > this.known(keyId)) this.writeNow(`ver:${keyId}`, version);
+    }
+    const applied = this.read<number>("creditsVersion");
+    if (applied === undefined && this.read("credits") !== undefined) {
+      // A balance kept from before credits were versioned: it is live, D1's is a lagging copy.
+      this.writeNow("creditsVersion", state.creditsVersion);
+    } else if (state.creditsVersion > (applied ?? 0)) {
+      // Each setting by an operator is applied once, whatever the balance has become since.
+      this.writeNow("credits", state.credits ? { ...state.credits, lastRefillAt: Date.now() } : undefined);
+      this.writeNow("creditsVersion", state.creditsVersion);
+    }
+    const pending = this.pending();
+    const open = pending.filter((p) => p.expectSeq > state.seq);
+    if (open.length !== pending.length) this.writeNow("pending", open);
+  }
+
+  private remember(lineageId: string): void {
+    if (this.read<string>("lineage") === undefined) this.writeNow("lineage", lineageId);
+  }
+
+  private known(keyId: string): number {
+    return this.read<number>(`ver:${keyId}`) ?? 0;
+  }
+
+  private pending(): Pending[] {
+    return this.read<Pending[]>("pending") ?? [];
   }
 
   private window(rl: RateLimit, now: number): Window {
@@ -180,13 +315,9 @@ export class KeyState extends DurableObject<Env> {
     return { windowMs, start: now, count: 0 };
   }
 
-  private credits(initial: Credits | null, now: number): StoredCredits | null {
+  private credits(now: number): StoredCredits | null {
     let credits = this.read<StoredCredits>("credits");
-    if (!credits) {
-      if (!initial) return null;
-      credits = { ...initial, lastRefillAt: now };
-      this.writeNow("credits", credits);
-    }
+    if (!credits) return null;
     if (credits.refill && now >= nextRefill(credits.refill, credits.lastRefillAt)) {
       credits = { ...credits, remaining: credits.refill.amount, lastRefillAt: now };
       this.writeNow("credits", credits);
@@ -194,17 +325,17 @@ export class KeyState extends DurableObject<Env> {
     return credits;
   }
 
-  private recordUse(keyId: string, now: number, remaining: number | undefined): void {
+  private recordUse(keyId: string, now: number): void {
     const name = `use:${keyId}`;
     const previous = this.read<UsageDelta>(name);
-    this.writeSoon(name, { keyId, count: (previous?.count ?? 0) + 1, lastUsedAt: now, remaining: remaining ?? previous?.remaining });
+    this.writeSoon(name, { keyId, count: (previous?.count ?? 0) + 1, lastUsedAt: now });
     // The first pending use arms the flush to D1; later ones ride along.
     if (!this.alarmArmed) this.armAlarm();
   }
 
-  private armAlarm(): void {
+  private armAlarm(delay = FLUSH_INTERVAL_MS): void {
     this.alarmArmed = true;
-    void this.ctx.storage.setAlarm(Date.now() + FLUSH_INTERVAL_MS);
+    void this.ctx.storage.setAlarm(Date.now() + delay);
   }
 
   private read<T>(name: string): T | undefined {
@@ -237,6 +368,14 @@ export class KeyState extends DurableObject<Env> {
     for (const name of this.dirty) this.kv.put(name, this.memo.get(name));
     this.dirty.clear();
   }
+}
+
+/** What a lineage's object would answer before it exists: every window unused, credits as last set. */
+export function freshState(ratelimits: readonly RateLimit[], credits: Credits | null, now: number): Omit<PeekResult, "version"> {
+  return {
+    limits: ratelimits.map((rl) => limitState(rl, { windowMs: rl.windowSeconds * 1000, start: now, count: 0 }, now)),
+    credits: creditState(credits && { ...credits, lastRefillAt: now }, now),
+  };
 }
 
 function limitState(rl: RateLimit, window: Window, now: number): LimitState {

@@ -6,8 +6,11 @@ import type { StoredKey } from "./record";
 
 /**
  * Key lookup through three tiers (docs/storage.md): isolate memory, then KV, then D1.
- * Unknown hashes are cached too (as null), so repeating a bogus key never reaches D1.
- * Staleness is bounded by KeyState: a record older than the object's version is refetched.
+ * Staleness is bounded by KeyState: a record older than the object's version is refetched,
+ * so KV may keep records for a day. Unknown hashes are what an attacker can mint for free,
+ * so their cost is bounded (DESIGN.md, "Consumer requests"): they are remembered in a
+ * separate, smaller cache that can never push real keys out, never written to KV, and the D1
+ * reads that first lookups may cause are rationed per isolate.
  */
 export const CACHE = {
   /** in-isolate entries younger than this are served without a look elsewhere */
@@ -16,19 +19,30 @@ export const CACHE = {
   staleMs: 300_000,
   maxEntries: 10_000,
   maxBytes: 8 * 1024 * 1024,
-  kvTtlSeconds: 300,
-  kvNegativeTtlSeconds: 60,
+  kvTtlSeconds: 86_400,
+  /** hashes known to match no key: how many this isolate remembers, and for how long */
+  unknownMaxEntries: 20_000,
+  unknownTtlMs: 600_000,
+  /** D1 reads for hashes found in neither memory nor KV: a burst, then this many per second */
+  d1Burst: 50,
+  d1PerSecond: 10,
 };
 
 const KV_PREFIX = "key:";
 
 interface Entry {
-  key: StoredKey | null;
+  key: StoredKey;
   fetchedAt: number;
 }
 
 const memory = new Lru<Entry>(CACHE.maxEntries, CACHE.maxBytes);
+/** hash -> when it was found to match no key; its weight is the hash's UTF-16 bytes plus overhead */
+const unknown = new Lru<number>(CACHE.unknownMaxEntries, CACHE.unknownMaxEntries * 256);
+const UNKNOWN_WEIGHT = 64 * 2 + 64;
 const inflight = new Map<string, Promise<StoredKey | null>>();
+/** A token bucket: D1 reads for first lookups that this isolate may still make. */
+const d1Budget = { tokens: CACHE.d1Burst, at: 0 };
+let d1Lookups = 0;
 
 export interface KeyCacheEnv {
   DB: D1Database;
@@ -39,12 +53,17 @@ export type WaitUntil = (promise: Promise<unknown>) => void;
 
 /** Resolves a hash to its key (null: no such key). Throws GATEWAY_UNAVAILABLE only with nothing cached. */
 export async function lookupKey(env: KeyCacheEnv, hash: string, waitUntil: WaitUntil): Promise<StoredKey | null> {
+  const now = Date.now();
   const entry = memory.get(hash);
-  const age = entry ? Date.now() - entry.fetchedAt : Infinity;
+  const age = entry ? now - entry.fetchedAt : Infinity;
   if (entry && age < CACHE.freshMs) return entry.key;
   if (entry && age < CACHE.staleMs) {
     waitUntil(load(env, hash, false, waitUntil).catch(() => undefined));
     return entry.key;
+  }
+  if (!entry) {
+    const seen = unknown.get(hash);
+    if (seen !== undefined && now - seen < CACHE.unknownTtlMs) return null;
   }
   try {
     return await load(env, hash, false, waitUntil);
@@ -59,69 +78,75 @@ export const refetchKey = (env: KeyCacheEnv, hash: string, waitUntil: WaitUntil)
   load(env, hash, true, waitUntil);
 
 /** One load per hash at a time in an isolate: concurrent misses share it. */
-function load(env: KeyCacheEnv, hash: string, skipKv: boolean, waitUntil: WaitUntil): Promise<StoredKey | null> {
-  const flightKey = skipKv ? `d1:${hash}` : hash;
+function load(env: KeyCacheEnv, hash: string, known: boolean, waitUntil: WaitUntil): Promise<StoredKey | null> {
+  const flightKey = known ? `d1:${hash}` : hash;
   let pending = inflight.get(flightKey);
   if (!pending) {
-    pending = loadUncached(env, hash, skipKv, waitUntil).finally(() => inflight.delete(flightKey));
+    pending = loadUncached(env, hash, known, waitUntil).finally(() => inflight.delete(flightKey));
     inflight.set(flightKey, pending);
   }
   return pending;
 }
 
-async function loadUncached(
-  env: KeyCacheEnv,
-  hash: string,
-  skipKv: boolean,
-  waitUntil: WaitUntil,
-): Promise<StoredKey | null> {
-  if (!skipKv) {
+/** `known`: the key is known to exist and its cached copy to be stale, so D1 is read at once and unrationed. */
+async function loadUncached(env: KeyCacheEnv, hash: string, known: boolean, waitUntil: WaitUntil): Promise<StoredKey | null> {
+  if (!known) {
     const cached = await readKv(env.KEY_CACHE, hash);
-    if (cached !== undefined) {
+    if (cached?.key === null) {
+      unknown.set(hash, Date.now(), UNKNOWN_WEIGHT);
+      return null;
+    }
+    if (cached) {
       remember(hash, cached.key, cached.text.length);
       return cached.key;
     }
+    if (!takeD1Read(Date.now())) {
+      throw new ProblemError("GATEWAY_UNAVAILABLE", "Key storage is busy; try again shortly.", { headers: { "Retry-After": "1" } });
+    }
   }
-  let key: StoredKey | null;
-  try {
-    key = await findByHash(getDb(env.DB), hash);
-  } catch (err) {
-    console.error(JSON.stringify({ level: "error", msg: "key lookup in D1 failed", error: String(err) }));
-    throw new ProblemError("GATEWAY_UNAVAILABLE", "Key storage is unreachable; try again shortly.", {
-      headers: { "Retry-After": "5" },
-    });
+  d1Lookups++;
+  const key = await findByHash(getDb(env.DB), hash);
+  if (!key) {
+    unknown.set(hash, Date.now(), UNKNOWN_WEIGHT);
+    return null;
   }
-  const text = storeKv(env.KEY_CACHE, hash, key, waitUntil);
+  const text = JSON.stringify(key);
+  waitUntil(writeKv(env.KEY_CACHE, hash, text));
   remember(hash, key, text.length);
   return key;
 }
 
-function remember(hash: string, key: StoredKey | null, bytes: number): void {
+function takeD1Read(now: number): boolean {
+  d1Budget.tokens = Math.min(CACHE.d1Burst, d1Budget.tokens + ((now - d1Budget.at) / 1000) * CACHE.d1PerSecond);
+  d1Budget.at = now;
+  if (d1Budget.tokens < 1) return false;
+  d1Budget.tokens -= 1;
+  return true;
+}
+
+function remember(hash: string, key: StoredKey, bytes: number): void {
+  unknown.delete(hash);
   memory.set(hash, { key, fetchedAt: Date.now() }, 160 + bytes * 2);
 }
 
+/**
+ * A record from KV; undefined on a miss or a failure. `key: null` is a "no such key" entry,
+ * which earlier versions of keygate wrote (for 60 s); keygate honours them but writes none.
+ */
 async function readKv(kv: KVNamespace, hash: string): Promise<{ key: StoredKey | null; text: string } | undefined> {
   try {
     const text = await kv.get(KV_PREFIX + hash, "text");
-    if (text === null) return undefined;
-    return { key: JSON.parse(text) as StoredKey | null, text };
+    return text === null ? undefined : { key: JSON.parse(text) as StoredKey | null, text };
   } catch (err) {
     console.warn(JSON.stringify({ level: "warn", msg: "KV read failed; falling through to D1", error: String(err) }));
     return undefined;
   }
 }
 
-/** Writes a record (or null for "no such key") to KV; never throws. Returns the text written. */
-function storeKv(kv: KVNamespace, hash: string, key: StoredKey | null, waitUntil: WaitUntil): string {
-  const text = JSON.stringify(key);
-  waitUntil(writeKv(kv, hash, text, key ? CACHE.kvTtlSeconds : CACHE.kvNegativeTtlSeconds));
-  return text;
-}
-
 /** A KV write that never fails its caller, whether the binding throws or rejects. */
-async function writeKv(kv: KVNamespace, hash: string, text: string, expirationTtl: number): Promise<void> {
+async function writeKv(kv: KVNamespace, hash: string, text: string): Promise<void> {
   try {
-    await kv.put(KV_PREFIX + hash, text, { expirationTtl });
+    await kv.put(KV_PREFIX + hash, text, { expirationTtl: CACHE.kvTtlSeconds });
   } catch (err) {
     console.warn(JSON.stringify({ level: "warn", msg: "KV write failed", error: String(err) }));
   }
@@ -131,9 +156,18 @@ async function writeKv(kv: KVNamespace, hash: string, text: string, expirationTt
 export async function publishKey(env: KeyCacheEnv, key: StoredKey): Promise<void> {
   const text = JSON.stringify(key);
   remember(key.hash, key, text.length);
-  await writeKv(env.KEY_CACHE, key.hash, text, CACHE.kvTtlSeconds);
+  await writeKv(env.KEY_CACHE, key.hash, text);
 }
 
-/** For tests and the benchmark: how much the in-isolate cache holds. */
-export const memoryCacheStats = () => ({ entries: memory.size, bytes: memory.weight });
-export const clearMemoryCache = () => memory.clear();
+/** For tests and the benchmark: what the in-isolate caches hold, and how many D1 lookups this isolate made. */
+export const memoryCacheStats = () => ({
+  entries: memory.size,
+  bytes: memory.weight,
+  unknownEntries: unknown.size,
+  unknownBytes: unknown.weight,
+  d1Lookups,
+});
+export const clearMemoryCache = () => {
+  memory.clear();
+  unknown.clear();
+};

@@ -72,8 +72,11 @@ function unwrap(value: unknown): unknown {
 
 const ulid = monotonicFactory();
 
-/** `<prefix>_<ULID>`: ids sort by creation time, so "newest first" is "id descending". */
-export const newId = (prefix: "key" | "aud"): string => `${prefix}_${ulid()}`;
+/**
+ * `<prefix>_<ULID>`: ids sort by creation time, so "newest first" is "id descending". `chg` and
+ * `clm` mark a lineage's row for one admin change or one KeyState claim (docs/consistency.md).
+ */
+export const newId = (prefix: "key" | "aud" | "chg" | "clm"): string => `${prefix}_${ulid()}`;
 
 export const KEY_ID_PATTERN = /^key_[0-9A-HJKMNP-TV-Z]{26}$/;
 

@@ -69,12 +69,19 @@ export const lineages = sqliteTable("lineages", {
   /** the lineage id: the id of its first key */
   id: text("id").primaryKey(),
   /**
-   * +1 on every admin change to a key of the lineage and every time its KeyState object reads
-   * the lineage from D1. An admin change commits only if `seq` is still what it read.
+   * +1 on every admin change to a key of the lineage and every time its KeyState object claims
+   * the lineage (reads it from D1 and marks itself as existing). An admin change commits only
+   * if `seq` is still what it read.
    */
   seq: integer("seq").notNull().default(0),
+  /** the token of the change (or claim) that last moved `seq`: the batch's other statements check it */
+  changeId: text("change_id"),
   /** true once the lineage's KeyState object exists: only then does the admin API tell it of changes */
   hasState: integer("has_state", { mode: "boolean" }).notNull().default(false),
+  /** the credits an operator last set (JSON `{ remaining, refill }` or NULL): never the lagging live copy */
+  credits: text("credits"),
+  /** +1 every time an operator sets `credits`; KeyState applies each setting exactly once */
+  creditsVersion: integer("credits_version").notNull().default(0),
 });
 
 /** Batched usage writes already applied, so a flush retried after a lost answer counts once. */

@@ -15,10 +15,23 @@ const tmp = mkdtempSync(path.join(os.tmpdir(), "keygate-bench-test-"));
 const committed = path.join(root, "bench/results.json");
 afterAll(() => rmSync(tmp, { recursive: true, force: true }));
 
-const SCENARIOS = ["baseline", "valid_key", "cold_key", "unknown_key", "malformed_key", "rate_limited", "admin_create"];
+const SCENARIOS = [
+  "baseline",
+  "valid_key",
+  "cold_key",
+  "unknown_key",
+  "malformed_key",
+  "forged_keys",
+  "forged_keys_many_clients",
+  "rate_limited",
+  "admin_create",
+];
 
 interface Results {
-  scenarios: Record<string, { rps: number; p50_ms: number; p99_ms: number; ratio_to_baseline: number }>;
+  scenarios: Record<
+    string,
+    { rps: number; p50_ms: number; p99_ms: number; ratio_to_baseline: number; d1_reads?: number; statuses?: Record<string, number> }
+  >;
   node: string;
   date: string;
   targets: { target: string; ratio: number; met: boolean }[];
@@ -30,8 +43,8 @@ interface Results {
   };
   memory: {
     distinct_keys: number;
-    before: { heap_used_mib: number; cache: { entries: number } };
-    after: { heap_used_mib: number; heap_reserved_mib: number; isolate_mib: number; cache: { entries: number } };
+    before: { heap_used_mib: number; cache: { entries: number; unknownEntries: number } };
+    after: { heap_used_mib: number; heap_reserved_mib: number; isolate_mib: number; cache: { entries: number; unknownEntries: number } };
   };
 }
 
@@ -60,7 +73,7 @@ it("runs every scenario in quick mode and writes results where it is told", { ti
   expect(results.scenarios.baseline.ratio_to_baseline).toBe(1);
   expect(results.node).toBe(process.version);
   expect(Number.isNaN(Date.parse(results.date))).toBe(false);
-  expect(results.targets.map((t) => t.target)).toHaveLength(3);
+  expect(results.targets.map((t) => t.target)).toHaveLength(4);
 
   // valid_key was measured with and without the usage rollups, in the same workerd.
   const { rollups } = results;
@@ -72,10 +85,20 @@ it("runs every scenario in quick mode and writes results where it is told", { ti
   const [only] = rollups.per_round;
   expect(rollups.ratio_drop).toBeCloseTo(only.without_rollups - only.with_rollups, 3);
 
-  // The memory run sent its keys and the isolate's cache grew by one negative entry per key.
+  // Forged keys: one client reaches D1 at most as often as it may present unknown keys, then is
+  // refused; many clients reach D1 at most as often as the isolate's budget allows.
+  const forged = results.scenarios.forged_keys;
+  expect(forged.statuses?.["429"]).toBeGreaterThan(0);
+  expect(forged.d1_reads).toBeLessThanOrEqual(20);
+  const many = results.scenarios.forged_keys_many_clients;
+  expect(many.d1_reads).toBeGreaterThan(0);
+  expect(many.d1_reads).toBeLessThanOrEqual(50 + 10 * 5);
+
+  // The memory run sent its keys: the isolate remembered each as unknown, apart from the key cache.
   const { memory } = results;
   expect(memory.distinct_keys).toBeGreaterThan(0);
-  expect(memory.after.cache.entries - memory.before.cache.entries).toBe(memory.distinct_keys);
+  expect(memory.after.cache.unknownEntries - memory.before.cache.unknownEntries).toBe(memory.distinct_keys);
+  expect(memory.after.cache.entries).toBe(memory.before.cache.entries);
   expect(memory.after.heap_used_mib).toBeGreaterThan(0);
   expect(memory.after.heap_reserved_mib).toBeGreaterThanOrEqual(memory.after.heap_used_mib);
   expect(memory.after.isolate_mib).toBeGreaterThanOrEqual(memory.after.heap_reserved_mib);

@@ -95,6 +95,17 @@ async function startDev(args: string[], demoPort: number): Promise<DevServer> {
   return server;
 }
 
+/** `npx keygate ARGS` from the repository, with only the KEYGATE_* variables given here. */
+function keygateCli(args: string[], env: Record<string, string>): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  const clean = Object.fromEntries(Object.entries(process.env).filter(([name]) => !name.startsWith("KEYGATE_")));
+  const child = spawn("npx", ["keygate", ...args], { cwd: root, env: { ...clean, ...env }, stdio: ["ignore", "pipe", "pipe"] });
+  let stdout = "";
+  let stderr = "";
+  child.stdout?.on("data", (chunk) => (stdout += chunk));
+  child.stderr?.on("data", (chunk) => (stderr += chunk));
+  return new Promise((resolve) => child.once("close", (code) => resolve({ code, stdout, stderr })));
+}
+
 const call = (url: string, token: string, init: RequestInit = {}) =>
   fetch(url, { ...init, headers: { Authorization: `Bearer ${token}`, "Content-Type": "application/json", ...init.headers } });
 
@@ -178,6 +189,13 @@ describe("npm run dev", () => {
     ]);
     expect(dev.output()).toContain(`curl -s "${base}/admin/usage?ownerId=acct_42&groupBy=key" -H "Authorization: Bearer ${firstToken}"`);
 
+    // the CLI lines it printed: KEYGATE_URL for this port, the token read from the same secrets file
+    expect(dev.output()).toContain(`  export KEYGATE_URL=${base}/admin\n  npx keygate keys create`);
+    expect(dev.output()).not.toContain("KEYGATE_ADMIN_TOKEN");
+    const cli = await keygateCli(["keys", "list", "--json"], { KEYGATE_URL: `${base}/admin`, KEYGATE_DEV_VARS: devVars });
+    expect(cli.code, cli.stderr).toBe(0);
+    expect(JSON.parse(cli.stdout).data.map((k: { id: string }) => k.id)).toEqual([second.id, first.id]);
+
     expect(await dev.stop("SIGINT")).toBe(true); // Ctrl-C in a terminal signals the whole foreground group
     expect(await portFree(Number(new URL(base).port))).toBe(true);
     expect(await portFree(demoPort)).toBe(true);
@@ -198,6 +216,7 @@ describe("npm run dev", () => {
       expect(dev.output()).toContain("local D1 database is up to date");
       expect(dev.output()).toContain(`port ${originPort} is already in use, so the demo origin did not start`);
       expect(dev.output()).toContain(`-H "Authorization: Bearer ${token}"`);
+      expect(dev.output()).toContain(`  export KEYGATE_ADMIN_TOKEN=${token}\n`);
 
       expect((await call(`${base}/admin/keys`, firstToken)).status).toBe(401);
       const listed = await call(`${base}/admin/keys`, token);

@@ -1,12 +1,15 @@
 import { createHash } from "node:crypto";
 import http from "node:http";
 import type { AddressInfo } from "node:net";
+import { responseChecker, type OpenApiDocument, type ReceivedResponse } from "./openapi-check.ts";
 
 /**
  * A real origin for tests: echoes what it received as JSON (headers, path, body size and
  * SHA-256). `/slow` never answers, `/reset` drops the connection, `/stream` sends a body
  * in chunks, `/status/<code>` answers with that status. Under `/ae-sql` it stands in for the Analytics Engine SQL API, the one part
  * that cannot run locally: it records each query and answers with rows a test set first.
+ * Under `/__openapi` it checks admin responses against the OpenAPI document (openapi-check.ts),
+ * for the workers tests, which cannot run ajv inside workerd.
  */
 export interface EchoBody {
   method: string;
@@ -45,10 +48,63 @@ async function sqlApiStandIn(req: http.IncomingMessage, res: http.ServerResponse
   reply({ meta: [], data: sqlApi.rows, rows: sqlApi.rows.length });
 }
 
+/**
+ * How an origin that reads paths loosely would see a path: Tomcat and Jetty drop `;` path
+ * parameters, Go, Python, Java and nginx decode percent-encodings (then resolve `.` and `..`),
+ * Windows servers take `\\` for `/`, and Express (by default) and IIS ignore case. Under
+ * `/decoding/` the origin answers with the path it would serve in `X-Served-Path`.
+ */
+export function looselyRead(raw: string): string {
+  const dropParams = (path: string) =>
+    path
+      .split("/")
+      .map((segment) => segment.split(";")[0])
+      .join("/");
+  let path = dropParams(raw.replaceAll("\\", "/"));
+  try {
+    path = decodeURIComponent(path);
+  } catch {
+    path = unescape(path);
+  }
+  path = dropParams(path.replaceAll("\\", "/"));
+  const out: string[] = [];
+  for (const segment of path.split("/")) {
+    if (segment === "" || segment === ".") continue;
+    if (segment === "..") out.pop();
+    else out.push(segment);
+  }
+  return `/${out.join("/")}`.toLowerCase();
+}
+
+/** Checkers by the SHA-256 of the document they were built from. */
+const checkers = new Map<string, ReturnType<typeof responseChecker>>();
+
+async function openApiCheck(req: http.IncomingMessage, res: http.ServerResponse, path: string) {
+  const body = await readBody(req);
+  const reply = (status: number, value: unknown) => {
+    res.writeHead(status, { "Content-Type": "application/json" });
+    res.end(JSON.stringify(value));
+  };
+  try {
+    if (path === "/__openapi/document") {
+      const id = createHash("sha256").update(body).digest("hex");
+      if (!checkers.has(id)) checkers.set(id, responseChecker(JSON.parse(body) as OpenApiDocument));
+      return reply(200, { id });
+    }
+    const { id, response } = JSON.parse(body) as { id: string; response: ReceivedResponse };
+    const check = checkers.get(id);
+    if (!check) return reply(404, { errors: [`no document ${id} was registered`] });
+    reply(200, { errors: check(response) });
+  } catch (err) {
+    reply(500, { errors: [`the checker failed: ${(err as Error).stack ?? err}`] });
+  }
+}
+
 export function startOrigin(port = 0, host = "127.0.0.1"): Promise<http.Server> {
   const server = http.createServer((req, res) => {
     const path = req.url ?? "/";
     if (path.startsWith("/ae-sql")) return void sqlApiStandIn(req, res, path);
+    if (path.startsWith("/__openapi/")) return void openApiCheck(req, res, path);
     if (path === "/__markers") {
       res.writeHead(200, { "Content-Type": "application/json" });
       return void res.end(JSON.stringify(markersSeen));
@@ -81,10 +137,12 @@ export function startOrigin(port = 0, host = "127.0.0.1"): Promise<http.Server> 
         bodySha256: hash.digest("hex"),
       };
       const text = JSON.stringify(body);
+      const rawPath = path.split("?")[0];
       res.writeHead(200, {
         "Content-Type": "application/json",
         "Content-Length": Buffer.byteLength(text),
         "X-Origin": "echo",
+        ...(rawPath.startsWith("/decoding/") ? { "X-Served-Path": encodeURI(looselyRead(rawPath.slice("/decoding".length))) } : {}),
         Connection: "keep-alive",
       });
       res.end(text);

@@ -3,18 +3,24 @@ import { admin, send } from "./helpers";
 import { body, RECORD_FIELDS } from "./admin-helpers";
 
 interface Operation {
-  responses: Record<string, { content?: Record<string, unknown> }>;
+  operationId?: string;
+  requestBody?: { content: Record<string, { schema: Schema }> };
+  responses: Record<string, { content?: Record<string, unknown>; headers?: Record<string, { $ref?: string }> }>;
 }
 interface OpenApiDoc {
   openapi: string;
   servers: { url: string }[];
   paths: Record<string, Record<string, Operation>>;
-  components: { schemas: Record<string, Schema>; securitySchemes: Record<string, unknown> };
+  components: { schemas: Record<string, Schema>; securitySchemes: Record<string, unknown>; headers: Record<string, unknown> };
 }
 interface Schema {
   $ref?: string;
-  properties?: Record<string, unknown>;
+  type?: string | string[];
+  properties?: Record<string, Schema>;
+  required?: string[];
   allOf?: Schema[];
+  items?: Schema;
+  default?: unknown;
 }
 
 /** The property names a schema describes, following $ref and allOf. */
@@ -75,6 +81,61 @@ describe("GET /admin/openapi.json", () => {
         for (const [, response] of errors) expect(Object.keys(response.content ?? {})).toEqual(["application/problem+json"]);
       }
     }
+  });
+});
+
+describe("the document, read as client generators and validators read it", () => {
+  const operations = (doc: OpenApiDoc) =>
+    Object.entries(doc.paths).flatMap(([path, ops]) => Object.entries(ops).map(([method, op]) => ({ name: `${method} ${path}`, method, op })));
+
+  it("names every operation once, and every answer carries X-Request-Id", async () => {
+    const doc = await body<OpenApiDoc>(await send("/admin/openapi.json"), 200);
+    const ids = operations(doc).map(({ op }) => op.operationId);
+    expect(ids.every((id) => typeof id === "string" && /^[a-z][A-Za-z]+$/.test(id)), JSON.stringify(ids)).toBe(true);
+    expect(new Set(ids).size).toBe(ids.length);
+    expect(doc.components.headers["X-Request-Id"]).toMatchObject({ required: true });
+    for (const { name, op } of operations(doc)) {
+      for (const [status, response] of Object.entries(op.responses)) {
+        expect(response.headers?.["X-Request-Id"], `${name} ${status}`).toEqual({ $ref: "#/components/headers/X-Request-Id" });
+      }
+    }
+  });
+
+  it("declares validation, auth and storage problems everywhere, and 413/415 where a body is read", async () => {
+    const doc = await body<OpenApiDoc>(await send("/admin/openapi.json"), 200);
+    for (const { name, op } of operations(doc)) {
+      const statuses = Object.keys(op.responses);
+      expect(statuses, name).toEqual(expect.arrayContaining(["400", "401", "403", "503"]));
+      if (op.requestBody) expect(statuses, name).toEqual(expect.arrayContaining(["413", "415"]));
+    }
+  });
+
+  it("keeps request bodies inline, so fields with defaults stay optional to generators", async () => {
+    const doc = await body<OpenApiDoc>(await send("/admin/openapi.json"), 200);
+    const create = doc.paths["/keys"].post.requestBody!.content["application/json"].schema;
+    expect(create.$ref).toBeUndefined();
+    expect(create.required?.sort()).toEqual(["name", "ownerId"]);
+    expect(create.properties?.environment.default).toBe("live");
+    const rotate = doc.paths["/keys/{id}/rotate"].post.requestBody!.content["application/json"].schema;
+    expect(rotate.required ?? []).toEqual([]);
+    // a shared component with a default would be read as "always present"
+    for (const [name, schema] of Object.entries(doc.components.schemas)) {
+      for (const [field, property] of Object.entries(schema.properties ?? {})) {
+        expect(property.default, `${name}.${field} has no default`).toBeUndefined();
+      }
+    }
+  });
+
+  it("types PATCH expiresAt as a date-time or null, and verify's limits as one object each", async () => {
+    const doc = await body<OpenApiDoc>(await send("/admin/openapi.json"), 200);
+    const patch = doc.paths["/keys/{id}"].patch.requestBody!.content["application/json"].schema;
+    expect(patch.properties?.expiresAt.type).toEqual(["string", "null"]);
+    const limits = doc.components.schemas.VerifyResult.properties!.ratelimits;
+    expect(limits.items).toEqual({ $ref: "#/components/schemas/RateLimitState" });
+    expect(doc.components.schemas.RateLimitState.allOf).toBeUndefined();
+    expect(Object.keys(doc.components.schemas.RateLimitState.properties!).sort()).toEqual(
+      ["limit", "name", "remaining", "reset", "windowSeconds"],
+    );
   });
 });
 

@@ -148,3 +148,62 @@ export function statusCounts(responses: Response[]): Record<number, number> {
   for (const res of responses) counts[res.status] = (counts[res.status] ?? 0) + 1;
   return counts;
 }
+
+type KeyStateNamespace = Env["KEY_STATE"];
+type KeyStateCall = "check" | "peek" | "version" | "prepare" | "confirm" | "abort";
+
+/** The real KeyState namespace, except that the named calls answer with `faults[call]()` instead. */
+export function keyStateWith(faults: Partial<Record<KeyStateCall, () => unknown>>): KeyStateNamespace {
+  return {
+    idFromName: (name: string) => env.KEY_STATE.idFromName(name),
+    get: (id: DurableObjectId) => {
+      const stub = env.KEY_STATE.get(id);
+      return new Proxy(stub, {
+        get: (target, property) =>
+          property in faults ? faults[property as KeyStateCall] : Reflect.get(target, property),
+      });
+    },
+  } as unknown as KeyStateNamespace;
+}
+
+export const rejects = () => Promise.reject(new Error("object reset"));
+export const hangs = () => new Promise(() => {});
+
+/**
+ * The real D1, except for batches that write: "fail" refuses them before they run, as a D1
+ * that fails mid-change; "lose-answer" runs them and then throws, as a connection lost after
+ * the commit. Reads (and batches of reads) pass through.
+ */
+export function d1FailingWrites(mode: "fail" | "lose-answer"): D1Database {
+  const real = env.DB;
+  const sqlOf = new WeakMap<object, string>();
+  const inner = new WeakMap<object, D1PreparedStatement>();
+  const wrap = (statement: D1PreparedStatement, text: string): D1PreparedStatement => {
+    const proxy = new Proxy(statement, {
+      get: (target, property) => {
+        if (property === "bind") return (...values: unknown[]) => wrap(target.bind(...values), text);
+        const value = Reflect.get(target, property);
+        return typeof value === "function" ? value.bind(target) : value;
+      },
+    });
+    sqlOf.set(proxy, text);
+    inner.set(proxy, statement);
+    return proxy;
+  };
+  return new Proxy(real, {
+    get: (target, property) => {
+      if (property === "prepare") return (text: string) => wrap(target.prepare(text), text);
+      if (property === "batch") {
+        return async (statements: D1PreparedStatement[]) => {
+          const unwrapped = statements.map((s) => inner.get(s) ?? s);
+          if (!statements.some((s) => /^\s*(insert|update|delete)/i.test(sqlOf.get(s) ?? ""))) return target.batch(unwrapped);
+          if (mode === "fail") throw new Error("D1_ERROR: the change could not be written");
+          await target.batch(unwrapped);
+          throw new Error("Network connection lost.");
+        };
+      }
+      const value = Reflect.get(target, property);
+      return typeof value === "function" ? value.bind(target) : value;
+    },
+  });
+}

@@ -1,13 +1,49 @@
-import { exports } from "cloudflare:workers";
+import { env, exports } from "cloudflare:workers";
 import { expect } from "vitest";
 import type { KeyRecord } from "../../src/store/record";
+import { canonicalPath } from "../../src/gateway/paths";
 
 export const ADMIN_TOKEN = "test-admin-token-0123456789";
 export const BASE = "https://gateway.test";
 
-/** A request to the worker under test, as a client on the internet would send it. */
-export function send(path: string, init: RequestInit = {}): Promise<Response> {
-  return exports.default.fetch(new Request(`${BASE}${path}`, init));
+/**
+ * A request to the worker under test, as a client on the internet would send it. Every admin
+ * answer is checked against the OpenAPI document the worker serves, so a response the
+ * document does not describe fails the test that received it.
+ */
+export async function send(path: string, init: RequestInit = {}): Promise<Response> {
+  const res = await exports.default.fetch(new Request(`${BASE}${path}`, init));
+  const routed = adminRoute(path);
+  if (routed) await expectDocumented(init.method ?? "GET", routed, res);
+  return res;
+}
+
+/** The admin path keygate routes a request to (it routes on the canonical path, the admin prefix in any case), or null. */
+function adminRoute(path: string): string | null {
+  const url = new URL(`${BASE}${path}`);
+  const canonical = canonicalPath(url.pathname);
+  if (!canonical?.toLowerCase().startsWith("/admin/")) return null;
+  return `/admin${canonical.slice("/admin".length)}${url.search}`;
+}
+
+/** The test origin (test/support/origin.ts) holds the checker: ajv cannot compile inside workerd. */
+const checker = (route: string, body: string) =>
+  fetch(`${env.UPSTREAM_URL}/__openapi/${route}`, { method: "POST", body }).then((r) => r.json() as Promise<Record<string, unknown>>);
+
+let documentId: Promise<string> | undefined;
+/** The worker's own document, registered with the checker once per test file. */
+function registeredDocument(): Promise<string> {
+  documentId ??= exports.default
+    .fetch(new Request(`${BASE}/admin/openapi.json`))
+    .then((res) => res.text())
+    .then(async (doc) => (await checker("document", doc)).id as string);
+  return documentId;
+}
+
+async function expectDocumented(method: string, path: string, res: Response): Promise<void> {
+  const response = { method, path, status: res.status, headers: Object.fromEntries(res.headers), body: await res.clone().text() };
+  const { errors } = await checker("check", JSON.stringify({ id: await registeredDocument(), response }));
+  expect(errors, `${method} ${path} answered as the OpenAPI document says`).toEqual([]);
 }
 
 export function admin(path: string, init: RequestInit & { json?: unknown; token?: string } = {}): Promise<Response> {

@@ -40,10 +40,10 @@ export default defineConfig(async () => {
             ASSERTION_PRIVATE_KEY: testSigningJwk(),
             ROUTES: JSON.stringify(testRoutes(inject("originPort"))),
             STATE_TIMEOUT_MS: "2000",
-            // Usage batches reach D1 50 ms after their first request (10 s in production), so a test
-            // that waits for a request's waitUntil also waits for its batch. Usage routes read D1;
-            // admin-usage.test.ts points them at the Analytics Engine SQL API stand-in itself.
-            USAGE_FLUSH_MS: "50",
+            // Usage batches reach D1 1 ms after their first request (10 s in production): a test that
+            // waits for a request's waitUntil (gatewayWith) also waits for its batch, so it must be
+            // short. Usage routes read D1; admin-usage.test.ts points them at the SQL API stand-in.
+            USAGE_FLUSH_MS: "1",
           },
         },
       })),

@@ -1,0 +1,123 @@
+/** How keys, verdicts and usage figures read in a terminal; --json prints the API's JSON instead. */
+import type { KeyRecord, UsageCounts, VerifyResult } from "../client/index.ts";
+import type { Paint } from "./output/colour.ts";
+import type { Column } from "./output/index.ts";
+import { relativeTime, whenExactly } from "./output/time.ts";
+
+export type KeyStatus = "active" | "disabled" | "expired" | "revoked";
+
+export function keyStatus(key: KeyRecord, now = Date.now()): KeyStatus {
+  if (key.revokedAt) return "revoked";
+  if (key.expiresAt && Date.parse(key.expiresAt) <= now) return "expired";
+  return key.enabled ? "active" : "disabled";
+}
+
+export const paintStatus = (paint: Paint, status: KeyStatus, text: string = status) =>
+  status === "active" ? paint.green(text) : status === "disabled" ? paint.yellow(text) : paint.red(text);
+
+const number = new Intl.NumberFormat("en-US");
+export const count = (n: number) => number.format(n);
+
+/** 3600 -> "1 hour", 90 -> "90 seconds": the largest unit that divides evenly. */
+export function duration(seconds: number): string {
+  const units: [string, number][] = [["day", 86_400], ["hour", 3_600], ["minute", 60], ["second", 1]];
+  const [unit, size] = units.find(([, size]) => seconds % size === 0 && seconds >= size) ?? ["second", 1];
+  const n = seconds / size;
+  return `${count(n)} ${unit}${n === 1 ? "" : "s"}`;
+}
+
+const rateLimits = (limits: { name: string; limit: number; windowSeconds: number }[]) =>
+  limits.map((r) => `${r.name}: ${count(r.limit)} per ${duration(r.windowSeconds)}`).join(", ") || "none";
+
+function credits(c: KeyRecord["credits"]): string {
+  if (!c) return "unlimited";
+  if (!c.refill) return `${count(c.remaining)} left, no refill`;
+  const when = c.refill.interval === "daily" ? "daily" : `monthly on day ${c.refill.day ?? 1}`;
+  return `${count(c.remaining)} left, refilled to ${count(c.refill.amount)} ${when}`;
+}
+
+function statusText(key: KeyRecord, now: number): string {
+  const status = keyStatus(key, now);
+  if (status === "revoked") return `revoked ${relativeTime(key.revokedAt!, now)}`;
+  if (status === "expired") return `expired ${relativeTime(key.expiresAt!, now)}`;
+  return status;
+}
+
+/** One key, label by label. */
+export function keyFields(key: KeyRecord, now = Date.now()): [string, string][] {
+  return [
+    ["ID", key.id],
+    ["Name", key.name],
+    ["Owner", key.ownerId],
+    ["Environment", key.environment],
+    ["Start", key.start],
+    ["Status", statusText(key, now)],
+    ["Scopes", key.scopes.join(" ") || "none"],
+    ["Rate limits", rateLimits(key.ratelimits)],
+    ["Credits", credits(key.credits)],
+    ["Allowed IPs", key.allowedIps.join(", ") || "any"],
+    ["Metadata", JSON.stringify(key.metadata)],
+    ["Expires", key.expiresAt ? whenExactly(key.expiresAt, now) : "never"],
+    ["Last used", key.lastUsedAt ? relativeTime(key.lastUsedAt, now) : "never"],
+    ["Requests", count(key.usageCount)],
+    ...(key.rotatedFrom ? [["Rotated from", key.rotatedFrom] as [string, string]] : []),
+    ["Created", whenExactly(key.createdAt, now)],
+    ["Updated", relativeTime(key.updatedAt, now)],
+    ["Version", String(key.version)],
+  ];
+}
+
+/** The columns of `keys list`; LAST USED goes first when the terminal is narrow. */
+export function keyColumns(paint: Paint, now = Date.now()): Column<KeyRecord>[] {
+  return [
+    { header: "ID", value: (k) => k.id },
+    { header: "START", value: (k) => k.start, min: 12 },
+    { header: "NAME", value: (k) => k.name, min: 8 },
+    { header: "OWNER", value: (k) => k.ownerId, min: 8 },
+    { header: "STATUS", value: (k) => keyStatus(k, now), style: (cell, k) => paintStatus(paint, keyStatus(k, now), cell) },
+    { header: "LAST USED", value: (k) => (k.lastUsedAt ? relativeTime(k.lastUsedAt, now) : "never"), drop: 1 },
+  ];
+}
+
+const fromNow = (seconds: number, now: number) => relativeTime(new Date(now + seconds * 1000).toISOString(), now);
+
+export function verdictFields(result: VerifyResult, paint: Paint, now = Date.now()): [string, string][] {
+  const fields: [string, string][] = [
+    ["Valid", result.valid ? paint.green("yes") : paint.red(`no (${result.code})`)],
+    ["Code", result.code],
+  ];
+  if (result.keyId) fields.push(["Key", result.keyId], ["Owner", result.ownerId ?? ""], ["Scopes", result.scopes?.join(" ") || "none"]);
+  if (result.ratelimits) {
+    const limits = result.ratelimits.map((r) => `${r.name}: ${count(r.remaining)} of ${count(r.limit)} left, resets ${fromNow(r.reset, now)}`);
+    fields.push(["Rate limits", limits.join("; ") || "none"]);
+  }
+  if (result.credits) {
+    const refill = result.credits.refillIn === null ? "no refill" : `refills ${fromNow(result.credits.refillIn, now)}`;
+    fields.push(["Credits", `${count(result.credits.remaining)} left, ${refill}`]);
+  }
+  return fields;
+}
+
+/** Usage counts as columns after a first column (a time, a key, a route or a status). */
+export function countColumns<Row extends UsageCounts>(first: Column<Row>): Column<Row>[] {
+  const figure = (header: string, pick: (row: Row) => number, drop?: number): Column<Row> => ({
+    header,
+    value: (row) => count(pick(row)),
+    align: "right",
+    drop,
+  });
+  return [
+    first,
+    figure("REQUESTS", (r) => r.requests),
+    figure("ALLOWED", (r) => r.allowed),
+    figure("LIMITED", (r) => r.rateLimited),
+    figure("QUOTA", (r) => r.quotaExhausted),
+    figure("DENIED", (r) => r.denied),
+    figure("CREDITS", (r) => r.creditsUsed, 1),
+  ];
+}
+
+export const USAGE_COLUMNS_HELP = `
+Columns: REQUESTS in all; ALLOWED proxied; LIMITED refused by a rate limit;
+QUOTA refused for lack of credits; DENIED refused for any other reason;
+CREDITS credits used.`;

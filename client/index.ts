@@ -1,0 +1,192 @@
+/**
+ * A typed client for keygate's admin API, for the CLI (Node) and the dashboard (browser):
+ * every path, parameter, body and answer comes from client/openapi.d.ts, which
+ * `npm run client:generate` writes from the document the worker serves. No Node-only imports.
+ */
+import createClient from "openapi-fetch";
+import type { components, operations, paths } from "./openapi.d.ts";
+
+type Schemas = components["schemas"];
+export type KeyRecord = Schemas["KeyRecord"];
+export type CreatedKey = Schemas["CreatedKey"];
+export type KeyList = Schemas["KeyList"];
+export type VerifyResult = Schemas["VerifyResult"];
+export type AuditEntry = Schemas["AuditEntry"];
+export type AuditList = Schemas["AuditList"];
+export type KeyUsage = Schemas["KeyUsage"];
+export type Usage = Schemas["Usage"];
+export type UsageCounts = Schemas["UsageCounts"];
+export type Problem = Schemas["Problem"];
+
+type JsonBody<Op> = Op extends { requestBody?: { content: { "application/json": infer Body } } } ? Body : never;
+type Query<Op> = Op extends { parameters: { query?: infer Q } } ? NonNullable<Q> : never;
+export type CreateKeyInput = JsonBody<operations["createKey"]>;
+export type UpdateKeyInput = JsonBody<operations["updateKey"]>;
+export type RotateKeyInput = JsonBody<operations["rotateKey"]>;
+export type VerifyKeyInput = JsonBody<operations["verifyKey"]>;
+export type ListKeysQuery = Query<operations["listKeys"]>;
+export type ListAuditQuery = Query<operations["listAudit"]>;
+export type KeyUsageQuery = Query<operations["getKeyUsage"]>;
+export type UsageQuery = Query<operations["getUsage"]>;
+
+/** keygate answered, and refused: the problem's fields, or what could be read of a non-problem answer. */
+export class KeygateError extends Error {
+  readonly status: number;
+  readonly title: string;
+  readonly detail: string;
+  readonly code: string | null;
+  readonly requestId: string | null;
+  readonly issues: { path: string; message: string }[];
+
+  constructor(status: number, problem: { title: string; detail: string; code?: string | null; requestId?: string | null; issues?: { path: string; message: string }[] }) {
+    super(`${problem.title}: ${problem.detail}`);
+    this.name = "KeygateError";
+    this.status = status;
+    this.title = problem.title;
+    this.detail = problem.detail;
+    this.code = problem.code ?? null;
+    this.requestId = problem.requestId ?? null;
+    this.issues = problem.issues ?? [];
+  }
+}
+
+/** No answer at all: nothing listens there, the name does not resolve, or the answer took too long. */
+export class KeygateUnreachableError extends Error {
+  readonly url: string;
+  readonly reason: string;
+
+  constructor(url: string, reason: string) {
+    super(`cannot reach keygate at ${url}: ${reason}`);
+    this.name = "KeygateUnreachableError";
+    this.url = url;
+    this.reason = reason;
+  }
+}
+
+const NETWORK_REASONS: Record<string, string> = {
+  ECONNREFUSED: "connection refused",
+  ENOTFOUND: "host not found",
+  EAI_AGAIN: "host not found",
+  ECONNRESET: "connection reset",
+  ETIMEDOUT: "connection timed out",
+  EHOSTUNREACH: "host unreachable",
+  ENETUNREACH: "network unreachable",
+};
+
+function networkReason(err: unknown, timeoutMs: number): string {
+  const error = err as { name?: string; message?: string; cause?: { code?: string; message?: string } };
+  if (error?.name === "TimeoutError") return `no answer within ${timeoutMs / 1000} s`;
+  const code = error?.cause?.code;
+  return (code && NETWORK_REASONS[code]) ?? error?.cause?.message ?? error?.message ?? String(err);
+}
+
+const PROBLEM_TYPE = /^application\/problem\+json/i;
+const JSON_TYPE = /^application\/(problem\+)?json/i;
+
+/** The refusal as keygate stated it, or a plain description when the answer is not a problem. */
+function refusal(response: Response, body: unknown): KeygateError {
+  const problem = body as Partial<Problem> | undefined;
+  if (PROBLEM_TYPE.test(response.headers.get("Content-Type") ?? "") && typeof problem?.title === "string") {
+    return new KeygateError(response.status, {
+      title: problem.title,
+      detail: problem.detail ?? "",
+      code: problem.code,
+      requestId: problem.requestId ?? response.headers.get("X-Request-Id"),
+      issues: problem.issues,
+    });
+  }
+  return notKeygate(response);
+}
+
+const notKeygate = (response: Response) =>
+  new KeygateError(response.status, {
+    title: `Unexpected answer (HTTP ${response.status})`,
+    detail: `${response.url} answered ${response.headers.get("Content-Type") ?? "without a Content-Type"}, not keygate's JSON; is this keygate's admin API?`,
+    requestId: response.headers.get("X-Request-Id"),
+  });
+
+export interface KeygateClientOptions {
+  /** the admin API's base, e.g. http://127.0.0.1:8787/admin */
+  baseUrl: string;
+  /** ADMIN_TOKEN or an admin key; sent as a bearer token, never logged */
+  token: string;
+  /** how long one request may take (default 30 s) */
+  timeoutMs?: number;
+  fetch?: typeof fetch;
+}
+
+export function createKeygateClient(options: KeygateClientOptions) {
+  const timeoutMs = options.timeoutMs ?? 30_000;
+  const baseFetch = options.fetch ?? globalThis.fetch;
+  const api = createClient<paths>({
+    baseUrl: options.baseUrl,
+    headers: { Authorization: `Bearer ${options.token}` },
+    fetch: async (request: Request) => {
+      let response: Response;
+      try {
+        response = await baseFetch(request, { signal: AbortSignal.timeout(timeoutMs) });
+      } catch (err) {
+        throw new KeygateUnreachableError(options.baseUrl, networkReason(err, timeoutMs));
+      }
+      // keygate answers JSON or problem+json, whatever happens; anything else is someone else.
+      if (!JSON_TYPE.test(response.headers.get("Content-Type") ?? "")) throw notKeygate(response);
+      return response;
+    },
+  });
+
+  /** The answer's data, or a KeygateError for a refusal or an answer keygate would not give. */
+  async function call<T>(request: Promise<{ data?: T; error?: unknown; response: Response }>): Promise<T> {
+    let result: { data?: T; error?: unknown; response: Response };
+    try {
+      result = await request;
+    } catch (err) {
+      if (err instanceof SyntaxError) {
+        throw new KeygateError(0, { title: "Unexpected answer", detail: `${options.baseUrl} answered JSON that does not parse.` });
+      }
+      throw err;
+    }
+    const { data, error, response } = result;
+    if (!response.ok) throw refusal(response, error);
+    if (data === undefined) throw notKeygate(response);
+    return data;
+  }
+
+  const key = (id: string) => ({ path: { id } });
+  return {
+    keys: {
+      create: (body: CreateKeyInput) => call(api.POST("/keys", { body })),
+      list: (query: ListKeysQuery = {}) => call(api.GET("/keys", { params: { query } })),
+      get: (id: string) => call(api.GET("/keys/{id}", { params: key(id) })),
+      update: (id: string, body: UpdateKeyInput) => call(api.PATCH("/keys/{id}", { params: key(id), body })),
+      revoke: (id: string) => call(api.DELETE("/keys/{id}", { params: key(id) })),
+      rotate: (id: string, body: RotateKeyInput = {}) => call(api.POST("/keys/{id}/rotate", { params: key(id), body })),
+      verify: (body: VerifyKeyInput) => call(api.POST("/keys/verify", { body })),
+      usage: (id: string, query: KeyUsageQuery = {}) => call(api.GET("/keys/{id}/usage", { params: { ...key(id), query } })),
+    },
+    usage: (query: UsageQuery = {}) => call(api.GET("/usage", { params: { query } })),
+    audit: (query: ListAuditQuery = {}) => call(api.GET("/audit", { params: { query } })),
+  };
+}
+
+export type KeygateClient = ReturnType<typeof createKeygateClient>;
+
+/**
+ * Follows `nextCursor` from `cursor` until `limit` items are in hand (each request asks for
+ * what is still missing, at most `pageSize`) or, with `limit: Infinity`, to the end. The
+ * answer has the API's own shape: every item, and the cursor to continue from (null at the end).
+ */
+export async function collectPages<T>(
+  fetchPage: (page: { limit: number; cursor?: string }) => Promise<{ data: T[]; nextCursor: string | null }>,
+  options: { limit: number; pageSize: number; cursor?: string },
+): Promise<{ data: T[]; nextCursor: string | null }> {
+  const data: T[] = [];
+  let cursor = options.cursor;
+  for (;;) {
+    const page = await fetchPage({ limit: Math.min(options.pageSize, options.limit - data.length), cursor });
+    data.push(...page.data);
+    if (page.nextCursor === null || data.length >= options.limit || page.data.length === 0) {
+      return { data, nextCursor: page.nextCursor };
+    }
+    cursor = page.nextCursor;
+  }
+}

@@ -1,0 +1,121 @@
+/**
+ * keygate's built worker in workerd through Miniflare, on a loopback port, with local D1
+ * (migrations applied), KV, the SQLite-backed KeyState Durable Object and an Analytics
+ * Engine dataset. Nothing is persisted: every start begins empty. `npm run client:generate`
+ * reads the OpenAPI document from it, the Node tests drive the CLI against it, and the
+ * benchmark builds its own variant from the same parts.
+ */
+import { execFile } from "node:child_process";
+import { generateKeyPairSync, randomBytes } from "node:crypto";
+import { mkdtemp, readdir, readFile, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { dirname, join } from "node:path";
+import { promisify } from "node:util";
+import { convertV4MiniflareOptions, Log, LogLevel, Miniflare } from "miniflare";
+
+const ROOT = join(import.meta.dirname, "..");
+
+/** Bundles a worker entry (default: keygate's own) the way `npm run build` does; returns the script's path. */
+export async function buildWorker(entry = "src/index.ts"): Promise<string> {
+  const outdir = await mkdtemp(join(tmpdir(), "keygate-build-"));
+  await promisify(execFile)(join(ROOT, "node_modules/.bin/wrangler"), ["deploy", "--dry-run", "--outdir", outdir, entry], {
+    cwd: ROOT,
+    env: { ...process.env, WRANGLER_SEND_METRICS: "false", CI: "1" },
+    maxBuffer: 16 * 1024 * 1024,
+  });
+  const script = (await readdir(outdir)).find((file) => file.endsWith(".js"));
+  if (!script) throw new Error(`wrangler wrote no script to ${outdir}`);
+  return join(outdir, script);
+}
+
+export async function compatibilityDate(): Promise<string> {
+  const date = /^compatibility_date\s*=\s*"([^"]+)"/m.exec(await readFile(join(ROOT, "wrangler.toml"), "utf8"))?.[1];
+  if (!date) throw new Error("wrangler.toml has no compatibility_date");
+  return date;
+}
+
+interface D1Like {
+  prepare(sql: string): unknown;
+  batch(statements: unknown[]): Promise<unknown>;
+}
+
+/** Applies migrations/*.sql in order, one batch per file (drizzle-kit's statement breakpoints). */
+export async function applyMigrations(db: D1Like): Promise<void> {
+  const dir = join(ROOT, "migrations");
+  for (const file of (await readdir(dir)).filter((f) => f.endsWith(".sql")).sort()) {
+    const statements = (await readFile(join(dir, file), "utf8"))
+      .split("--> statement-breakpoint")
+      .map((s) => s.trim())
+      .filter(Boolean);
+    await db.batch(statements.map((s) => db.prepare(s)));
+  }
+}
+
+/** A fresh ES256 private JWK, as ASSERTION_PRIVATE_KEY holds it. */
+export const assertionJwk = (kid = "local") =>
+  JSON.stringify({ ...generateKeyPairSync("ec", { namedCurve: "P-256" }).privateKey.export({ format: "jwk" }), kid });
+
+export const randomToken = () => randomBytes(24).toString("base64url");
+
+/** Miniflare on a loopback port, quiet but for warnings, with no download of a `Request.cf` sample. */
+export function loopbackMiniflare(workers: unknown[], extra: Record<string, unknown> = {}): Miniflare {
+  return new Miniflare(
+    convertV4MiniflareOptions({ host: "127.0.0.1", port: 0, cf: false, log: new Log(LogLevel.WARN), ...extra, workers } as Parameters<
+      typeof convertV4MiniflareOptions
+    >[0]),
+  );
+}
+
+export interface LocalGateway {
+  /** e.g. http://127.0.0.1:40123 */
+  url: string;
+  adminToken: string;
+  dispose(): Promise<void>;
+}
+
+/**
+ * Starts `scriptPath` (from buildWorker) with every var set here, so nothing a developer
+ * keeps in .dev.vars leaks in. `vars` adds or overrides vars and secrets.
+ */
+export async function startLocalGateway(options: {
+  scriptPath: string;
+  vars?: Record<string, string>;
+  /** a fixed loopback port (default: any free one), so a restarted gateway keeps its address */
+  port?: number;
+  /**
+   * Serve keygate on its own socket rather than behind Miniflare's entry worker, which (like
+   * `wrangler dev`'s proxy) answers some raw request targets, such as `GET *`, by itself.
+   */
+  direct?: boolean;
+}): Promise<LocalGateway> {
+  const adminToken = options.vars?.ADMIN_TOKEN ?? randomToken();
+  const mf = loopbackMiniflare([
+    {
+      name: "keygate",
+      modules: true,
+      scriptPath: options.scriptPath,
+      modulesRoot: dirname(options.scriptPath),
+      compatibilityDate: await compatibilityDate(),
+      bindings: {
+        UPSTREAM_URL: "http://127.0.0.1:9",
+        ADMIN_PATH: "/admin",
+        MAX_KEYS_PER_OWNER: "100",
+        ASSERTION_PRIVATE_KEY: assertionJwk(),
+        ...options.vars,
+        ADMIN_TOKEN: adminToken,
+      },
+      d1Databases: { DB: "keygate-local" },
+      kvNamespaces: { KEY_CACHE: "keygate-local" },
+      durableObjects: { KEY_STATE: { className: "KeyState", useSQLite: true } },
+      analyticsEngineDatasets: { USAGE: { dataset: "keygate_usage" } },
+      ...(options.direct ? { unsafeDirectSockets: [{ host: "127.0.0.1", port: options.port ?? 0 }] } : {}),
+    },
+  ], options.port && !options.direct ? { port: options.port } : {});
+  const entry = (await mf.ready).href;
+  const url = (options.direct ? (await mf.unsafeGetDirectURL("keygate")).href : entry).replace(/\/$/, "");
+  await applyMigrations(await mf.getD1Database("DB"));
+  return { url, adminToken, dispose: () => mf.dispose() };
+}
+
+/** Removes what buildWorker wrote. */
+export const removeBuild = (scriptPath: string) => rm(dirname(scriptPath), { recursive: true, force: true });

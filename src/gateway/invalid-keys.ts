@@ -1,0 +1,37 @@
+import { Lru } from "../store/lru";
+
+/**
+ * Distinct unknown keys per client, per isolate (DESIGN.md: `TOO_MANY_INVALID_KEYS`, checked
+ * after the key's format and before its lookup). A client that presents `perClient` distinct
+ * well-formed keys that match nothing within `windowMs` is refused until the window ends, so
+ * minting keys costs it a 429 instead of costing keygate a lookup. Repeating one wrong key
+ * counts once. Bounded: at most `maxClients` clients are remembered, least recent first out.
+ */
+export const INVALID_KEYS = { perClient: 20, windowMs: 60_000, maxClients: 10_000 };
+
+interface Client {
+  start: number;
+  /** the first characters of each unknown hash seen in this window */
+  seen: Set<string>;
+}
+
+const clients = new Lru<Client>(INVALID_KEYS.maxClients, INVALID_KEYS.maxClients * (INVALID_KEYS.perClient * 40 + 200));
+
+const current = (ip: string, now: number): Client | undefined => {
+  const client = clients.get(ip);
+  return client && now - client.start < INVALID_KEYS.windowMs ? client : undefined;
+};
+
+/** Seconds until this client may try again; null while it may. */
+export function invalidKeyBackoff(ip: string | null, now: number): number | null {
+  const client = current(ip ?? "", now);
+  if (!client || client.seen.size < INVALID_KEYS.perClient) return null;
+  return Math.max(1, Math.ceil((client.start + INVALID_KEYS.windowMs - now) / 1000));
+}
+
+export function recordUnknownKey(ip: string | null, hash: string, now: number): void {
+  const id = ip ?? "";
+  const client = current(id, now) ?? { start: now, seen: new Set<string>() };
+  client.seen.add(hash.slice(0, 16));
+  clients.set(id, client, 200 + client.seen.size * 40);
+}

@@ -1,0 +1,194 @@
+import { and, eq, getTableColumns, sql, type SQL } from "drizzle-orm";
+import { auditLog, keys, lineages } from "./schema";
+import { fromRow, toRow, type Credits, type StoredKey } from "./record";
+import { auditAfterChange, diff, type AuditAction, type AuditContext } from "./audit";
+import { getDb, newId, runBatch, type Db, type Statement } from "./db";
+
+/**
+ * A key lineage (a key and the keys rotated from it) as D1 holds it: the unit every admin
+ * change commits against and the unit one KeyState object serves (docs/consistency.md).
+ */
+export interface Lineage {
+  id: string;
+  /** moves on every admin change and every claim by the lineage's KeyState object */
+  seq: number;
+  /** whether the lineage's KeyState object exists, so admin changes must tell it */
+  hasState: boolean;
+  /** the credits an operator last set, and how many times they have been set */
+  credits: Credits | null;
+  creditsVersion: number;
+  /** every key of the lineage, oldest first */
+  keys: StoredKey[];
+}
+
+/** A key's whole lineage, read in one D1 batch so the row and the keys agree; null for an unknown key. */
+export async function loadLineageOf(d1: D1Database, keyId: string): Promise<Lineage | null> {
+  const db = getDb(d1);
+  const lineageOf = sql`(SELECT ${keys.lineageId} FROM ${keys} WHERE ${keys.id} = ${keyId})`;
+  const [rows, [row]] = await db.batch([
+    db.select().from(keys).where(sql`${keys.lineageId} = ${lineageOf}`).orderBy(keys.id),
+    db.select().from(lineages).where(sql`${lineages.id} = ${lineageOf}`),
+  ]);
+  if (rows.length === 0) return null;
+  const members = rows.map(fromRow);
+  if (!row) {
+    // A lineage older than the lineages table that the migration missed: treat its object as
+    // existing (telling it is safe), and take the credits from its newest key.
+    const credits = members.at(-1)!.credits;
+    return { id: members[0].lineageId, seq: 0, hasState: true, credits, creditsVersion: 0, keys: members };
+  }
+  return {
+    id: row.id,
+    seq: row.seq,
+    hasState: row.hasState,
+    credits: row.credits === null ? null : (JSON.parse(row.credits) as Credits),
+    creditsVersion: row.creditsVersion,
+    keys: members,
+  };
+}
+
+/** One key's new record within a change, and how its audit entry reads. */
+export interface KeyWrite {
+  before: StoredKey | null;
+  after: StoredKey;
+  action: AuditAction;
+  /** audit extras beyond the field diff (e.g. `rotatedTo`) */
+  note?: Record<string, { from: unknown; to: unknown }>;
+}
+
+export interface LineageChange {
+  lineage: Pick<Lineage, "id" | "seq">;
+  /** unique per attempt: marks the lineage row, so the batch's other statements know the gate opened */
+  token: string;
+  writes: KeyWrite[];
+  /** present when the change sets the lineage's credits (null removes them) */
+  credits?: Credits | null;
+  /** an extra condition the change needs (e.g. the owner's key limit), checked before anything is written */
+  requires?: SQL;
+  audit: AuditContext;
+  at: number;
+}
+
+export type CommitOutcome = "committed" | "conflict" | "refused";
+
+/** Fields an admin change may write; usage counters and the lagging credit copy are KeyState's. */
+const ADMIN_FIELDS = [
+  "name",
+  "scopes",
+  "metadata",
+  "allowedIps",
+  "ratelimits",
+  "credits",
+  "expiresAt",
+  "enabled",
+  "revokedAt",
+  "version",
+  "updatedAt",
+] as const satisfies readonly (keyof StoredKey)[];
+
+const COLUMNS = Object.entries(getTableColumns(keys)) as [keyof StoredKey, { name: string }][];
+
+/**
+ * Commits a change to one lineage as one D1 batch, all or nothing. The first statement is the
+ * gate: it moves the lineage's `seq` on only if nobody (another admin call, or the lineage's
+ * KeyState object claiming it) moved it since `lineage.seq` was read, and only if `requires`
+ * holds; every later statement runs only if the gate left this change's token on the row.
+ * "conflict": the lineage moved; read it again and redo the change. "refused": `requires` failed.
+ */
+export async function commitChange(d1: D1Database, change: LineageChange): Promise<CommitOutcome> {
+  const opened = sql`EXISTS (SELECT 1 FROM ${lineages} WHERE ${lineages.id} = ${change.lineage.id}
+                             AND ${lineages.changeId} = ${change.token})`;
+  const db = getDb(d1);
+  const statements: Statement[] = [gate(change)];
+  for (const write of change.writes) {
+    statements.push(
+      write.before ? updateWhere(db, write.before, write.after, change.credits !== undefined, opened) : insertWhere(write.after, opened),
+    );
+    const changes = { ...diff(write.before, write.after), ...write.note };
+    if (change.credits !== undefined && write.before) changes.credits = { from: write.before?.credits ?? null, to: change.credits };
+    statements.push(auditAfterChange(change.audit, write.action, write.after.id, changes, change.at));
+  }
+  const [gated] = await runBatch(d1, statements);
+  if (gated.meta.changes === 1) return "committed";
+  if (!change.requires) return "conflict";
+  const [row] = await db.select({ seq: lineages.seq }).from(lineages).where(eq(lineages.id, change.lineage.id));
+  return (row?.seq ?? 0) === change.lineage.seq ? "refused" : "conflict";
+}
+
+function gate({ lineage, token, credits, requires }: LineageChange): SQL {
+  const setsCredits = credits !== undefined;
+  const creditsText = credits ? JSON.stringify(credits) : null;
+  return sql`
+    INSERT INTO ${lineages} (id, seq, change_id, has_state, credits, credits_version)
+    SELECT ${lineage.id}, 1, ${token}, 0, ${creditsText}, ${credits ? 1 : 0}
+    WHERE ${requires ?? sql`1`}
+    ON CONFLICT (id) DO UPDATE SET seq = seq + 1, change_id = excluded.change_id
+      ${setsCredits ? sql`, credits = excluded.credits, credits_version = credits_version + 1` : sql``}
+    WHERE ${lineages.seq} = ${lineage.seq}`;
+}
+
+/** Writes only what the change touched, so counters KeyState flushed in the meantime survive. */
+function updateWhere(db: Db, before: StoredKey, after: StoredKey, creditsSet: boolean, opened: SQL) {
+  const row = toRow(after);
+  const previous = toRow(before);
+  const set = Object.fromEntries(
+    ADMIN_FIELDS.filter((field) => row[field] !== previous[field] || (field === "credits" && creditsSet)).map((field) => [
+      field,
+      row[field],
+    ]),
+  );
+  return db.update(keys).set(set).where(and(eq(keys.id, before.id), eq(keys.version, before.version), opened));
+}
+
+function insertWhere(key: StoredKey, opened: SQL): SQL {
+  const row = toRow(key);
+  const names = sql.raw(COLUMNS.map(([, column]) => `"${column.name}"`).join(", "));
+  const values = sql.join(
+    COLUMNS.map(([field]) => sql`${row[field]}`),
+    sql`, `,
+  );
+  return sql`INSERT INTO ${keys} (${names}) SELECT ${values} WHERE ${opened}`;
+}
+
+/** Whether a change made by this admin request reached D1, when D1's answer to it was lost. */
+export async function changedByRequest(d1: D1Database, requestId: string, targetId: string): Promise<boolean> {
+  const [row] = await getDb(d1)
+    .select({ id: auditLog.id })
+    .from(auditLog)
+    .where(and(eq(auditLog.targetId, targetId), eq(auditLog.requestId, requestId)))
+    .limit(1);
+  return row !== undefined;
+}
+
+/** What a KeyState object learns of its lineage from D1. */
+export interface LineageState {
+  seq: number;
+  credits: Credits | null;
+  creditsVersion: number;
+  /** each key's record version */
+  versions: Record<string, number>;
+}
+
+/**
+ * KeyState's read of its lineage, one D1 batch. With `claim` it first moves `seq` and marks
+ * the object as existing: from then on admin changes tell it, and a change read before the
+ * claim can no longer commit (its gate finds `seq` moved), so none slips past the object.
+ */
+export async function readLineageState(d1: D1Database, lineageId: string, claim: boolean): Promise<LineageState> {
+  const db = getDb(d1);
+  const row = db.select().from(lineages).where(eq(lineages.id, lineageId));
+  const versions = db.select({ id: keys.id, version: keys.version }).from(keys).where(eq(keys.lineageId, lineageId));
+  const claimed = db
+    .insert(lineages)
+    .values({ id: lineageId, seq: 1, hasState: true, changeId: newId("clm") })
+    .onConflictDoUpdate({ target: lineages.id, set: { seq: sql`${lineages.seq} + 1`, hasState: true, changeId: sql`excluded.change_id` } });
+  const [[lineage], keyVersions] = claim
+    ? (await db.batch([claimed, row, versions])).slice(1) as [Awaited<typeof row>, Awaited<typeof versions>]
+    : await db.batch([row, versions]);
+  return {
+    seq: lineage?.seq ?? 0,
+    credits: lineage?.credits ? (JSON.parse(lineage.credits) as Credits) : null,
+    creditsVersion: lineage?.creditsVersion ?? 0,
+    versions: Object.fromEntries(keyVersions.map((v) => [v.id, v.version])),
+  };
+}

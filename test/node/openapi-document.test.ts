@@ -1,0 +1,80 @@
+import { execFile } from "node:child_process";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { promisify } from "node:util";
+import type { OpenAPI3 } from "openapi-typescript";
+import { afterAll, beforeAll, describe, expect, expectTypeOf, it } from "vitest";
+import type { CreateKeyInput, KeyRecord, RotateKeyInput, UpdateKeyInput, VerifyResult } from "../../client/index.ts";
+import { buildWorker, removeBuild, startLocalGateway, type LocalGateway } from "../../scripts/local-gateway.ts";
+import { fetchDocument, TYPES_PATH, typesFor } from "../../scripts/openapi-document.ts";
+
+/**
+ * The admin API's document as the worker serves it: the checked-in client types still match it
+ * (so the CLI cannot drift from the API), and Redocly's linter finds no error in it.
+ */
+const ROOT = path.resolve(import.meta.dirname, "../..");
+const tmp = mkdtempSync(path.join(os.tmpdir(), "keygate-openapi-"));
+let scriptPath: string;
+let gateway: LocalGateway;
+let doc: OpenAPI3;
+
+beforeAll(async () => {
+  scriptPath = await buildWorker();
+  gateway = await startLocalGateway({ scriptPath });
+  doc = await fetchDocument(gateway.url);
+});
+afterAll(async () => {
+  await gateway?.dispose();
+  await removeBuild(scriptPath);
+  rmSync(tmp, { recursive: true, force: true });
+});
+
+describe("client/openapi.d.ts", () => {
+  it("is what `npm run client:generate` makes from the worker's document today", async () => {
+    const checkedIn = readFileSync(TYPES_PATH, "utf8");
+    const current = await typesFor(doc);
+    expect(checkedIn === current, "client/openapi.d.ts is out of date: run `npm run client:generate` and commit it").toBe(true);
+  });
+
+  it("types what the API takes and answers as it really does", () => {
+    // fields with defaults may be left out
+    expectTypeOf<{ name: string; ownerId: string }>().toExtend<CreateKeyInput>();
+    expectTypeOf<{ name: string; ownerId: string; credits: { remaining: number } }>().toExtend<CreateKeyInput>();
+    expectTypeOf<Record<string, never>>().toExtend<RotateKeyInput>();
+    // null removes an expiry
+    expectTypeOf<{ expiresAt: null }>().toExtend<UpdateKeyInput>();
+    expectTypeOf<{ expiresAt: "2030-01-01T00:00:00Z" }>().toExtend<UpdateKeyInput>();
+    // a verdict's limits are one object each, with the window's state
+    expectTypeOf<NonNullable<VerifyResult["ratelimits"]>[number]>().toEqualTypeOf<{
+      name: string;
+      limit: number;
+      windowSeconds: number;
+      remaining: number;
+      reset: number;
+    }>();
+    // an answer's credits always say whether they refill
+    expectTypeOf<NonNullable<KeyRecord["credits"]>["refill"]>().not.toBeUndefined();
+    expectTypeOf<{ remaining: number }>().not.toExtend<NonNullable<KeyRecord["credits"]>>();
+  });
+});
+
+describe("redocly lint", () => {
+  it("finds no error in the document the worker serves", async () => {
+    const file = path.join(tmp, "openapi.json");
+    writeFileSync(file, JSON.stringify(doc, null, 2));
+    const { stdout } = await promisify(execFile)(
+      path.join(ROOT, "node_modules/.bin/redocly"),
+      ["lint", "--config", path.join(ROOT, "redocly.yaml"), "--format", "json", file],
+      {
+        cwd: tmp,
+        // no telemetry, no update check: the linter stays on this machine
+        env: { ...process.env, REDOCLY_TELEMETRY: "off", REDOCLY_SUPPRESS_UPDATE_NOTICE: "true", CI: "1" },
+        maxBuffer: 8 * 1024 * 1024,
+      },
+    );
+    const report = JSON.parse(stdout) as { totals: { errors: number; warnings: number }; problems: { ruleId: string; message: string }[] };
+    expect(report.problems.map((p) => `${p.ruleId}: ${p.message}`)).toEqual([]);
+    expect(report.totals).toMatchObject({ errors: 0, warnings: 0 });
+  });
+});

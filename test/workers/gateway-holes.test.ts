@@ -1,0 +1,167 @@
+import { env } from "cloudflare:workers";
+import { describe, expect, it } from "vitest";
+import { ADMIN_TOKEN, admin, call, createKey, send } from "./helpers";
+import { echoed, expectProblem, gatewayWith, getRecord, throwing } from "./gateway-helpers";
+import { markersSeenByOrigin } from "./hardening-support";
+
+/** Holes found by trying keygate as an attacker and as outside clients would (issue "Trust"). */
+
+describe("what the origin never receives", () => {
+  it("claims about the client's address, and the headers a Connection header names", async () => {
+    const { key } = await createKey();
+    const echo = await echoed(
+      await call("/echo", key, {
+        headers: {
+          Forwarded: "for=203.0.113.66;proto=https",
+          "X-Real-IP": "203.0.113.66",
+          "True-Client-IP": "203.0.113.66",
+          "X-Client-IP": "203.0.113.66",
+          "X-Forwarded-For": "203.0.113.66",
+          Connection: "X-Internal-Token, keep-alive",
+          "X-Internal-Token": "let-me-in",
+          "X-Kept": "yes",
+          "CF-Connecting-IP": "198.51.100.9",
+        },
+      }),
+    );
+    for (const name of ["forwarded", "x-real-ip", "true-client-ip", "x-client-ip", "x-internal-token", "connection"]) {
+      expect(echo.headers[name], name).toBeUndefined();
+    }
+    expect(echo.headers["x-forwarded-for"]).toBe("198.51.100.9");
+    expect(echo.headers["x-kept"]).toBe("yes");
+  });
+});
+
+describe("methods keygate never proxies (check 9b)", () => {
+  it("TRACE is 405 METHOD_NOT_ALLOWED and charges nothing", async () => {
+    const created = await createKey({ credits: { remaining: 2 }, ratelimits: [{ name: "minute", limit: 2, windowSeconds: 60 }] });
+    for (let i = 0; i < 3; i++) {
+      const res = await call("/echo", created.key, { method: "TRACE" });
+      await expectProblem(res.clone(), 405, "METHOD_NOT_ALLOWED");
+      expect(res.headers.get("Allow")).not.toMatch(/TRACE|CONNECT/);
+    }
+    expect((await call("/echo", created.key)).status).toBe(200);
+    expect((await call("/echo", created.key)).status).toBe(200);
+    expect((await getRecord(created.id)).credits?.remaining).toBe(0);
+  });
+
+  it("checks 1 to 9 still come first: a TRACE without a key is 401, with a key lacking the scope 403", async () => {
+    await expectProblem(await call("/echo", null, { method: "TRACE" }), 401, "MISSING_KEY");
+    const { key } = await createKey();
+    await expectProblem(await call("/posts", key, { method: "TRACE" }), 403, "INSUFFICIENT_SCOPE");
+  });
+});
+
+describe("keygate's own paths are found in their canonical form", () => {
+  it("//admin/keys with a consumer key is the admin API, which refuses it; the origin never sees it", async () => {
+    const { key } = await createKey();
+    const marker = `admin-double-slash-${crypto.randomUUID()}`;
+    for (const path of ["//admin/keys", "/admin//keys", "/./admin/keys", "/x/../admin/keys", "/%61dmin/keys", "/ADMIN/keys"]) {
+      const res = await send(path, { headers: { Authorization: `Bearer ${key}`, "X-Corpus-Marker": marker, "CF-Connecting-IP": "198.51.100.7" } });
+      const problem = await expectProblem(res, 403, "FORBIDDEN");
+      expect(problem.detail).toMatch(/admin/);
+    }
+    expect(await markersSeenByOrigin()).not.toContain(marker);
+    const listed = await send("//Admin//keys?limit=1", { headers: { Authorization: `Bearer ${ADMIN_TOKEN}` } });
+    expect(listed.status).toBe(200);
+    expect(((await listed.json()) as { data: unknown[] }).data).toHaveLength(1);
+  });
+});
+
+describe("the admin API's challenges (RFC 6750)", () => {
+  it("no credentials: a bare challenge, without an error attribute", async () => {
+    const res = await admin("/keys", { token: "" });
+    await expectProblem(res.clone(), 401, "UNAUTHORIZED");
+    expect(res.headers.get("WWW-Authenticate")).toBe('Bearer realm="keygate"');
+  });
+
+  it("wrong credentials: error=\"invalid_token\"", async () => {
+    const res = await admin("/keys", { token: "not-the-token" });
+    await expectProblem(res.clone(), 401, "UNAUTHORIZED");
+    expect(res.headers.get("WWW-Authenticate")).toMatch(/^Bearer realm="keygate", error="invalid_token"/);
+  });
+});
+
+describe("D1 unreachable on admin reads", () => {
+  const down = gatewayWith({ DB: throwing<D1Database>("D1") });
+  for (const path of ["/admin/keys", "/admin/keys/key_01JD6T3W4Y8N2B5C7E9G1H3K5M", "/admin/audit"]) {
+    it(`GET ${path} is 503 GATEWAY_UNAVAILABLE with Retry-After, not 500`, async () => {
+      const res = await down.call(path, ADMIN_TOKEN);
+      await expectProblem(res.clone(), 503, "GATEWAY_UNAVAILABLE");
+      expect(Number(res.headers.get("Retry-After"))).toBeGreaterThan(0);
+    });
+  }
+
+  it("an admin key cannot be checked either: 503, not 500", async () => {
+    const { key } = await createKey({ scopes: ["admin:read"] });
+    await expectProblem(await down.call("/admin/keys", key), 503, "GATEWAY_UNAVAILABLE");
+  });
+});
+
+describe("CORS for browser consumers", () => {
+  const origin = env.UPSTREAM_URL;
+  const routes = [
+    { name: "browser", prefix: "/browser", upstream: origin, cors: { origins: ["https://app.example.com"], headers: ["X-Trace"], maxAge: 120 } },
+    { name: "anyone", prefix: "/anyone", upstream: origin, cors: { origins: ["*"] } },
+    { name: "plain", prefix: "/plain", upstream: origin },
+  ];
+  const gateway = gatewayWith({ ROUTES: JSON.stringify(routes) });
+  const preflightFrom = (from: string) => ({
+    method: "OPTIONS",
+    headers: { Origin: from, "Access-Control-Request-Method": "POST", "Access-Control-Request-Headers": "authorization, x-trace" },
+  });
+
+  it("keygate answers the preflight itself: no key needed, the origin never reached", async () => {
+    const marker = `preflight-${crypto.randomUUID()}`;
+    const init = preflightFrom("https://app.example.com");
+    const res = await gateway.call("/browser/items", null, { ...init, headers: { ...init.headers, "X-Corpus-Marker": marker } });
+    expect(res.status).toBe(204);
+    expect(res.headers.get("Access-Control-Allow-Origin")).toBe("https://app.example.com");
+    expect(res.headers.get("Access-Control-Allow-Methods")).toContain("POST");
+    expect(res.headers.get("Access-Control-Allow-Methods")).not.toMatch(/TRACE|CONNECT/);
+    const allowed = res.headers.get("Access-Control-Allow-Headers")!.toLowerCase();
+    for (const name of ["authorization", "x-api-key", "content-type", "x-trace"]) expect(allowed).toContain(name);
+    expect(res.headers.get("Access-Control-Max-Age")).toBe("120");
+    expect(res.headers.get("Vary")).toContain("Origin");
+    expect(res.headers.get("X-Request-Id")).toMatch(/^req_/);
+    expect(await markersSeenByOrigin()).not.toContain(marker);
+  });
+
+  it("a preflight from an origin the route does not list gets no permission", async () => {
+    const res = await gateway.call("/browser/items", null, preflightFrom("https://evil.example"));
+    expect(res.status).toBe(204);
+    expect(res.headers.get("Access-Control-Allow-Origin")).toBeNull();
+  });
+
+  it("the route's answers carry the CORS headers, refusals included; never `*`", async () => {
+    const { key } = await createKey({ ratelimits: [{ name: "minute", limit: 1, windowSeconds: 60 }] });
+    const from = { headers: { Origin: "https://app.example.com" } };
+    const checkCors = (res: Response, allowOrigin = "https://app.example.com") => {
+      expect(res.headers.get("Access-Control-Allow-Origin")).toBe(allowOrigin);
+      const exposed = res.headers.get("Access-Control-Expose-Headers")!;
+      for (const name of ["RateLimit", "RateLimit-Policy", "X-RateLimit-Remaining", "Retry-After", "X-Request-Id"]) expect(exposed).toContain(name);
+      expect(res.headers.get("Vary")).toContain("Origin");
+    };
+    const ok = await gateway.call("/browser/items", key, from);
+    expect(ok.status).toBe(200);
+    checkCors(ok);
+    const limited = await gateway.call("/browser/items", key, from);
+    await expectProblem(limited.clone(), 429, "RATE_LIMITED");
+    checkCors(limited);
+    const missing = await gateway.call("/browser/items", null, from);
+    await expectProblem(missing.clone(), 401, "MISSING_KEY");
+    checkCors(missing);
+    const anyone = await gateway.call("/anyone/x", null, { headers: { Origin: "https://whoever.example" } });
+    checkCors(anyone, "https://whoever.example");
+    const stranger = await gateway.call("/browser/items", null, { headers: { Origin: "https://evil.example" } });
+    expect(stranger.headers.get("Access-Control-Allow-Origin")).toBeNull();
+  });
+
+  it("a route without cors treats OPTIONS like any other method", async () => {
+    await expectProblem(await gateway.call("/plain/x", null, preflightFrom("https://app.example.com")), 401, "MISSING_KEY");
+    const { key } = await createKey();
+    const res = await gateway.call("/plain/x", key, preflightFrom("https://app.example.com"));
+    expect((await echoed(res)).method).toBe("OPTIONS");
+    expect(res.headers.get("Access-Control-Allow-Origin")).toBeNull();
+  });
+});
