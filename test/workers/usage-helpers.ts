@@ -1,7 +1,7 @@
 import parsePrometheusTextFormat, { type ParsedFamily } from "parse-prometheus-text-format";
 import { expect } from "vitest";
 import { usageBuffer } from "../../src/analytics/buffer";
-import type { UsageFigures } from "../../src/analytics/figures";
+import type { components } from "../../client/openapi";
 import type { RecordedRequest } from "../../src/analytics/writer";
 import { admin } from "./helpers";
 
@@ -16,37 +16,12 @@ async function json<T>(res: Response): Promise<T> {
   return JSON.parse(text) as T;
 }
 
-export type Figures = UsageFigures;
-export interface KeyUsage {
-  keyId: string;
-  from: string;
-  to: string;
-  granularity: string;
-  source: string;
-  series: (Figures & { start: string })[];
-  totals: Figures;
-}
-export interface Usage {
-  groupBy: string;
-  ownerId: string | null;
-  source: string;
-  data: (Figures & { group: string })[];
-  totals: Figures;
-}
-export interface LogEntry {
-  at: string;
-  requestId: string;
-  method: string;
-  path: string;
-  route: string;
-  status: number;
-  outcome: string;
-  ip: string | null;
-  userAgent: string | null;
-  country: string | null;
-  gatewayMs: number;
-  upstreamMs: number | null;
-}
+/** The answers as the admin API's document types them (client/openapi.d.ts). */
+type Schemas = components["schemas"];
+export type KeyUsage = Schemas["KeyUsage"];
+export type Usage = Schemas["Usage"];
+export type Figures = Schemas["UsageCounts"];
+export type LogEntry = Schemas["RequestLogEntry"];
 
 export const keyUsage = async (id: string, query = "") => json<KeyUsage>(await admin(`/keys/${id}/usage${query}`));
 export const usage = async (query = "") => json<Usage>(await admin(`/usage${query}`));
