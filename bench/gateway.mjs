@@ -37,9 +37,9 @@ export default class extends WorkerEntrypoint {
 
 const direct = () => [{ host: "127.0.0.1", port: 0 }];
 
-function keygateWorker({ scriptPath, compat, originUrl, adminToken, kvStub }) {
+function keygateWorker({ name = "keygate", scriptPath, compat, originUrl, adminToken, kvStub }) {
   return {
-    name: "keygate",
+    name,
     modules: true,
     scriptPath,
     modulesRoot: dirname(scriptPath),
@@ -52,8 +52,8 @@ function keygateWorker({ scriptPath, compat, originUrl, adminToken, kvStub }) {
       ADMIN_TOKEN: adminToken,
       ASSERTION_PRIVATE_KEY: assertionJwk("bench"),
     },
-    d1Databases: { DB: "keygate-bench" },
-    ...(kvStub ? { serviceBindings: { KEY_CACHE: "kv-says-unknown" } } : { kvNamespaces: { KEY_CACHE: "keygate-bench" } }),
+    d1Databases: { DB: `${name}-bench` },
+    ...(kvStub ? { serviceBindings: { KEY_CACHE: "kv-says-unknown" } } : { kvNamespaces: { KEY_CACHE: `${name}-bench` } }),
     durableObjects: { KEY_STATE: { className: "KeyState", useSQLite: true } },
     analyticsEngineDatasets: { USAGE: { dataset: "keygate_usage" } },
   };
@@ -64,12 +64,15 @@ const script = (name, source, compat, extra = {}) => ({ name, modules: true, scr
 /**
  * `memory: true` starts the memory run's variant: KV is a stub that answers "no such key"
  * (so 100,000 keys fit the time budget), and no baseline. `inspect: true` opens workerd's
- * inspector (to read heaps or CPU profiles); the memory run always has it.
+ * inspector (to read heaps or CPU profiles); the memory run always has it. `others` adds more
+ * builds of keygate to the same workerd, each with its own socket, D1, KV and KeyState
+ * (`{ name, scriptPath }`; their URLs are in `others` of the answer).
  */
-export async function startGateway({ scriptPath, originUrl, adminToken, memory = false, inspect = memory }) {
+export async function startGateway({ scriptPath, originUrl, adminToken, memory = false, inspect = memory, others = [] }) {
   const compat = await compatibilityDate();
   const workers = [
     keygateWorker({ scriptPath, compat, originUrl, adminToken, kvStub: memory }),
+    ...others.map((other) => keygateWorker({ ...other, compat, originUrl, adminToken, kvStub: false })),
     script("probe", PROBE, compat, { serviceBindings: { KEYGATE: { name: "keygate", entrypoint: "BenchProbe" } } }),
     memory
       ? script("kv-says-unknown", KV_SAYS_UNKNOWN, compat)
@@ -77,13 +80,14 @@ export async function startGateway({ scriptPath, originUrl, adminToken, memory =
   ];
   const mf = loopbackMiniflare(workers, inspect ? { inspectorPort: 0, inspectorHost: "127.0.0.1" } : {});
   await mf.ready;
-  await applyMigrations(await mf.getD1Database("DB", "keygate"));
+  for (const name of ["keygate", ...others.map((o) => o.name)]) await applyMigrations(await mf.getD1Database("DB", name));
   const url = async (name) => (await mf.unsafeGetDirectURL(name)).href.replace(/\/$/, "");
   const probeWorker = await mf.getWorker("probe");
   return {
     mf,
     gateway: await url("keygate"),
     baseline: memory ? null : await url("baseline"),
+    others: Object.fromEntries(await Promise.all(others.map(async (o) => [o.name, await url(o.name)]))),
     inspectorUrl: inspect ? await mf.getInspectorURL() : null,
     /** { entries, bytes } of keygate's in-isolate key cache; `clear` empties it first. */
     cache: async (op = "stats") => (await probeWorker.fetch(`http://probe.local/${op}`)).json(),

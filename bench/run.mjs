@@ -9,6 +9,7 @@
  *   --seconds N        seconds per scenario (default 10)
  *   --connections N    concurrent connections (default 50)
  *   --memory-keys N    distinct unknown keys for the memory run (default 100000)
+ *   --rollup-rounds N  rounds of the with/without usage rollups comparison (default 8, quick 1)
  */
 import { fork } from "node:child_process";
 import { loadavg } from "node:os";
@@ -21,6 +22,7 @@ import { measureMemory } from "./memory.mjs";
 import { scenarios } from "./scenarios.mjs";
 import { checkTargets, printMemory, printTable, printTargets } from "./report.mjs";
 import { round } from "./load.mjs";
+import { compareRollups, printRollups } from "./rollups.mjs";
 
 const { values: args } = parseArgs({
   options: {
@@ -29,12 +31,14 @@ const { values: args } = parseArgs({
     seconds: { type: "string" },
     connections: { type: "string" },
     "memory-keys": { type: "string" },
+    "rollup-rounds": { type: "string" },
   },
 });
 const quick = args.quick;
 const seconds = Number(args.seconds ?? (quick ? 1 : 10));
 const connections = Number(args.connections ?? (quick ? 10 : 50));
 const memoryKeys = Number(args["memory-keys"] ?? (quick ? 2_000 : 100_000));
+const rollupRounds = Number(args["rollup-rounds"] ?? (quick ? 1 : 8));
 const started = Date.now();
 const log = (msg) => console.log(`[${((Date.now() - started) / 1000).toFixed(1).padStart(5)} s] ${msg}`);
 
@@ -52,6 +56,7 @@ async function main() {
   const adminToken = randomToken();
   const results = {};
   let memory;
+  let rollups;
   let origin;
   try {
     origin = await startOrigin();
@@ -67,6 +72,8 @@ async function main() {
     } finally {
       await g.mf.dispose();
     }
+    log(`usage rollups: valid_key with and without them, ${rollupRounds} alternating rounds`);
+    rollups = await compareRollups({ originUrl: origin.url, seconds: quick ? 1 : 4, connections, rounds: rollupRounds, log });
     memory = await measureMemory({ scriptPath, originUrl: origin.url, adminToken, keys: memoryKeys, connections, log });
   } finally {
     origin?.child.disconnect();
@@ -89,6 +96,7 @@ async function main() {
   const targets = checkTargets(table);
   printTable(table, Object.fromEntries(Object.entries(results).map(([name, r]) => [name, r.workerd_cpu_ms_per_request])));
   printTargets(targets);
+  printRollups(rollups);
   printMemory(memory);
   const output = {
     scenarios: table,
@@ -96,6 +104,8 @@ async function main() {
     date: new Date().toISOString(),
     targets,
     memory,
+    /** valid_key with and without the usage buffer (rollups and request log), same workerd, alternating */
+    rollups,
     run: {
       mode: quick ? "quick" : "full",
       seconds_per_scenario: seconds,

@@ -17,6 +17,7 @@ import { bundleVariant } from "./variant-build.mjs";
 import { cpuMs, workerdPid } from "./inspect.mjs";
 import { adminClient, keyBody } from "./keys.mjs";
 import { load, round } from "./load.mjs";
+import { WITHOUT_ROLLUPS } from "./rollups.mjs";
 
 const { values: args } = parseArgs({ options: { seconds: { type: "string" }, connections: { type: "string" } } });
 const seconds = Number(args.seconds ?? 6);
@@ -45,8 +46,9 @@ const VARIANTS = {
     ],
   },
   "no Analytics Engine write": {
-    "gateway/index.ts": [[/recordRequest\(c\.env\.USAGE, c\.executionCtx, event\);/, ""]],
+    "gateway/record.ts": [[/recordRequest\(c\.env\.USAGE, c\.executionCtx, recorded\);/, ""]],
   },
+  "no usage buffer (D1 rollups and request log)": WITHOUT_ROLLUPS,
   "origin response passed on without copying headers": {
     "gateway/proxy.ts": [[/const responseHeaders = new Headers\(\);[\s\S]*?return new Response\([^;]*;/, "return new Response(upstream.body, upstream);"]],
   },

@@ -1,4 +1,4 @@
-/** `keygate usage`: requests across keys, grouped by key, route or status. */
+/** `keygate usage`: requests across keys, grouped by key, route, status or owner. */
 import { Command, Option } from "commander";
 import { isoTime } from "./options.ts";
 import { utcMinute } from "./output/time.ts";
@@ -7,9 +7,9 @@ import { countColumns, USAGE_COLUMNS_HELP } from "./views.ts";
 
 export function usageCommand(contextFor: ContextFor): Command {
   return new Command("usage")
-    .description("Requests across keys over a period, grouped by key, route or status")
+    .description("Requests across keys over a period, grouped by key, route, status or owner")
     .option("--owner <owner>", "only this owner's keys: how much one customer used")
-    .addOption(new Option("--group-by <group>", "one row per key, route or HTTP status (default key)").choices(["key", "route", "status"]))
+    .addOption(new Option("--group-by <group>", "one row per key, route, HTTP status or owner (default key)").choices(["key", "route", "status", "owner"]))
     .option("--from <iso>", "start (default: 30 days ago)", isoTime)
     .option("--to <iso>", "end (default: now)", isoTime)
     .addHelpText(

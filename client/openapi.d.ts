@@ -118,7 +118,10 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** One key's usage over time */
+        /**
+         * One key's usage over time
+         * @description Requests, outcomes, status classes, credits, bytes and latency percentiles per hour or day, and totals. Defaults: the last 24 hours hourly, or the last 30 days daily; at most 90 days.
+         */
         get: operations["getKeyUsage"];
         put?: never;
         post?: never;
@@ -135,8 +138,51 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** Usage across keys, grouped by key, route or status */
+        /**
+         * Usage across keys, grouped by key, route, status or owner
+         * @description With ownerId, only that owner's keys count. Requests refused before a key was known count under the key "anonymous" and the owner "". Defaults to the last 30 days; at most 90. At most 1000 groups, most requests first.
+         */
         get: operations["getUsage"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/keys/{id}/requests": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * One key's recent requests, newest first
+         * @description Each request made with this key: time, request id, method, path, route, status, outcome, client IP, user agent, country and timings. Kept 7 days; at most 60 s behind.
+         */
+        get: operations["listKeyRequests"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/metrics": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Prometheus metrics
+         * @description Prometheus text exposition, `Content-Type: text/plain; version=0.0.4; charset=utf-8`, for scraping with a bearer token (admin:read): requests by route, outcome and status class, credits and bytes by route, gateway and origin latency histograms, keys by status. Counters are all-time totals from D1, at most 60 s behind.
+         */
+        get: operations["getMetrics"];
         put?: never;
         post?: never;
         delete?: never;
@@ -285,35 +331,103 @@ export interface components {
         };
         KeyUsage: {
             keyId: string;
+            /** Format: date-time */
             from: string;
+            /** Format: date-time */
             to: string;
             /** @enum {string} */
             granularity: "hour" | "day";
+            /**
+             * @description d1: keygate's own rollups (at most 60 s behind); analytics-engine: the Analytics Engine SQL API
+             * @enum {string}
+             */
+            source: "d1" | "analytics-engine";
             series: (components["schemas"]["UsageCounts"] & {
+                /** Format: date-time */
                 start: string;
             })[];
             totals: components["schemas"]["UsageCounts"];
         };
+        /** @description time keygate spent, excluding the wait for the origin */
+        LatencyPercentiles: {
+            p50: number | null;
+            p95: number | null;
+            p99: number | null;
+        };
         UsageCounts: {
             requests: number;
-            /** @description admitted and proxied (outcome OK) */
+            /** @description admitted and proxied (outcome OK), whatever the origin answered */
             allowed: number;
             rateLimited: number;
             quotaExhausted: number;
-            /** @description refused for any other reason */
+            /** @description every other outcome: refusals, origin failures, storage outages */
             denied: number;
+            /**
+             * @description requests per outcome code
+             * @example {
+             *       "OK": 41,
+             *       "RATE_LIMITED": 2
+             *     }
+             */
+            byOutcome: {
+                [key: string]: number;
+            };
+            status2xx: number;
+            status4xx: number;
+            status5xx: number;
             creditsUsed: number;
+            requestBytes: number;
+            responseBytes: number;
+            latency: {
+                gatewayMs: components["schemas"]["LatencyPercentiles"];
+                upstreamMs: components["schemas"]["LatencyPercentiles"] & unknown;
+            };
         };
         Usage: {
+            /** Format: date-time */
             from: string;
+            /** Format: date-time */
             to: string;
             /** @enum {string} */
-            groupBy: "key" | "route" | "status";
+            groupBy: "key" | "route" | "status" | "owner";
             ownerId: string | null;
+            /**
+             * @description d1: keygate's own rollups (at most 60 s behind); analytics-engine: the Analytics Engine SQL API
+             * @enum {string}
+             */
+            source: "d1" | "analytics-engine";
             data: (components["schemas"]["UsageCounts"] & {
                 group: string;
             })[];
             totals: components["schemas"]["UsageCounts"];
+        };
+        RequestLog: {
+            data: components["schemas"]["RequestLogEntry"][];
+            nextCursor: string | null;
+        };
+        RequestLogEntry: {
+            /**
+             * Format: date-time
+             * @description when the request arrived
+             */
+            at: string;
+            /** @example req_9f1c0a5be3d24c7e8a6b0d2f4e6a8c1b */
+            requestId: string;
+            method: string;
+            /** @description as the client sent it, without the query; first 256 bytes */
+            path: string;
+            /** @description "" when no route matched */
+            route: string;
+            status: number;
+            /** @example OK */
+            outcome: string;
+            ip: string | null;
+            /** @description first 256 bytes */
+            userAgent: string | null;
+            country: string | null;
+            gatewayMs: number;
+            /** @description null when the request never reached the origin */
+            upstreamMs: number | null;
         };
     };
     responses: never;
@@ -1235,7 +1349,7 @@ export interface operations {
         parameters: {
             query?: {
                 ownerId?: string;
-                groupBy?: "key" | "route" | "status";
+                groupBy?: "key" | "route" | "status" | "owner";
                 from?: string;
                 to?: string;
             };
@@ -1253,6 +1367,149 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["Usage"];
+                };
+            };
+            /** @description Problem: VALIDATION_FAILED */
+            400: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Problem: MISSING_KEY, MALFORMED_KEY, KEY_NOT_FOUND, KEY_REVOKED, KEY_EXPIRED, UNAUTHORIZED */
+            401: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "WWW-Authenticate": components["headers"]["WWW-Authenticate"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Problem: KEY_DISABLED, IP_NOT_ALLOWED, INSUFFICIENT_SCOPE, FORBIDDEN */
+            403: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Problem: GATEWAY_UNAVAILABLE, USAGE_UNAVAILABLE */
+            503: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "Retry-After": components["headers"]["Retry-After"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    listKeyRequests: {
+        parameters: {
+            query?: {
+                /** @description "OK" or an error code */
+                outcome?: "OK" | "MISSING_KEY" | "MALFORMED_KEY" | "KEY_NOT_FOUND" | "KEY_REVOKED" | "KEY_EXPIRED" | "KEY_DISABLED" | "NO_ROUTE" | "IP_NOT_ALLOWED" | "INSUFFICIENT_SCOPE" | "RATE_LIMITED" | "QUOTA_EXHAUSTED" | "UPSTREAM_UNAVAILABLE" | "UPSTREAM_TIMEOUT" | "GATEWAY_UNAVAILABLE" | "TOO_MANY_INVALID_KEYS" | "VALIDATION_FAILED" | "UNAUTHORIZED" | "FORBIDDEN" | "NOT_FOUND" | "METHOD_NOT_ALLOWED" | "CONFLICT" | "KEY_LIMIT_REACHED" | "PAYLOAD_TOO_LARGE" | "UNSUPPORTED_MEDIA_TYPE" | "USAGE_UNAVAILABLE" | "CONFIG_INVALID" | "INTERNAL";
+                limit?: number;
+                cursor?: string;
+            };
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description A page of requests */
+            200: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["RequestLog"];
+                };
+            };
+            /** @description Problem: VALIDATION_FAILED */
+            400: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Problem: MISSING_KEY, MALFORMED_KEY, KEY_NOT_FOUND, KEY_REVOKED, KEY_EXPIRED, UNAUTHORIZED */
+            401: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "WWW-Authenticate": components["headers"]["WWW-Authenticate"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Problem: KEY_DISABLED, IP_NOT_ALLOWED, INSUFFICIENT_SCOPE, FORBIDDEN */
+            403: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Problem: NO_ROUTE, NOT_FOUND */
+            404: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Problem: GATEWAY_UNAVAILABLE, USAGE_UNAVAILABLE */
+            503: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "Retry-After": components["headers"]["Retry-After"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    getMetrics: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The metrics */
+            200: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "text/plain": string;
                 };
             };
             /** @description Problem: VALIDATION_FAILED */

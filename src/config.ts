@@ -1,5 +1,6 @@
 import { z } from "zod";
 import { ProblemError } from "./errors";
+import { DEFAULT_LIMITS, MAX_FLUSH_AFTER_MS } from "./analytics/limits";
 import { canonicalPath } from "./gateway/paths";
 
 /** Secrets are not in wrangler.toml, so `wrangler types` cannot see them. */
@@ -9,6 +10,7 @@ interface Secrets {
   ASSERTION_PUBLIC_KEYS?: string;
   ROUTES?: string;
   STATE_TIMEOUT_MS?: string;
+  USAGE_FLUSH_MS?: string;
   CF_ACCOUNT_ID?: string;
   CF_API_TOKEN?: string;
   USAGE_SQL_URL?: string;
@@ -126,6 +128,7 @@ const ConfigSchema = z.object({
     .default("/admin"),
   MAX_KEYS_PER_OWNER: z.coerce.number().int().min(1).default(100),
   STATE_TIMEOUT_MS: z.coerce.number().int().min(1).max(60_000).default(5_000),
+  USAGE_FLUSH_MS: z.coerce.number().int().min(1).max(MAX_FLUSH_AFTER_MS).default(DEFAULT_LIMITS.flushAfterMs),
   ADMIN_TOKEN: z.string({ error: "is not set" }).min(1, "must not be empty"),
   ASSERTION_PRIVATE_KEY: jsonText(EcPrivateJwk, "an ES256 private JWK"),
   ASSERTION_PUBLIC_KEYS: jsonText(z.object({ keys: z.array(EcPublicJwk).max(10) }), "a JWK Set").optional(),
@@ -142,6 +145,8 @@ export interface Config {
   maxKeysPerOwner: number;
   /** how long the gateway waits for KeyState before treating it as down */
   stateTimeoutMs: number;
+  /** how long after its first request an isolate's usage batch is written to D1 */
+  usageFlushMs: number;
   adminToken: string;
   assertionJwk: z.infer<typeof EcPrivateJwk>;
   /** public keys the JWKS publishes beside the signing key's: keys that signed before or will sign next */
@@ -181,6 +186,7 @@ function parseConfig(env: Env): Config | ProblemError {
     adminPath: c.ADMIN_PATH,
     maxKeysPerOwner: c.MAX_KEYS_PER_OWNER,
     stateTimeoutMs: c.STATE_TIMEOUT_MS,
+    usageFlushMs: c.USAGE_FLUSH_MS,
     adminToken: c.ADMIN_TOKEN,
     assertionJwk: c.ASSERTION_PRIVATE_KEY,
     assertionPublicKeys: c.ASSERTION_PUBLIC_KEYS?.keys ?? [],

@@ -2,6 +2,7 @@ import { appFor } from "./app";
 import { getConfig } from "./config";
 import { problemResponse, toProblem } from "./errors";
 import { newRequestId } from "./middleware";
+import { cleanUp } from "./scheduled";
 import { signerReady } from "./gateway/assertion";
 
 export { KeyState } from "./state/key-state";
@@ -24,5 +25,8 @@ export default {
       if (problem.code === "CONFIG_INVALID") console.error(JSON.stringify({ level: "error", requestId, msg: problem.detail }));
       return problemResponse(problem, requestId);
     }
+  },
+  async scheduled(controller, env) {
+    await cleanUp(env, controller.scheduledTime);
   },
 } satisfies ExportedHandler<Env>;

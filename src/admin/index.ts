@@ -8,6 +8,8 @@ import { jsonRequests } from "./body";
 import { registerKeyRoutes } from "./keys";
 import { registerAuditRoutes } from "./audit";
 import { registerUsageRoutes } from "./usage";
+import { registerRequestLogRoutes } from "./requests";
+import { registerMetricsRoutes } from "./metrics";
 import { HEADER_COMPONENTS } from "./openapi";
 
 export const ADMIN_BODY_LIMIT = 64 * 1024;
@@ -53,6 +55,8 @@ export function adminApp(adminPath: string) {
   registerKeyRoutes(app);
   registerAuditRoutes(app);
   registerUsageRoutes(app);
+  registerRequestLogRoutes(app);
+  registerMetricsRoutes(app);
   return app;
 }
 

@@ -32,6 +32,13 @@ export const jsonContent = <T extends z.ZodType>(schema: T, description: string)
   description,
 });
 
+/** A non-JSON answer (the Prometheus text of /metrics), with the headers every answer carries. */
+export const textContent = <T extends z.ZodType>(mediaType: string, schema: T, description: string) => ({
+  content: { [mediaType]: { schema } },
+  headers: REQUEST_ID,
+  description,
+});
+
 /** A required JSON body: a missing or non-JSON body is a validation error, not an empty object. */
 export const jsonBody = <T extends z.ZodType>(schema: T) => ({
   content: { "application/json": { schema } },

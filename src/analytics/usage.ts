@@ -1,90 +1,116 @@
 import { ProblemError } from "../errors";
 import type { Config } from "../config";
+import { getDb } from "../store/db";
+import { groupedCells, keyCells, type GroupBy, type HourRange } from "../store/usage";
+import { cellsBy, HISTOGRAM_COLUMNS, type Cell } from "./figures";
+import { BOUNDS_MS } from "./histogram";
+import { REACHED_ORIGIN } from "./writer";
 
 /**
- * Usage figures from the Analytics Engine SQL API, over the data points the gateway writes
- * (src/analytics/writer.ts: index1 key id, blob1 owner, blob3 route, blob5 outcome,
- * blob6 status, double6 credits). Sampling is accounted for with `_sample_interval`.
+ * Where the usage routes read their figures: D1's rollups (always there, at most 60 s
+ * behind), or the Analytics Engine SQL API when CF_ACCOUNT_ID and CF_API_TOKEN are set
+ * (longer retention, raw events). Both answer in cells, so the routes add them up the same way.
  */
-
-export const DATASET = "keygate_usage";
-
-export interface UsageCounts {
-  requests: number;
-  allowed: number;
-  rateLimited: number;
-  quotaExhausted: number;
-  denied: number;
-  creditsUsed: number;
+export interface UsageSource {
+  name: "d1" | "analytics-engine";
+  /** one key's cells per bucket start (ms) */
+  keyCells(keyId: string, range: HourRange, stepMs: number): Promise<Map<number, Cell[]>>;
+  /** cells per group across keys, optionally one owner's keys only */
+  groupedCells(groupBy: GroupBy, range: HourRange, ownerId?: string): Promise<Map<string, Cell[]>>;
 }
 
-const COUNTS = `
-  SUM(_sample_interval) AS requests,
-  sumIf(_sample_interval, blob5 = 'OK') AS allowed,
-  sumIf(_sample_interval, blob5 = 'RATE_LIMITED') AS rateLimited,
-  sumIf(_sample_interval, blob5 = 'QUOTA_EXHAUSTED') AS quotaExhausted,
-  sumIf(_sample_interval, blob5 NOT IN ('OK', 'RATE_LIMITED', 'QUOTA_EXHAUSTED')) AS denied,
-  SUM(_sample_interval * double6) AS creditsUsed`;
-
-const COUNT_FIELDS = ["requests", "allowed", "rateLimited", "quotaExhausted", "denied", "creditsUsed"] as const;
-
-export const emptyCounts = (): UsageCounts => ({ requests: 0, allowed: 0, rateLimited: 0, quotaExhausted: 0, denied: 0, creditsUsed: 0 });
-
-export function addCounts(into: UsageCounts, row: Partial<Record<keyof UsageCounts, unknown>>): UsageCounts {
-  for (const field of COUNT_FIELDS) into[field] += Number(row[field] ?? 0) || 0;
-  return into;
+export function usageSource(env: Env, config: Config): UsageSource {
+  const api = config.usageApi;
+  if (api) return sqlApiSource(api);
+  const db = getDb(env.DB);
+  return {
+    name: "d1",
+    keyCells: (keyId, range, stepMs) => keyCells(db, keyId, range, stepMs),
+    groupedCells: (groupBy, range, ownerId) => groupedCells(db, groupBy, range, ownerId),
+  };
 }
 
-/**
- * A string literal for the SQL API, which takes no bind parameters. Inputs are validated
- * before they get here; escaping is the second line of defence.
+/*
+ * The Analytics Engine side: SQL over the data points of src/analytics/writer.ts (index1 key
+ * id; blob1 owner, blob3 route, blob5 outcome, blob6 status; double2 gateway ms, double3
+ * upstream ms, double4/5 request/response bytes, double6 credits). Every sum is weighted by
+ * `_sample_interval`, so sampled data still adds up to request counts.
  */
-export function literal(value: string): string {
+
+const DATASET = "keygate_usage";
+
+/** A string literal for the SQL API, which takes no bind parameters. Inputs are validated first; this is the second line of defence. */
+function literal(value: string): string {
   return `'${value.replaceAll("\\", "\\\\").replaceAll("'", "\\'")}'`;
 }
 
-const seconds = (ms: number) => Math.floor(ms / 1000);
+const REACHED = `blob5 IN (${[...REACHED_ORIGIN].map(literal).join(", ")})`;
 
-export interface TimeRange {
-  from: number;
-  to: number;
+/** `sumIf` per latency bucket, named like the D1 columns. */
+function histogramSql(column: string, names: string[], condition = ""): string[] {
+  return names.map((name, i) => {
+    const above = i === 0 ? "" : `${column} > ${BOUNDS_MS[i - 1]}`;
+    const within = i < BOUNDS_MS.length ? `${column} <= ${BOUNDS_MS[i]}` : "";
+    const where = [condition, above, within].filter(Boolean).join(" AND ");
+    return `sumIf(_sample_interval, ${where}) AS ${name}`;
+  });
 }
 
-const inRange = ({ from, to }: TimeRange) =>
+const MEASURES_SQL = [
+  "SUM(_sample_interval) AS requests",
+  "SUM(_sample_interval * double6) AS credits_used",
+  "SUM(_sample_interval * double4) AS request_bytes",
+  "SUM(_sample_interval * double5) AS response_bytes",
+  "SUM(_sample_interval * double2) AS gateway_ms_sum",
+  `sumIf(_sample_interval * double3, ${REACHED}) AS upstream_ms_sum`,
+  ...histogramSql("double2", HISTOGRAM_COLUMNS.gateway),
+  ...histogramSql("double3", HISTOGRAM_COLUMNS.upstream, REACHED),
+].join(",\n  ");
+
+const seconds = (ms: number) => Math.floor(ms / 1000);
+const inRange = ({ from, to }: HourRange) =>
   `timestamp >= toDateTime(${seconds(from)}) AND timestamp < toDateTime(${seconds(to)})`;
 
-export function keySeriesSql(keyId: string, range: TimeRange, granularity: "hour" | "day"): string {
-  const bucket = granularity === "hour" ? "toStartOfHour(timestamp)" : "toStartOfDay(timestamp)";
-  return `SELECT ${bucket} AS bucket,${COUNTS}
+function keySeriesSql(keyId: string, range: HourRange, stepMs: number): string {
+  const bucket = stepMs === 3_600_000 ? "toStartOfHour(timestamp)" : "toStartOfDay(timestamp)";
+  return `SELECT ${bucket} AS bucket, blob5 AS outcome, blob6 AS status,
+  ${MEASURES_SQL}
 FROM ${DATASET}
 WHERE index1 = ${literal(keyId)} AND ${inRange(range)}
-GROUP BY bucket ORDER BY bucket FORMAT JSON`;
+GROUP BY bucket, outcome, status ORDER BY bucket FORMAT JSON`;
 }
 
-export const GROUP_COLUMNS = { key: "index1", route: "blob3", status: "blob6" } as const;
+const SQL_GROUP_COLUMNS: Record<GroupBy, string> = { key: "index1", route: "blob3", status: "blob6", owner: "blob1" };
 
-export function groupedSql(groupBy: keyof typeof GROUP_COLUMNS, range: TimeRange, ownerId?: string): string {
+function groupedSql(groupBy: GroupBy, range: HourRange, ownerId?: string): string {
   const owner = ownerId === undefined ? "" : ` AND blob1 = ${literal(ownerId)}`;
-  return `SELECT ${GROUP_COLUMNS[groupBy]} AS grp,${COUNTS}
+  return `SELECT ${SQL_GROUP_COLUMNS[groupBy]} AS grp, blob5 AS outcome, blob6 AS status,
+  ${MEASURES_SQL}
 FROM ${DATASET}
 WHERE ${inRange(range)}${owner}
-GROUP BY grp ORDER BY requests DESC LIMIT 1000 FORMAT JSON`;
+GROUP BY grp, outcome, status FORMAT JSON`;
+}
+
+/** The SQL API writes DateTime as "YYYY-MM-DD hh:mm:ss" in UTC. */
+const bucketTime = (value: unknown) => Date.parse(`${String(value).replace(" ", "T")}Z`);
+
+function sqlApiSource(api: { url: string; token: string }): UsageSource {
+  return {
+    name: "analytics-engine",
+    keyCells: async (keyId, range, stepMs) =>
+      cellsBy(await querySql(api, keySeriesSql(keyId, range, stepMs)), (row) => bucketTime(row.bucket)),
+    groupedCells: async (groupBy, range, ownerId) =>
+      cellsBy(await querySql(api, groupedSql(groupBy, range, ownerId)), (row) => String(row.grp ?? "")),
+  };
 }
 
 /** Runs one query; the SQL API's rows come back as objects keyed by column alias. */
-export async function querySql(config: Config, sql: string): Promise<Record<string, unknown>[]> {
-  const usage = config.usageApi;
-  if (!usage) {
-    throw new ProblemError(
-      "USAGE_UNAVAILABLE",
-      "Usage figures need the Analytics Engine SQL API: set CF_ACCOUNT_ID and the CF_API_TOKEN secret.",
-    );
-  }
+async function querySql(api: { url: string; token: string }, sql: string): Promise<Record<string, unknown>[]> {
   let res: Response;
   try {
-    res = await fetch(usage.url, {
+    res = await fetch(api.url, {
       method: "POST",
-      headers: { Authorization: `Bearer ${usage.token}`, "Content-Type": "text/plain" },
+      headers: { Authorization: `Bearer ${api.token}`, "Content-Type": "text/plain" },
       body: sql,
       signal: AbortSignal.timeout(10_000),
     });

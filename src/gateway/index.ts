@@ -2,7 +2,7 @@ import { Hono, type Context } from "hono";
 import type { AppEnv } from "../context";
 import { problemResponse, toProblem } from "../errors";
 import { clientIp } from "../middleware";
-import { recordRequest, type RequestEvent } from "../analytics/writer";
+import type { RequestEvent } from "../analytics/writer";
 import { admit, type Admitted } from "./admit";
 import { matchRoute, upstreamUrl } from "./routes";
 import { targetOf } from "./paths";
@@ -10,6 +10,7 @@ import { isPreflight, preflight, withCors } from "./cors";
 import { base64urlJson, setRateLimitHeaders } from "./headers";
 import { assertionFor } from "./assertion";
 import { forward, originHeaders } from "./proxy";
+import { record } from "./record";
 
 /**
  * The hot path (DESIGN.md, "Consumer requests"): verify the key in the table's order,
@@ -58,7 +59,7 @@ gateway.all("*", async (c) => {
   if (route?.cors && origin !== undefined) withCors(response.headers, route.cors, origin);
   event.status = response.status;
   event.gatewayMs = Math.max(0, Date.now() - started - event.upstreamMs);
-  recordRequest(c.env.USAGE, c.executionCtx, event);
+  record(c, event, started);
   return response;
 });
 

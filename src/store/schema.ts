@@ -1,4 +1,5 @@
-import { index, integer, sqliteTable, text } from "drizzle-orm/sqlite-core";
+import { index, integer, primaryKey, sqliteTable, text } from "drizzle-orm/sqlite-core";
+import { HISTOGRAM_COLUMNS } from "../analytics/figures";
 
 /**
  * D1 tables (docs/storage.md). Times are integer milliseconds since the epoch; lists are
@@ -92,6 +93,96 @@ export const appliedFlushes = sqliteTable(
     at: integer("at").notNull(),
   },
   (t) => [index("applied_flushes_at_idx").on(t.at)],
+);
+
+
+/** One counter column per latency bucket (src/analytics/histogram.ts): `gw_ms_1` … `gw_ms_inf`. */
+const histogramColumns = (names: string[]) =>
+  Object.fromEntries(names.map((name) => [name, integer(name).notNull().default(0)]));
+
+/** What every usage table counts, per row. */
+const usageMeasures = () => ({
+  requests: integer("requests").notNull().default(0),
+  creditsUsed: integer("credits_used").notNull().default(0),
+  requestBytes: integer("request_bytes").notNull().default(0),
+  responseBytes: integer("response_bytes").notNull().default(0),
+  /** total gateway time in ms (excluding the wait for the origin) */
+  gatewayMsSum: integer("gateway_ms_sum").notNull().default(0),
+  /** total origin time in ms, of the requests sent to the origin */
+  upstreamMsSum: integer("upstream_ms_sum").notNull().default(0),
+  /** gateway time per latency bucket, every request */
+  ...histogramColumns(HISTOGRAM_COLUMNS.gateway),
+  /** origin time per latency bucket, requests sent to the origin only */
+  ...histogramColumns(HISTOGRAM_COLUMNS.upstream),
+});
+
+/**
+ * Gateway requests per key, hour, route, outcome and status (docs/storage.md). Written in
+ * batches from each isolate's buffer (src/analytics/buffer.ts), never per request. Requests
+ * refused before a key was known count under key_id "anonymous".
+ */
+export const usageRollups = sqliteTable(
+  "usage_rollups",
+  {
+    keyId: text("key_id").notNull(),
+    /** start of the hour (UTC), ms */
+    hour: integer("hour").notNull(),
+    /** "" when no route matched */
+    route: text("route").notNull(),
+    outcome: text("outcome").notNull(),
+    status: integer("status").notNull(),
+    /** "" for anonymous requests */
+    ownerId: text("owner_id").notNull(),
+    ...usageMeasures(),
+  },
+  (t) => [
+    primaryKey({ columns: [t.keyId, t.hour, t.route, t.outcome, t.status] }),
+    index("usage_rollups_hour_idx").on(t.hour),
+    index("usage_rollups_owner_idx").on(t.ownerId, t.hour),
+  ],
+);
+
+/** All-time totals per route, outcome and status: what /admin/metrics exposes as counters. */
+export const usageTotals = sqliteTable(
+  "usage_totals",
+  {
+    route: text("route").notNull(),
+    outcome: text("outcome").notNull(),
+    status: integer("status").notNull(),
+    ...usageMeasures(),
+  },
+  (t) => [primaryKey({ columns: [t.route, t.outcome, t.status] })],
+);
+
+/**
+ * One row per gateway request made with a known key; kept 7 days (the scheduled cleanup).
+ * Three b-trees per row (the table, its key and the outcome index): rows are written in bulk.
+ */
+export const requestLog = sqliteTable(
+  "request_log",
+  {
+    keyId: text("key_id").notNull(),
+    at: integer("at").notNull(),
+    requestId: text("request_id").notNull(),
+    method: text("method").notNull(),
+    /** as the client sent it, without the query; first 256 bytes */
+    path: text("path").notNull(),
+    route: text("route").notNull(),
+    status: integer("status").notNull(),
+    outcome: text("outcome").notNull(),
+    ip: text("ip"),
+    /** first 256 bytes */
+    userAgent: text("user_agent"),
+    country: text("country"),
+    gatewayMs: integer("gateway_ms").notNull(),
+    /** null when the request never reached the origin */
+    upstreamMs: integer("upstream_ms"),
+  },
+  (t) => [
+    // one key's log, newest first, and its cursor
+    primaryKey({ columns: [t.keyId, t.at, t.requestId] }),
+    index("request_log_key_outcome_idx").on(t.keyId, t.outcome, t.at, t.requestId),
+  ],
 );
 
 export type KeyRow = typeof keys.$inferSelect;

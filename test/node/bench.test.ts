@@ -35,6 +35,12 @@ interface Results {
   node: string;
   date: string;
   targets: { target: string; ratio: number; met: boolean }[];
+  rollups: {
+    with_rollups: { ratio_to_baseline: number; requests: number };
+    without_rollups: { ratio_to_baseline: number; requests: number };
+    ratio_drop: number;
+    per_round: { with_rollups: number; without_rollups: number }[];
+  };
   memory: {
     distinct_keys: number;
     before: { heap_used_mib: number; cache: { entries: number; unknownEntries: number } };
@@ -51,6 +57,8 @@ it("runs every scenario in quick mode and writes results where it is told", { ti
     maxBuffer: 8 * 1024 * 1024,
   });
   expect(stdout).toContain("valid_key rps >= 0.90 x baseline");
+  expect(stdout).toMatch(/valid_key with usage rollups +ratio \d/);
+  expect(stdout).toMatch(/valid_key without usage rollups +ratio \d/);
 
   const results = JSON.parse(readFileSync(out, "utf8")) as Results;
   expect(Object.keys(results.scenarios).sort()).toEqual([...SCENARIOS].sort());
@@ -66,6 +74,16 @@ it("runs every scenario in quick mode and writes results where it is told", { ti
   expect(results.node).toBe(process.version);
   expect(Number.isNaN(Date.parse(results.date))).toBe(false);
   expect(results.targets.map((t) => t.target)).toHaveLength(4);
+
+  // valid_key was measured with and without the usage rollups, in the same workerd.
+  const { rollups } = results;
+  for (const build of [rollups.with_rollups, rollups.without_rollups]) {
+    expect(build.requests).toBeGreaterThan(0);
+    expect(build.ratio_to_baseline).toBeGreaterThan(0);
+  }
+  expect(rollups.per_round).toHaveLength(1);
+  const [only] = rollups.per_round;
+  expect(rollups.ratio_drop).toBeCloseTo(only.without_rollups - only.with_rollups, 3);
 
   // Forged keys: one client reaches D1 at most as often as it may present unknown keys, then is
   // refused; many clients reach D1 at most as often as the isolate's budget allows.

@@ -16,21 +16,34 @@ const run = (...args: string[]) => keygate(args, { env: gw.env });
 const create = async (ownerId = uniqueOwner()) =>
   (await gw.api<CreatedKey>("/keys", { method: "POST", json: { name: "reported", ownerId } })).body;
 
-const counts = (requests: number, allowed: number, rateLimited: number, quotaExhausted: number, denied: number, creditsUsed: number) => ({
-  requests,
-  allowed,
-  rateLimited,
-  quotaExhausted,
-  denied,
-  creditsUsed,
-});
+/**
+ * What the Analytics Engine SQL API answers for one bucket or group: a row per outcome and
+ * status, as keygate's queries group them (src/analytics/usage.ts). `requests` is their sum.
+ */
+const counts = (
+  at: Record<string, string>,
+  requests: number,
+  allowed: number,
+  rateLimited: number,
+  quotaExhausted: number,
+  denied: number,
+  creditsUsed: number,
+) => {
+  expect(allowed + rateLimited + quotaExhausted + denied).toBe(requests);
+  return [
+    { ...at, outcome: "OK", status: "200", requests: allowed, credits_used: creditsUsed },
+    { ...at, outcome: "RATE_LIMITED", status: "429", requests: rateLimited },
+    { ...at, outcome: "QUOTA_EXHAUSTED", status: "429", requests: quotaExhausted },
+    { ...at, outcome: "INSUFFICIENT_SCOPE", status: "403", requests: denied },
+  ];
+};
 
 describe("keygate keys usage", () => {
   it("shows the key's series hour by hour with a total row, and --json prints the API's answer", async () => {
     const key = await create();
     await gw.sqlAnswers([
-      { bucket: "2026-11-20 10:00:00", ...counts(1200, 1100, 60, 20, 20, 1100) },
-      { bucket: "2026-11-20 12:00:00", ...counts(3, 3, 0, 0, 0, 6) },
+      ...counts({ bucket: "2026-11-20 10:00:00" }, 1200, 1100, 60, 20, 20, 1100),
+      ...counts({ bucket: "2026-11-20 12:00:00" }, 3, 3, 0, 0, 0, 6),
     ]);
     const range = ["--from", "2026-11-20T10:00:00Z", "--to", "2026-11-20T13:00:00Z"];
     const result = await run("keys", "usage", key.id, ...range);
@@ -48,7 +61,7 @@ describe("keygate keys usage", () => {
     const [query] = await gw.sqlQueries();
     expect(query.sql).toContain(`index1 = '${key.id}'`);
 
-    await gw.sqlAnswers([{ bucket: "2026-11-20 00:00:00", ...counts(5, 5, 0, 0, 0, 5) }]);
+    await gw.sqlAnswers([...counts({ bucket: "2026-11-20 00:00:00" }, 5, 5, 0, 0, 0, 5)]);
     const daily = ["--from", "2026-11-19T00:00:00Z", "--to", "2026-11-21T00:00:00Z", "--granularity", "day"];
     const usage = jsonOf<KeyUsage>(await run("keys", "usage", key.id, ...daily, "--json"));
     const query2 = new URLSearchParams({ from: daily[1], to: daily[3], granularity: "day" });
@@ -75,8 +88,8 @@ describe("keygate keys usage", () => {
 describe("keygate usage", () => {
   it("groups usage across keys, for one owner, with totals; --json prints the API's answer", async () => {
     const rows = [
-      { grp: "posts", ...counts(10, 9, 0, 0, 1, 9) },
-      { grp: "echo", ...counts(2, 2, 0, 0, 0, 2) },
+      ...counts({ grp: "posts" }, 10, 9, 0, 0, 1, 9),
+      ...counts({ grp: "echo" }, 2, 2, 0, 0, 0, 2),
     ];
     await gw.sqlAnswers(rows);
     const result = await run("usage", "--group-by", "route", "--owner", "acct_42", "--from", "2026-11-01T00:00:00Z", "--to", "2026-11-20T00:00:00Z");
@@ -99,7 +112,7 @@ describe("keygate usage", () => {
   });
 
   it("groups by key by default, cutting key ids rather than overflowing 80 columns", async () => {
-    await gw.sqlAnswers([{ grp: "key_01JD6T3W4Y8N2B5C7E9G1H3K5M", ...counts(123_456_789, 123_456_000, 700, 89, 0, 123_456_000) }]);
+    await gw.sqlAnswers([...counts({ grp: "key_01JD6T3W4Y8N2B5C7E9G1H3K5M" }, 123_456_789, 123_456_000, 700, 89, 0, 123_456_000)]);
     const result = await run("usage");
     expect(result.code, result.stderr).toBe(0);
     expect(result.stdout.split("\n")[1]).toMatch(/^KEY\s/);

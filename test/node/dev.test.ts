@@ -170,6 +170,25 @@ describe("npm run dev", () => {
     expect(refused.headers.get("Content-Type")).toBe("application/problem+json");
     expect((await refused.json()).code).toBe("KEY_REVOKED");
 
+    // The README's usage step: within a minute the four calls above show in the usage routes.
+    const usageOf = async () => (await call(`${base}/admin/usage?ownerId=acct_42&groupBy=key`, firstToken)).json();
+    const deadline = Date.now() + 60_000;
+    let usage = await usageOf();
+    while (usage.totals.requests < 4 && Date.now() < deadline) {
+      await new Promise((r) => setTimeout(r, 1000));
+      usage = await usageOf();
+    }
+    expect(usage.source).toBe("d1");
+    expect(usage.totals).toMatchObject({ requests: 4, allowed: 2, denied: 2, byOutcome: { OK: 2, KEY_EXPIRED: 1, KEY_REVOKED: 1 } });
+    const perKey = Object.fromEntries(usage.data.map((d: { group: string; byOutcome: unknown }) => [d.group, d.byOutcome]));
+    expect(perKey).toEqual({ [first.id]: { OK: 1, KEY_EXPIRED: 1 }, [second.id]: { OK: 1, KEY_REVOKED: 1 } });
+    const log = await (await call(`${base}/admin/keys/${second.id}/requests`, firstToken)).json();
+    expect(log.data.map((e: { outcome: string; path: string }) => [e.outcome, e.path])).toEqual([
+      ["KEY_REVOKED", "/hello"],
+      ["OK", "/hello"],
+    ]);
+    expect(dev.output()).toContain(`curl -s "${base}/admin/usage?ownerId=acct_42&groupBy=key" -H "Authorization: Bearer ${firstToken}"`);
+
     // the CLI lines it printed: KEYGATE_URL for this port, the token read from the same secrets file
     expect(dev.output()).toContain(`  export KEYGATE_URL=${base}/admin\n  npx keygate keys create`);
     expect(dev.output()).not.toContain("KEYGATE_ADMIN_TOKEN");

@@ -138,7 +138,14 @@ export function responseChecker(doc: OpenApiDocument) {
   };
 
   function validateBody(where: string, key: string, schema: Schema, mediaType: string, body: string): string[] {
-    if (!/^application\/([\w.-]+\+)?json$/.test(mediaType)) return [`${where}: body is ${mediaType || "untyped"}, not JSON`];
+    if (!/^application\/([\w.-]+\+)?json$/.test(mediaType)) {
+      // A text answer (the Prometheus text of /admin/metrics) is checked as the string it is.
+      if (mediaType.startsWith("text/") && (schema as { type?: unknown }).type === "string") {
+        const validate = validatorFor(key, schema);
+        return validate(body) ? [] : [`${where}: body ${ajv.errorsText(validate.errors)}`];
+      }
+      return [`${where}: body is ${mediaType || "untyped"}, not JSON`];
+    }
     let value: unknown;
     try {
       value = JSON.parse(body);

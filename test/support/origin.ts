@@ -6,7 +6,7 @@ import { responseChecker, type OpenApiDocument, type ReceivedResponse } from "./
 /**
  * A real origin for tests: echoes what it received as JSON (headers, path, body size and
  * SHA-256). `/slow` never answers, `/reset` drops the connection, `/stream` sends a body
- * in chunks. Under `/ae-sql` it stands in for the Analytics Engine SQL API, the one part
+ * in chunks, `/status/<code>` answers with that status. Under `/ae-sql` it stands in for the Analytics Engine SQL API, the one part
  * that cannot run locally: it records each query and answers with rows a test set first.
  * Under `/__openapi` it checks admin responses against the OpenAPI document (openapi-check.ts),
  * for the workers tests, which cannot run ajv inside workerd.
@@ -115,6 +115,12 @@ export function startOrigin(port = 0, host = "127.0.0.1"): Promise<http.Server> 
     if (path.includes("/reset")) {
       req.socket.destroy();
       return;
+    }
+    const forced = /\/status\/([1-5]\d\d)(?:\/|$)/.exec(path);
+    if (forced) {
+      const text = JSON.stringify({ status: Number(forced[1]) });
+      res.writeHead(Number(forced[1]), { "Content-Type": "application/json", "Content-Length": Buffer.byteLength(text), "X-Origin": "status" });
+      return void req.resume().on("end", () => res.end(text));
     }
     const hash = createHash("sha256");
     let bytes = 0;

@@ -38,8 +38,10 @@ const CONTRACT_ROUTES: { method: string; path: string; probe: string; core: bool
   { method: "delete", path: "/admin/keys/{id}", probe: "/keys/key_00000000000000000000000000", core: true },
   { method: "post", path: "/admin/keys/{id}/rotate", probe: "/keys/key_00000000000000000000000000/rotate", core: true },
   { method: "post", path: "/admin/keys/verify", probe: "/keys/verify", core: true },
-  { method: "get", path: "/admin/keys/{id}/usage", probe: "/keys/key_00000000000000000000000000/usage", core: false },
-  { method: "get", path: "/admin/usage", probe: "/usage", core: false },
+  { method: "get", path: "/admin/keys/{id}/usage", probe: "/keys/key_00000000000000000000000000/usage", core: true },
+  { method: "get", path: "/admin/usage", probe: "/usage", core: true },
+  { method: "get", path: "/admin/keys/{id}/requests", probe: "/keys/key_00000000000000000000000000/requests", core: true },
+  { method: "get", path: "/admin/metrics", probe: "/metrics", core: true },
   { method: "get", path: "/admin/audit", probe: "/audit", core: true },
 ];
 

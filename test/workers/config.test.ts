@@ -54,9 +54,16 @@ describe("configuration", () => {
     expect(((await spec.json()) as { servers: { url: string }[] }).servers[0].url).toBe("/ops");
   });
 
-  it("answers usage queries with 503 USAGE_UNAVAILABLE when the SQL API is not configured", async () => {
-    const res = await fetchWith({ USAGE_SQL_URL: undefined, CF_API_TOKEN: undefined }, "/admin/usage", asAdmin);
-    expect(res.status).toBe(503);
-    expect((await problem(res)).code).toBe("USAGE_UNAVAILABLE");
+  it("answers usage from D1 without a Cloudflare account, and from the SQL API once both settings are there", async () => {
+    const source = async (vars: Partial<Env>) => {
+      const res = await fetchWith(vars, "/admin/usage", asAdmin);
+      expect(res.status).toBe(200);
+      return ((await res.json()) as { source: string }).source;
+    };
+    expect(await source({ USAGE_SQL_URL: undefined, CF_ACCOUNT_ID: undefined, CF_API_TOKEN: undefined })).toBe("d1");
+    // an account without a token (or a token without an account) is not enough for the SQL API
+    expect(await source({ CF_ACCOUNT_ID: "0123456789abcdef0123456789abcdef", CF_API_TOKEN: undefined })).toBe("d1");
+    // (the echo origin answers 200 with no rows; admin-usage.test.ts checks the SQL itself)
+    expect(await source({ USAGE_SQL_URL: `${env.UPSTREAM_URL}/sql`, CF_API_TOKEN: "t" })).toBe("analytics-engine");
   });
 });

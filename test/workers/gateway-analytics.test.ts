@@ -22,23 +22,39 @@ function recordingGateway() {
 describe("analytics data points", () => {
   const { request } = recordingGateway();
 
-  it("a proxied request: key id, owner, environment, route, method, OK, status and sizes", async () => {
+  it("a proxied request: key id, owner, environment, route, method, OK, status, path, client, request id and sizes", async () => {
     const created = await createKey({ environment: "test", credits: { remaining: 50 } });
     const payload = "x".repeat(1234);
-    const { res, body, point, doubles } = await request("/costly/a", created.key, {
+    const { res, body, point, doubles } = await request("/costly/a?b=c", created.key, {
       method: "POST",
       body: payload,
-      headers: { "Content-Length": String(payload.length) },
+      headers: { "Content-Length": String(payload.length), "User-Agent": "acme-sdk/1.2" },
     });
     expect(res.status).toBe(200);
     expect(point.indexes).toEqual([created.id]);
-    expect(point.blobs).toHaveLength(8);
+    expect(point.blobs).toHaveLength(12);
     expect(point.blobs!.slice(0, 6)).toEqual([created.ownerId, "test", "costly", "POST", "OK", "200"]);
-    expect(point.blobs!.slice(6).every((b) => typeof b === "string")).toBe(true);
+    expect(point.blobs!.slice(6, 8).every((b) => typeof b === "string")).toBe(true);
+    expect(point.blobs!.slice(8)).toEqual(["/costly/a", "198.51.100.7", "acme-sdk/1.2", res.headers.get("X-Request-Id")]);
     expect(point.doubles).toHaveLength(6);
     expect(doubles).toMatchObject({ status: 200, requestBytes: 1234, responseBytes: body.length, creditsUsed: 5 });
     expect(doubles.gatewayMs).toBeGreaterThanOrEqual(0);
     expect(doubles.upstreamMs).toBeGreaterThanOrEqual(0);
+  });
+
+  it("path and user agent keep their first 256 bytes, never a query or its api_key", async () => {
+    const created = await createKey();
+    const long = `/query/${"é".repeat(200)}`;
+    const agent = `agent-${"z".repeat(400)}`;
+    const { res, point } = await request(`${long}?api_key=${created.key}`, null, { headers: { "User-Agent": agent } });
+    expect(res.status).toBe(200);
+    const [path, , userAgent] = point.blobs!.slice(8, 11) as string[];
+    const bytes = (s: string) => new TextEncoder().encode(s).length;
+    expect(bytes(path)).toBeLessThanOrEqual(256);
+    expect(bytes(path)).toBeGreaterThan(250);
+    expect(encodeURI(long).startsWith(path)).toBe(true);
+    expect(userAgent).toBe(agent.slice(0, 256));
+    expect(JSON.stringify(point)).not.toContain(created.key);
   });
 
   it("credits are counted only where the key has a balance and the route costs something", async () => {

@@ -2,8 +2,8 @@ import { env } from "cloudflare:test";
 import { expect } from "vitest";
 import { admin, send, type Created } from "./helpers";
 
-/** The test origin, found from the SQL stand-in address it also serves. */
-export const ORIGIN = new URL((env as unknown as { USAGE_SQL_URL: string }).USAGE_SQL_URL).origin;
+/** The test origin (UPSTREAM_URL), which also counts the corpus markers it receives. */
+export const ORIGIN = new URL(env.UPSTREAM_URL).origin;
 
 export interface Case {
   name: string;

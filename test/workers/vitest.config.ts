@@ -40,9 +40,10 @@ export default defineConfig(async () => {
             ASSERTION_PRIVATE_KEY: testSigningJwk(),
             ROUTES: JSON.stringify(testRoutes(inject("originPort"))),
             STATE_TIMEOUT_MS: "2000",
-            // usage queries go to the origin's stand-in for the Analytics Engine SQL API
-            USAGE_SQL_URL: `http://127.0.0.1:${inject("originPort")}/ae-sql`,
-            CF_API_TOKEN: "test-analytics-token",
+            // Usage batches reach D1 1 ms after their first request (10 s in production): a test that
+            // waits for a request's waitUntil (gatewayWith) also waits for its batch, so it must be
+            // short. Usage routes read D1; admin-usage.test.ts points them at the SQL API stand-in.
+            USAGE_FLUSH_MS: "1",
           },
         },
       })),

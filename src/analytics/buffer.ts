@@ -1,0 +1,177 @@
+import { env } from "cloudflare:workers";
+import { runOnce } from "../store/flush";
+import { flushStatements, type Rollup } from "../store/usage";
+import { addRequest, emptyMeasures } from "./figures";
+import type { RecordedRequest } from "./writer";
+import { DEFAULT_LIMITS, type BufferLimits } from "./limits";
+
+/**
+ * Each isolate's usage buffer: the gateway adds every finished request to it (no I/O, no
+ * await), and it reaches D1 in batches under `waitUntil` (docs/behaviour.md, "Usage"):
+ *
+ * - A batch opens with its first request; that request's `waitUntil` keeps a timer that
+ *   writes the batch `flushAfterMs` later, so an isolate that receives nothing more still
+ *   writes it. A batch that reaches `batchRequests` is written at once instead.
+ * - A write is one D1 transaction run at most once per batch id (`runOnce`): a failed or
+ *   unanswered write is retried with the same id, so nothing is counted twice.
+ * - An isolate never holds more than `maxHeldRequests` unwritten requests: when D1 stays
+ *   unreachable that long, the oldest batch is dropped (and logged). That is also the most
+ *   an isolate can lose when it ends before a write.
+ */
+
+/** A write not settled after this long went down with its request's context: another may retry it. */
+const ABANDONED_AFTER_MS = 30_000;
+
+interface Batch {
+  /** the flush id: the same on every attempt */
+  id: string;
+  /** when its first request arrived */
+  opened: number;
+  requests: number;
+  rollups: Map<string, Rollup>;
+  /** requests made with a known key; refusals before a key was known have no log row */
+  log: RecordedRequest[];
+  /** when the running attempt started; null when none runs */
+  writing: number | null;
+}
+
+interface WaitUntil {
+  waitUntil(promise: Promise<unknown>): void;
+}
+
+const HOUR_MS = 3_600_000;
+const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
+
+const newBatch = (opened: number): Batch => ({
+  id: `usage_${crypto.randomUUID()}`,
+  opened,
+  requests: 0,
+  rollups: new Map(),
+  log: [],
+  writing: null,
+});
+
+function add(batch: Batch, r: RecordedRequest): void {
+  const keyId = r.keyId ?? "anonymous";
+  const hour = r.at - (r.at % HOUR_MS);
+  const id = `${hour}\n${keyId}\n${r.route}\n${r.outcome}\n${r.status}`;
+  let rollup = batch.rollups.get(id);
+  if (!rollup) {
+    rollup = { ...emptyMeasures(), keyId, hour, route: r.route, outcome: r.outcome, status: r.status, ownerId: r.ownerId };
+    batch.rollups.set(id, rollup);
+  }
+  addRequest(rollup, r);
+  if (r.keyId !== null) batch.log.push(r);
+  batch.requests += 1;
+}
+
+export class UsageBuffer {
+  private open: Batch | null = null;
+  /** sealed batches, oldest first, until D1 confirms them */
+  private readonly sealed: Batch[] = [];
+  /** requests this isolate dropped because D1 stayed unreachable */
+  dropped = 0;
+
+  constructor(
+    private readonly d1: () => D1Database,
+    readonly limits: BufferLimits = DEFAULT_LIMITS,
+  ) {}
+
+  /** Requests held here that D1 has not confirmed: what this isolate would lose if it ended now. */
+  get held(): number {
+    return (this.open?.requests ?? 0) + this.sealed.reduce((n, b) => n + b.requests, 0);
+  }
+
+  /**
+   * Adds one finished request. Synchronous: the hot path never waits for usage. A request that
+   * opens a batch carries its timer: the batch is written `flushAfterMs` later (USAGE_FLUSH_MS).
+   */
+  record(r: RecordedRequest, ctx: WaitUntil, flushAfterMs = this.limits.flushAfterMs): void {
+    let batch = this.open;
+    if (batch && r.at - batch.opened > 2 * flushAfterMs) {
+      // Its timer should have fired long ago: the runtime ended that waitUntil early. Write it now.
+      this.seal();
+      ctx.waitUntil(this.writeWithRetries());
+      batch = null;
+    }
+    if (!batch) {
+      batch = this.open = newBatch(r.at);
+      ctx.waitUntil(this.writeLater(batch, flushAfterMs));
+    }
+    add(batch, r);
+    if (batch.requests >= this.limits.batchRequests) {
+      this.seal();
+      ctx.waitUntil(this.writeWithRetries());
+    }
+    this.keepWithinBound();
+  }
+
+  /** Seals what is open and writes every sealed batch once; true when D1 now holds everything. */
+  async flush(): Promise<boolean> {
+    this.seal();
+    // Writes running under another request's waitUntil finish first (or are given up).
+    while (this.sealed.some((b) => this.running(b))) await sleep(10);
+    await this.writeSealed();
+    return this.held === 0;
+  }
+
+  private seal(): void {
+    if (this.open && this.open.requests > 0) this.sealed.push(this.open);
+    this.open = null;
+  }
+
+  private async writeLater(batch: Batch, flushAfterMs: number): Promise<void> {
+    await sleep(flushAfterMs);
+    if (this.open === batch) this.seal();
+    await this.writeWithRetries();
+  }
+
+  private async writeWithRetries(): Promise<void> {
+    await this.writeSealed();
+    for (const delay of this.limits.retryDelaysMs) {
+      if (!this.sealed.some((b) => !this.running(b))) return;
+      await sleep(delay);
+      await this.writeSealed();
+    }
+  }
+
+  private running(b: Batch): boolean {
+    return b.writing !== null && Date.now() - b.writing < ABANDONED_AFTER_MS;
+  }
+
+  private async writeSealed(): Promise<void> {
+    for (const batch of this.sealed.filter((b) => !this.running(b))) await this.write(batch);
+  }
+
+  private async write(batch: Batch): Promise<void> {
+    batch.writing = Date.now();
+    try {
+      await runOnce(this.d1(), batch.id, (notYetApplied) => flushStatements([...batch.rollups.values()], batch.log, notYetApplied));
+      const i = this.sealed.indexOf(batch);
+      if (i >= 0) this.sealed.splice(i, 1);
+    } catch (err) {
+      console.error(JSON.stringify({ level: "error", msg: "usage flush failed", batch: batch.id, requests: batch.requests, error: String(err) }));
+    } finally {
+      batch.writing = null;
+    }
+  }
+
+  private keepWithinBound(): void {
+    while (this.held > this.limits.maxHeldRequests && this.sealed.length > 0) {
+      const oldest = this.sealed.shift()!;
+      this.dropped += oldest.requests;
+      console.error(JSON.stringify({ level: "error", msg: "usage dropped: D1 unreachable too long", batch: oldest.id, requests: oldest.requests }));
+    }
+  }
+}
+
+let isolateBuffer: UsageBuffer | null = null;
+
+/**
+ * This isolate's buffer. It belongs to the isolate, not to a request: it writes through the
+ * isolate's own D1 binding, whichever request's `waitUntil` carries the write.
+ */
+export function usageBuffer(): UsageBuffer {
+  isolateBuffer ??= new UsageBuffer(() => env.DB);
+  return isolateBuffer;
+}
