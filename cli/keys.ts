@@ -5,7 +5,7 @@ import { integer, isoTime, jsonObject, ratelimit, refill, repeatable, text } fro
 import { relativeTime, utcMinute } from "./output/time.ts";
 import { listPages, withPaging } from "./paging.ts";
 import type { Context, ContextFor } from "./program.ts";
-import { countColumns, duration, keyColumns, keyFields, USAGE_COLUMNS_HELP, verdictFields } from "./views.ts";
+import { countColumns, duration, keyColumns, keyFields, requestColumns, USAGE_COLUMNS_HELP, verdictFields } from "./views.ts";
 
 const examples = (...lines: string[]) => `\nExamples:\n${lines.map((line) => `  $ ${line}`).join("\n")}`;
 
@@ -209,6 +209,24 @@ function usage(contextFor: ContextFor) {
     });
 }
 
+function requests(contextFor: ContextFor) {
+  const command = new Command("requests")
+    .description("The key's recent requests, newest first (kept 7 days)")
+    .argument("<id>", "the key's id")
+    .option("--outcome <code>", "only requests with this outcome: OK or an error code, e.g. RATE_LIMITED");
+  return withPaging(command, "requests")
+    .addHelpText(
+      "after",
+      examples("keygate keys requests key_01JD6T3W4Y8N2B5C7E9G1H3K5M", "keygate keys requests key_01JD6T3W4Y8N2B5C7E9G1H3K5M --outcome RATE_LIMITED --limit 20"),
+    )
+    .action(async (id: string, options, command: Command) => {
+      const ctx = contextFor(command);
+      await listPages(ctx, options, "requests", (page) => ctx.client.keys.requests(id, { outcome: options.outcome, ...page }), (entries) =>
+        ctx.out.table(requestColumns(ctx.out.paint), entries),
+      );
+    });
+}
+
 export function keysCommand(contextFor: ContextFor): Command {
   return new Command("keys")
     .description("Create, list, change, rotate, revoke and verify keys")
@@ -219,5 +237,6 @@ export function keysCommand(contextFor: ContextFor): Command {
     .addCommand(revoke(contextFor))
     .addCommand(rotate(contextFor))
     .addCommand(verify(contextFor))
-    .addCommand(usage(contextFor));
+    .addCommand(usage(contextFor))
+    .addCommand(requests(contextFor));
 }

@@ -1,5 +1,5 @@
 /** How keys, verdicts and usage figures read in a terminal; --json prints the API's JSON instead. */
-import type { KeyRecord, UsageCounts, VerifyResult } from "../client/index.ts";
+import type { KeyRecord, RequestEntry, UsageCounts, VerifyResult } from "../client/index.ts";
 import type { Paint } from "./output/colour.ts";
 import type { Column } from "./output/index.ts";
 import { relativeTime, whenExactly } from "./output/time.ts";
@@ -76,6 +76,25 @@ export function keyColumns(paint: Paint, now = Date.now()): Column<KeyRecord>[] 
     { header: "OWNER", value: (k) => k.ownerId, min: 8 },
     { header: "STATUS", value: (k) => keyStatus(k, now), style: (cell, k) => paintStatus(paint, keyStatus(k, now), cell) },
     { header: "LAST USED", value: (k) => (k.lastUsedAt ? relativeTime(k.lastUsedAt, now) : "never"), drop: 1 },
+  ];
+}
+
+/** The columns of `keys requests`; the client's address and the origin's time go first when the terminal is narrow. */
+export function requestColumns(paint: Paint, now = Date.now()): Column<RequestEntry>[] {
+  return [
+    { header: "WHEN", value: (r) => relativeTime(r.at, now) },
+    { header: "METHOD", value: (r) => r.method },
+    { header: "PATH", value: (r) => r.path, min: 10 },
+    {
+      header: "STATUS",
+      value: (r) => String(r.status),
+      align: "right",
+      style: (cell, r) => (r.status >= 500 ? paint.red(cell) : r.status >= 400 ? paint.yellow(cell) : paint.green(cell)),
+    },
+    { header: "OUTCOME", value: (r) => r.outcome, min: 8 },
+    { header: "MS", value: (r) => String(r.gatewayMs + (r.upstreamMs ?? 0)), align: "right" },
+    { header: "IP", value: (r) => r.ip ?? "", drop: 1 },
+    { header: "REQUEST ID", value: (r) => r.requestId, drop: 2 },
   ];
 }
 
