@@ -6,6 +6,8 @@
  */
 import { dirname } from "node:path";
 import { applyMigrations, assertionJwk, buildWorker, compatibilityDate, loopbackMiniflare } from "../scripts/local-gateway.ts";
+import { FLOOR_SOURCE } from "./floor.mjs";
+import { unknownKey } from "./keys.mjs";
 
 export { randomToken } from "../scripts/local-gateway.ts";
 
@@ -63,13 +65,15 @@ const script = (name, source, compat, extra = {}) => ({ name, modules: true, scr
 
 /**
  * `memory: true` starts the memory run's variant: KV is a stub that answers "no such key"
- * (so 100,000 keys fit the time budget), and no baseline. `inspect: true` opens workerd's
+ * (so 100,000 keys fit the time budget), and no baseline or floor. Otherwise the floor
+ * (bench/floor.mjs) runs beside keygate and the baseline, with the one key it knows. `inspect: true` opens workerd's
  * inspector (to read heaps or CPU profiles); the memory run always has it. `others` adds more
  * builds of keygate to the same workerd, each with its own socket, D1, KV and KeyState
  * (`{ name, scriptPath }`; their URLs are in `others` of the answer).
  */
 export async function startGateway({ scriptPath, originUrl, adminToken, memory = false, inspect = memory, others = [] }) {
   const compat = await compatibilityDate();
+  const floorKey = unknownKey();
   const workers = [
     keygateWorker({ scriptPath, compat, originUrl, adminToken, kvStub: memory }),
     ...others.map((other) => keygateWorker({ ...other, compat, originUrl, adminToken, kvStub: false })),
@@ -77,6 +81,15 @@ export async function startGateway({ scriptPath, originUrl, adminToken, memory =
     memory
       ? script("kv-says-unknown", KV_SAYS_UNKNOWN, compat)
       : script("baseline", PASSTHROUGH, compat, { unsafeDirectSockets: direct(), bindings: { UPSTREAM_URL: originUrl } }),
+    ...(memory
+      ? []
+      : [
+          script("floor", FLOOR_SOURCE, compat, {
+            unsafeDirectSockets: direct(),
+            bindings: { UPSTREAM_URL: originUrl, FLOOR_KEY: floorKey },
+            durableObjects: { COUNTER: { className: "FloorCounter" } },
+          }),
+        ]),
   ];
   const mf = loopbackMiniflare(workers, inspect ? { inspectorPort: 0, inspectorHost: "127.0.0.1" } : {});
   await mf.ready;
@@ -87,6 +100,8 @@ export async function startGateway({ scriptPath, originUrl, adminToken, memory =
     mf,
     gateway: await url("keygate"),
     baseline: memory ? null : await url("baseline"),
+    floor: memory ? null : await url("floor"),
+    floorKey,
     others: Object.fromEntries(await Promise.all(others.map(async (o) => [o.name, await url(o.name)]))),
     inspectorUrl: inspect ? await mf.getInspectorURL() : null,
     /** { entries, bytes } of keygate's in-isolate key cache; `clear` empties it first. */

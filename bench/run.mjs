@@ -10,6 +10,7 @@
  *   --connections N    concurrent connections (default 50)
  *   --memory-keys N    distinct unknown keys for the memory run (default 100000)
  *   --rollup-rounds N  rounds of the with/without usage rollups comparison (default 8, quick 1)
+ *   --latency-rps N    the open-loop latency scenario's offered rate (default 300, quick 100)
  */
 import { fork } from "node:child_process";
 import { loadavg } from "node:os";
@@ -20,9 +21,10 @@ import { buildBundle, randomToken, startGateway } from "./gateway.mjs";
 import { cpuMs, workerdPid } from "./inspect.mjs";
 import { measureMemory } from "./memory.mjs";
 import { scenarios } from "./scenarios.mjs";
-import { checkTargets, printMemory, printTable, printTargets } from "./report.mjs";
+import { checkTargets, printLatency, printMemory, printTable, printTargets } from "./report.mjs";
 import { round } from "./load.mjs";
 import { compareRollups, printRollups } from "./rollups.mjs";
+import { measureLatency } from "./latency.mjs";
 
 const { values: args } = parseArgs({
   options: {
@@ -32,6 +34,7 @@ const { values: args } = parseArgs({
     connections: { type: "string" },
     "memory-keys": { type: "string" },
     "rollup-rounds": { type: "string" },
+    "latency-rps": { type: "string" },
   },
 });
 const quick = args.quick;
@@ -39,6 +42,7 @@ const seconds = Number(args.seconds ?? (quick ? 1 : 10));
 const connections = Number(args.connections ?? (quick ? 10 : 50));
 const memoryKeys = Number(args["memory-keys"] ?? (quick ? 2_000 : 100_000));
 const rollupRounds = Number(args["rollup-rounds"] ?? (quick ? 1 : 8));
+const latencyRps = Number(args["latency-rps"] ?? (quick ? 100 : 300));
 const started = Date.now();
 const log = (msg) => console.log(`[${((Date.now() - started) / 1000).toFixed(1).padStart(5)} s] ${msg}`);
 
@@ -57,6 +61,7 @@ async function main() {
   const results = {};
   let memory;
   let rollups;
+  let latency;
   let origin;
   try {
     origin = await startOrigin();
@@ -65,10 +70,22 @@ async function main() {
       log(`keygate ${g.gateway}, baseline ${g.baseline}, origin ${origin.url}`);
       const pid = await workerdPid();
       const cpu = () => cpuMs(pid);
-      for (const scenario of scenarios({ ...g, adminToken, seconds, connections, cpu })) {
+      const keys = {};
+      for (const scenario of scenarios({ ...g, adminToken, seconds, connections, cpu, keys })) {
         log(`${scenario.name}: ${scenario.what}`);
         results[scenario.name] = await scenario.run();
       }
+      log(`valid_key_latency: baseline, floor and valid_key at ${latencyRps} requests/s offered, open loop, alternating`);
+      latency = await measureLatency({
+        targets: {
+          baseline: { url: `${g.baseline}/v1/items` },
+          floor: { url: `${g.floor}/v1/items`, headers: { Authorization: `Bearer ${g.floorKey}` } },
+          valid_key: { url: `${g.gateway}/v1/items`, headers: { Authorization: `Bearer ${keys.valid}` } },
+        },
+        rps: latencyRps,
+        seconds: quick ? 1 : 10,
+        rounds: quick ? 1 : 2,
+      });
     } finally {
       await g.mf.dispose();
     }
@@ -81,6 +98,7 @@ async function main() {
   }
 
   const base = results.baseline.rps;
+  const floorRps = results.floor.rps;
   const table = Object.fromEntries(
     Object.entries(results).map(([name, r]) => [
       name,
@@ -89,12 +107,26 @@ async function main() {
         p50_ms: r.p50_ms,
         p99_ms: r.p99_ms,
         ratio_to_baseline: round(r.rps / base, 3),
+        ratio_to_floor: round(r.rps / floorRps, 3),
         ...(r.d1_reads === undefined ? {} : { d1_reads: r.d1_reads, statuses: r.statuses }),
       },
     ]),
   );
-  const targets = checkTargets(table);
   printTable(table, Object.fromEntries(Object.entries(results).map(([name, r]) => [name, r.workerd_cpu_ms_per_request])));
+  const valid = latency.valid_key;
+  table.valid_key_latency = {
+    offered_rps: latencyRps,
+    p50_ms: valid.p50_ms,
+    p99_ms: valid.p99_ms,
+    p999_ms: valid.p999_ms,
+    added_p50_ms: round(valid.p50_ms - latency.baseline.p50_ms, 3),
+    added_p99_ms: round(valid.p99_ms - latency.baseline.p99_ms, 3),
+    requests: valid.requests,
+    baseline: latency.baseline,
+    floor: latency.floor,
+  };
+  printLatency(table.valid_key_latency);
+  const targets = checkTargets(table, memory);
   printTargets(targets);
   printRollups(rollups);
   printMemory(memory);
@@ -111,6 +143,8 @@ async function main() {
       seconds_per_scenario: seconds,
       connections,
       requests: Object.fromEntries(Object.entries(results).map(([name, r]) => [name, r.requests])),
+      latency_seconds_per_round: quick ? 1 : 10,
+      latency_rounds: quick ? 1 : 2,
       /** workerd runs every isolate on one thread: its CPU per request explains the ratios */
       workerd_cpu_ms_per_request: Object.fromEntries(
         Object.entries(results).map(([name, r]) => [name, r.workerd_cpu_ms_per_request]),

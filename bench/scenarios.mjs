@@ -41,7 +41,7 @@ async function withD1Reads(cache, scenario) {
   return { ...result, d1_reads: (await cache()).d1Lookups - before };
 }
 
-export function scenarios({ gateway, baseline, adminToken, cache, seconds, connections, cpu }) {
+export function scenarios({ gateway, baseline, floor, floorKey, adminToken, cache, seconds, connections, cpu, keys }) {
   const admin = adminClient(gateway, adminToken);
   const run = (url, expect, requests, extra = {}) => load({ url, seconds, connections, expect, requests, cpu, ...extra });
   const created = [];
@@ -52,10 +52,16 @@ export function scenarios({ gateway, baseline, adminToken, cache, seconds, conne
       run: () => run(baseline, 200, [{ method: "GET", path: PATH }]),
     },
     {
+      name: "floor",
+      what: "the floor (bench/floor.mjs): hash, memory lookup, one DO RPC, identity headers, cached assertion, proxy",
+      run: () => run(floor, 200, [{ method: "GET", path: PATH, headers: bearer(floorKey) }]),
+    },
+    {
       name: "valid_key",
       what: "one valid key, record and assertion warm in the isolate",
       async run() {
         const { key } = await admin.create(keyBody("valid", 0));
+        keys.valid = key;
         if ((await get(gateway, key)) !== 200) throw new Error("valid key was not proxied");
         return run(gateway, 200, [{ method: "GET", path: PATH, headers: bearer(key) }]);
       },

@@ -17,6 +17,7 @@ afterAll(() => rmSync(tmp, { recursive: true, force: true }));
 
 const SCENARIOS = [
   "baseline",
+  "floor",
   "valid_key",
   "cold_key",
   "unknown_key",
@@ -27,14 +28,36 @@ const SCENARIOS = [
   "admin_create",
 ];
 
+interface Percentiles {
+  p50_ms: number;
+  p99_ms: number;
+  p999_ms: number;
+}
+
+interface Latency extends Percentiles {
+  offered_rps: number;
+  added_p50_ms: number;
+  added_p99_ms: number;
+  baseline: Percentiles;
+  floor: Percentiles;
+}
+
 interface Results {
   scenarios: Record<
     string,
-    { rps: number; p50_ms: number; p99_ms: number; ratio_to_baseline: number; d1_reads?: number; statuses?: Record<string, number> }
-  >;
+    {
+      rps: number;
+      p50_ms: number;
+      p99_ms: number;
+      ratio_to_baseline: number;
+      ratio_to_floor: number;
+      d1_reads?: number;
+      statuses?: Record<string, number>;
+    }
+  > & { valid_key_latency: Latency };
   node: string;
   date: string;
-  targets: { target: string; ratio: number; met: boolean }[];
+  targets: { target: string; value: number; met: boolean }[];
   rollups: {
     with_rollups: { ratio_to_baseline: number; requests: number };
     without_rollups: { ratio_to_baseline: number; requests: number };
@@ -56,24 +79,38 @@ it("runs every scenario in quick mode and writes results where it is told", { ti
     timeout: 100_000,
     maxBuffer: 8 * 1024 * 1024,
   });
-  expect(stdout).toContain("valid_key rps >= 0.90 x baseline");
+  expect(stdout).toContain("valid_key rps >= 0.95 x floor");
   expect(stdout).toMatch(/valid_key with usage rollups +ratio \d/);
   expect(stdout).toMatch(/valid_key without usage rollups +ratio \d/);
 
   const results = JSON.parse(readFileSync(out, "utf8")) as Results;
-  expect(Object.keys(results.scenarios).sort()).toEqual([...SCENARIOS].sort());
+  expect(Object.keys(results.scenarios).sort()).toEqual([...SCENARIOS, "valid_key_latency"].sort());
   for (const name of SCENARIOS) {
     const s = results.scenarios[name];
     expect(s.rps, name).toBeGreaterThan(0);
     expect(s.ratio_to_baseline, name).toBeGreaterThan(0);
+    expect(s.ratio_to_floor, name).toBeCloseTo(s.rps / results.scenarios.floor.rps, 2);
     expect(s.p99_ms, name).toBeGreaterThan(0);
     expect(s.p50_ms, name).toBeGreaterThanOrEqual(0);
     expect(s.p50_ms, name).toBeLessThanOrEqual(s.p99_ms);
   }
   expect(results.scenarios.baseline.ratio_to_baseline).toBe(1);
+  expect(results.scenarios.floor.ratio_to_floor).toBe(1);
+
+  // The open-loop latency: percentiles in order, and the added milliseconds against the baseline.
+  const latency = results.scenarios.valid_key_latency;
+  expect(latency.offered_rps).toBeGreaterThan(0);
+  for (const p of [latency, latency.baseline, latency.floor]) {
+    expect(p.p50_ms).toBeGreaterThan(0);
+    expect(p.p50_ms).toBeLessThanOrEqual(p.p99_ms);
+    expect(p.p99_ms).toBeLessThanOrEqual(p.p999_ms);
+  }
+  expect(latency.added_p50_ms).toBeCloseTo(latency.p50_ms - latency.baseline.p50_ms, 2);
+  expect(latency.added_p99_ms).toBeCloseTo(latency.p99_ms - latency.baseline.p99_ms, 2);
   expect(results.node).toBe(process.version);
   expect(Number.isNaN(Date.parse(results.date))).toBe(false);
-  expect(results.targets.map((t) => t.target)).toHaveLength(4);
+  expect(results.targets.map((t) => t.target)).toEqual(expect.arrayContaining(["valid_key rps >= 0.95 x floor", "forged_keys rps >= baseline"]));
+  expect(stdout).toMatch(/valid_key adds -?[\d.]+ ms at p50 and -?[\d.]+ ms at p99 to the baseline/);
 
   // valid_key was measured with and without the usage rollups, in the same workerd.
   const { rollups } = results;
