@@ -5,7 +5,7 @@
  * pass-through worker as the baseline. Each answers on its own loopback socket.
  */
 import { dirname } from "node:path";
-import { applyMigrations, assertionJwk, buildWorker, compatibilityDate, loopbackMiniflare } from "../scripts/local-gateway.ts";
+import { applyMigrations, assertionJwk, buildWorker, compatibilityDate, compatibilityFlags, loopbackMiniflare } from "../scripts/local-gateway.ts";
 import { FLOOR_SOURCE } from "./floor.mjs";
 import { unknownKey } from "./keys.mjs";
 
@@ -39,13 +39,14 @@ export default class extends WorkerEntrypoint {
 
 const direct = () => [{ host: "127.0.0.1", port: 0 }];
 
-function keygateWorker({ name = "keygate", scriptPath, compat, originUrl, adminToken, kvStub }) {
+function keygateWorker({ name = "keygate", scriptPath, compat, flags, originUrl, adminToken, kvStub }) {
   return {
     name,
     modules: true,
     scriptPath,
     modulesRoot: dirname(scriptPath),
     compatibilityDate: compat,
+    compatibilityFlags: flags,
     unsafeDirectSockets: direct(),
     bindings: {
       UPSTREAM_URL: originUrl,
@@ -73,10 +74,11 @@ const script = (name, source, compat, extra = {}) => ({ name, modules: true, scr
  */
 export async function startGateway({ scriptPath, originUrl, adminToken, memory = false, inspect = memory, others = [] }) {
   const compat = await compatibilityDate();
+  const flags = await compatibilityFlags();
   const floorKey = unknownKey();
   const workers = [
-    keygateWorker({ scriptPath, compat, originUrl, adminToken, kvStub: memory }),
-    ...others.map((other) => keygateWorker({ ...other, compat, originUrl, adminToken, kvStub: false })),
+    keygateWorker({ scriptPath, compat, flags, originUrl, adminToken, kvStub: memory }),
+    ...others.map((other) => keygateWorker({ ...other, compat, flags, originUrl, adminToken, kvStub: false })),
     script("probe", PROBE, compat, { serviceBindings: { KEYGATE: { name: "keygate", entrypoint: "BenchProbe" } } }),
     memory
       ? script("kv-says-unknown", KV_SAYS_UNKNOWN, compat)

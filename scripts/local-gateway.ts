@@ -28,6 +28,12 @@ export async function buildWorker(entry = "src/index.ts"): Promise<string> {
   return join(outdir, script);
 }
 
+/** wrangler.toml's compatibility_flags, so workerd here runs keygate as wrangler would. */
+export async function compatibilityFlags(): Promise<string[]> {
+  const list = /^compatibility_flags\s*=\s*\[([^\]]*)\]/m.exec(await readFile(join(ROOT, "wrangler.toml"), "utf8"))?.[1] ?? "";
+  return [...list.matchAll(/"([^"]+)"/g)].map((m) => m[1]);
+}
+
 export async function compatibilityDate(): Promise<string> {
   const date = /^compatibility_date\s*=\s*"([^"]+)"/m.exec(await readFile(join(ROOT, "wrangler.toml"), "utf8"))?.[1];
   if (!date) throw new Error("wrangler.toml has no compatibility_date");
@@ -96,6 +102,7 @@ export async function startLocalGateway(options: {
       scriptPath: options.scriptPath,
       modulesRoot: dirname(options.scriptPath),
       compatibilityDate: await compatibilityDate(),
+      compatibilityFlags: await compatibilityFlags(),
       bindings: {
         UPSTREAM_URL: "http://127.0.0.1:9",
         ADMIN_PATH: "/admin",

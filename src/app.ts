@@ -6,7 +6,6 @@ import { requestId, services } from "./middleware";
 import { keyStateClient } from "./state/client";
 import { adminApp } from "./admin";
 import { wellKnown } from "./gateway/well-known";
-import { gateway } from "./gateway";
 import { targetOf, underPrefix } from "./gateway/paths";
 
 const servicesByEnv = new WeakMap<Env, Services>();
@@ -23,20 +22,27 @@ export function buildServices(env: Env): Services {
 }
 
 /**
- * Routes on the canonical path, so `//admin/keys` or `/Admin/keys` reach the admin API as
- * `/admin/keys` does, never the gateway; the admin path matches without regard to case, as
- * route prefixes do. A path with no canonical form goes to the gateway, which refuses it.
+ * Whether a canonical path is keygate's own (DESIGN.md: the admin path, `/.well-known/`,
+ * `/healthz`) rather than a consumer's. Decided on the canonical path, so `//admin/keys` or
+ * `/Admin/keys` reach the admin API as `/admin/keys` does, never an origin; the admin path
+ * matches without regard to case, as route prefixes do. A path with no canonical form is a
+ * consumer's, and the gateway refuses it.
  */
+export function ownsPath(path: string | null, adminPath: string): boolean {
+  if (path === null) return false;
+  return underPrefix(path.toLowerCase(), adminPath.toLowerCase()) || path === "/healthz" || underPrefix(path, "/.well-known");
+}
+
+/** Routes on the canonical path, with the admin path in the case the config gives it. */
 function routingPath(adminPath: string) {
-  const folded = adminPath.toLowerCase();
   return (request: Request): string => {
     const { url, path } = targetOf(request);
     if (path === null) return url.pathname;
-    return underPrefix(path.toLowerCase(), folded) ? adminPath + path.slice(adminPath.length) : path;
+    return underPrefix(path.toLowerCase(), adminPath.toLowerCase()) ? adminPath + path.slice(adminPath.length) : path;
   };
 }
 
-/** The worker: admin API under ADMIN_PATH, JWKS and health, and the gateway for everything else. */
+/** keygate's own paths: the admin API under ADMIN_PATH, the JWKS and health. Consumer requests never come here. */
 export function createApp(adminPath: string) {
   const app = new Hono<AppEnv>({ getPath: routingPath(adminPath) });
   app.use(requestId());
@@ -44,10 +50,9 @@ export function createApp(adminPath: string) {
   app.get("/healthz", (c) => c.json({ ok: true }));
   app.route("/.well-known", wellKnown);
   app.route(adminPath, adminApp(adminPath));
-  app.all(`${adminPath}/*`, () => {
-    throw new ProblemError("NOT_FOUND", "No admin route matches this method and path.");
+  app.notFound(() => {
+    throw new ProblemError("NOT_FOUND", "Nothing here matches this method and path.");
   });
-  app.route("/", gateway);
   app.onError(onError);
   return app;
 }

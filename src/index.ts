@@ -1,16 +1,19 @@
-import { appFor } from "./app";
+import { appFor, buildServices, ownsPath } from "./app";
 import { getConfig } from "./config";
 import { problemResponse, toProblem } from "./errors";
 import { newRequestId } from "./middleware";
 import { cleanUp } from "./scheduled";
 import { signerReady } from "./gateway/assertion";
+import { targetOf } from "./gateway/paths";
+import { handleConsumer } from "./gateway";
 
 export { KeyState } from "./state/key-state";
 
 /**
  * The worker. Config is checked before anything else, the signing key included, so a bad
- * config answers CONFIG_INVALID before any request is charged. Whatever escapes the app is
- * still answered as problem+json with a request id, never as the runtime's plain 500.
+ * config answers CONFIG_INVALID before any request is charged. Consumer requests go straight
+ * to the gateway; keygate's own paths to the admin API's router. Whatever escapes is still
+ * answered as problem+json with a request id, never as the runtime's plain 500.
  */
 export default {
   async fetch(request, env, ctx) {
@@ -18,7 +21,9 @@ export default {
       const config = getConfig(env);
       const checking = signerReady(config);
       if (checking) await checking;
-      return await appFor(config.adminPath).fetch(request, env, ctx);
+      const target = targetOf(request);
+      if (ownsPath(target.path, config.adminPath)) return await appFor(config.adminPath).fetch(request, env, ctx);
+      return await handleConsumer(request, env, ctx, buildServices(env), target, newRequestId());
     } catch (err) {
       const requestId = newRequestId();
       const problem = toProblem(err, requestId);

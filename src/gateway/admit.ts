@@ -1,5 +1,3 @@
-import type { Context } from "hono";
-import type { AppEnv } from "../context";
 import type { Route } from "../config";
 import { ProblemError } from "../errors";
 import { hashKey } from "../keys/format";
@@ -10,19 +8,17 @@ import { lookupKey, refetchKey } from "../store/cache";
 import type { StoredKey } from "../store/record";
 import type { CheckResult, LimitState } from "../state/key-state";
 import { StateUnavailableError, type KeyStateClient } from "../state/client";
-import { clientIp } from "../middleware";
 import type { RequestEvent } from "../analytics/writer";
 import { extractKey, requireWellFormed } from "./authenticate";
 import { invalidKeyBackoff, recordUnknownKey } from "./invalid-keys";
 import { requiredScopes } from "./routes";
 import { setRateLimitHeaders } from "./headers";
+import type { Exchange } from "./exchange";
 
 export interface Admitted {
   key: StoredKey;
   route: Route;
   path: string;
-  /** the request's URL, parsed once */
-  url: URL;
   limits: LimitState[];
   creditsUsed: number;
 }
@@ -32,16 +28,12 @@ export interface Admitted {
  * one call. The record may come from a cache that missed an admin change: KeyState's version
  * catches that, both when the request is metered and before a refusal the record decided.
  */
-export async function admit(
-  c: Context<AppEnv>,
-  { url, path, route }: { url: URL; path: string | null; route: Route | null },
-  event: RequestEvent,
-): Promise<Admitted> {
-  const { state } = c.get("services");
+export async function admit(x: Exchange, event: RequestEvent): Promise<Admitted> {
+  const { url, path, route, ip, env } = x;
+  const { state } = x.services;
 
-  const presented = extractKey(c.req.raw.headers, url.search, route); // 1
+  const presented = extractKey(x.request.headers, url.search, route); // 1
   requireWellFormed(presented); // 2
-  const ip = clientIp(c.req.raw.headers);
   const backoff = invalidKeyBackoff(ip, Date.now());
   if (backoff !== null) {
     throw new ProblemError("TOO_MANY_INVALID_KEYS", "This client presented too many keys that match nothing; wait before trying again.", {
@@ -49,8 +41,8 @@ export async function admit(
     });
   }
   const hash = await hashKey(presented);
-  const waitUntil = (p: Promise<unknown>) => c.executionCtx.waitUntil(p);
-  let key = await lookupKey(c.env, hash, waitUntil);
+  const waitUntil = (p: Promise<unknown>) => x.ctx.waitUntil(p);
+  let key = await lookupKey(env, hash, waitUntil);
   // true once the record was read from D1 during this request: it is then the latest there is
   let fromD1 = false;
 
@@ -63,15 +55,15 @@ export async function admit(
     event.ownerId = key.ownerId;
     event.environment = key.environment;
 
-    const refusal = refuse(c, key, route, path, ip); // 4 to 9
+    const refusal = refuse(x.request.method, key, route, path, ip); // 4 to 9
     if (refusal) {
       // A revocation is final; any other refusal may rest on a record an admin has since changed.
       if (fromD1 || refusal.code === "KEY_REVOKED" || !(await newerRecordExists(state, key))) throw refusal;
-      key = await refetchKey(c.env, hash, waitUntil);
+      key = await refetchKey(env, hash, waitUntil);
       fromD1 = true;
       continue;
     }
-    const admitted = { key, route: route!, path: path!, url };
+    const admitted = { key, route: route!, path: path! };
 
     let result: CheckResult;
     try {
@@ -92,7 +84,7 @@ export async function admit(
       }
       // Unmetered, but never on a record an admin has since changed: D1 has the last word.
       if (fromD1) return { ...admitted, limits: [], creditsUsed: 0 };
-      key = await refetchKey(c.env, hash, waitUntil);
+      key = await refetchKey(env, hash, waitUntil);
       fromD1 = true;
       continue;
     }
@@ -100,7 +92,7 @@ export async function admit(
     if (result.outcome === "STALE") {
       // An admin change this isolate has not seen: read the record again, then check again.
       if (fromD1) throw new ProblemError("GATEWAY_UNAVAILABLE", "The key's record is changing; try again.");
-      key = await refetchKey(c.env, hash, waitUntil);
+      key = await refetchKey(env, hash, waitUntil);
       fromD1 = true;
       continue;
     }
@@ -121,7 +113,7 @@ export async function admit(
 
 /** Checks 4 to 9: what the key's record and the route say, without consuming anything. */
 function refuse(
-  c: Context<AppEnv>,
+  method: string,
   key: StoredKey,
   route: Route | null,
   path: string | null,
@@ -136,14 +128,14 @@ function refuse(
   if (!ipAllowed(ip, key.allowedIps)) {
     return new ProblemError("IP_NOT_ALLOWED", `Requests from ${ip ?? "an unknown address"} are not allowed for this key.`); // 8
   }
-  const missing = missingScopes(key.scopes, requiredScopes(route, c.req.method)); // 9
+  const missing = missingScopes(key.scopes, requiredScopes(route, method)); // 9
   if (missing.length > 0) {
-    return new ProblemError("INSUFFICIENT_SCOPE", `${c.req.method} ${route.prefix} needs the scope ${missing.join(", ")}.`, {
+    return new ProblemError("INSUFFICIENT_SCOPE", `${method} ${route.prefix} needs the scope ${missing.join(", ")}.`, {
       extensions: { missingScopes: missing },
     });
   }
-  if (NEVER_PROXIED.has(c.req.method)) {
-    return new ProblemError("METHOD_NOT_ALLOWED", `keygate never forwards ${c.req.method} requests.`, {
+  if (NEVER_PROXIED.has(method)) {
+    return new ProblemError("METHOD_NOT_ALLOWED", `keygate never forwards ${method} requests.`, {
       headers: { Allow: "GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS" },
     }); // 9b
   }

@@ -1,4 +1,5 @@
 import type { LimitState } from "../state/key-state";
+import type { StoredKey } from "../store/record";
 
 /** Connection-level headers never forwarded in either direction (RFC 9110, 7.6.1). */
 export const HOP_BY_HOP = new Set([
@@ -35,4 +36,25 @@ export function base64urlJson(value: unknown): string {
   let binary = "";
   for (const byte of bytes) binary += String.fromCharCode(byte);
   return btoa(binary).replaceAll("+", "-").replaceAll("/", "_").replace(/=+$/, "");
+}
+
+const identities = new WeakMap<StoredKey, [string, string][]>();
+
+/**
+ * The identity headers the origin receives (DESIGN.md, "What the origin receives"), worked
+ * out once per record: a cached record is one object, and a changed key is a new one.
+ */
+export function identityHeaders(headers: Headers, key: StoredKey): void {
+  let pairs = identities.get(key);
+  if (!pairs) {
+    pairs = [
+      ["X-Keygate-Key-Id", key.id],
+      ["X-Keygate-Owner-Id", key.ownerId],
+      ["X-Keygate-Environment", key.environment],
+      ["X-Keygate-Scopes", key.scopes.join(" ")],
+      ["X-Keygate-Metadata", base64urlJson(key.metadata)],
+    ];
+    identities.set(key, pairs);
+  }
+  for (const [name, value] of pairs) headers.set(name, value);
 }

@@ -1,8 +1,6 @@
-import type { Context } from "hono";
-import type { AppEnv } from "../context";
-import { clientIp } from "../middleware";
 import { usageBuffer } from "../analytics/buffer";
 import { clip, recordRequest, type RecordedRequest, type RequestEvent } from "../analytics/writer";
+import type { Exchange } from "./exchange";
 
 /** The path of a request URL as the client sent it: no query (it may hold a key), no parsing. */
 function pathOf(url: string): string {
@@ -17,18 +15,18 @@ function pathOf(url: string): string {
  * this isolate's usage buffer (rollups and request log, written to D1 in batches). Neither
  * waits for I/O, both are carried by `waitUntil`, and neither can fail the request.
  */
-export function record(c: Context<AppEnv>, event: RequestEvent, started: number): void {
-  const request = c.req.raw;
+export function record(x: Exchange, event: RequestEvent): void {
+  const { request } = x;
   const recorded: RecordedRequest = Object.assign(event, {
-    at: started,
-    requestId: c.get("requestId"),
+    at: x.started,
+    requestId: x.requestId,
     path: clip(pathOf(request.url)),
-    clientIp: clientIp(request.headers) ?? "",
+    clientIp: x.ip ?? "",
     userAgent: clip(request.headers.get("User-Agent") ?? ""),
   });
-  recordRequest(c.env.USAGE, c.executionCtx, recorded);
+  recordRequest(x.env.USAGE, x.ctx, recorded);
   try {
-    usageBuffer().record(recorded, c.executionCtx, c.get("services").config.usageFlushMs);
+    usageBuffer().record(recorded, x.ctx, x.services.config.usageFlushMs);
   } catch (err) {
     // Usage is never worth failing a request over.
     console.error(JSON.stringify({ level: "error", msg: "usage not recorded", requestId: recorded.requestId, error: String(err) }));
