@@ -1,11 +1,13 @@
 /**
  * `npm exec -- node bench/variants.mjs`: what each part of the valid-key path costs. Builds
- * keygate several times, each with one part taken out by a textual patch of src/ applied
- * at bundle time (src/ itself is never written), and measures valid_key next to the
- * pass-through baseline in the same workerd. workerd runs every isolate on one thread, so
- * its CPU time per request is the figure to compare; rps follows from it.
+ * keygate several times, each with one part taken out by a textual patch of src/ applied at
+ * bundle time (src/ itself is never written), and runs every build in one workerd beside the
+ * floor (bench/floor.mjs), in alternating rounds. workerd runs every isolate on one thread,
+ * so CPU time per request is the figure to compare: each round's is divided by the floor's in
+ * the same round, which cancels the machine's drift. A part's cost is what removing it saves.
  *
- *   --seconds N (default 6)   --connections N (default 50)
+ *   --seconds N per run (default 2)   --rounds N (default 5)   --connections N (default 50)
+ *   --only NAME,NAME   run only these variants (and "as built")
  */
 import { fork } from "node:child_process";
 import { mkdtemp, rm } from "node:fs/promises";
@@ -19,25 +21,19 @@ import { adminClient, keyBody } from "./keys.mjs";
 import { load, round } from "./load.mjs";
 import { WITHOUT_ROLLUPS } from "./rollups.mjs";
 
-const { values: args } = parseArgs({ options: { seconds: { type: "string" }, connections: { type: "string" } } });
-const seconds = Number(args.seconds ?? 6);
+const { values: args } = parseArgs({
+  options: { seconds: { type: "string" }, rounds: { type: "string" }, connections: { type: "string" }, only: { type: "string" } },
+});
+const seconds = Number(args.seconds ?? 2);
+const rounds = Number(args.rounds ?? 5);
 const connections = Number(args.connections ?? 50);
 
 /** name -> { file under src/: [pattern, replacement][] }; each pattern must match. */
 const VARIANTS = {
   "as built": {},
-  "as built (again, to show the noise)": {},
+  "as built, again (shows the noise)": {},
   "no KeyState call (check answers OK locally)": {
-    "state/client.ts": [[/check: \(lineageId, req\) =>[^\n]*\n/, 'check: async () => ({ outcome: "OK", limits: [], credits: null }),\n']],
-  },
-  "KeyState check without storage writes": {
-    "state/key-state.ts": [
-      [/this\.kv\.put\(`rl:\$\{rl\.name\}`, windows\[i\]\);/, ""],
-      [/this\.recordUse\([^;]*\);/, ""],
-    ],
-  },
-  "KeyState check without the usage write (recordUse)": {
-    "state/key-state.ts": [[/this\.recordUse\([^;]*\);/, ""]],
+    "state/client.ts": [[/const packed = await stub\([^;]*;/, "const packed = [1, -1, -1, -1, ...req.ratelimits.flatMap((rl) => [rl.limit, rl.windowSeconds])];"]],
   },
   "no deadline timer around the KeyState call": {
     "state/client.ts": [
@@ -45,75 +41,90 @@ const VARIANTS = {
       [/Promise\.race\(\[call\(\), deadline\]\)/, "call()"],
     ],
   },
-  "no Analytics Engine write": {
-    "gateway/record.ts": [[/recordRequest\(c\.env\.USAGE, c\.executionCtx, recorded\);/, ""]],
+  "no origin timeout (fetch not raced against a timer)": {
+    "gateway/proxy.ts": [
+      [/timer = setTimeout\([^;]*;/, ""],
+      [/await Promise\.race\(\[sent, deadline\]\)/, "await sent"],
+    ],
   },
-  "no usage buffer (D1 rollups and request log)": WITHOUT_ROLLUPS,
-  "origin response passed on without copying headers": {
+  "origin response passed on without copying its headers": {
     "gateway/proxy.ts": [[/const responseHeaders = new Headers\(\);[\s\S]*?return new Response\([^;]*;/, "return new Response(upstream.body, upstream);"]],
   },
-  "fetch to the origin without AbortController and timer": {
-    "gateway/proxy.ts": [
-      [/const timer = setTimeout\([\s\S]*?\}, timeoutMs\);/, "const timer = 0;"],
-      [/signal: controller\.signal,/, ""],
-    ],
+  "no Analytics Engine write": {
+    "gateway/record.ts": [[/recordRequest\(x\.env\.USAGE, x\.ctx, recorded\);/, ""]],
   },
-  "fetch to the origin with AbortSignal.timeout": {
-    "gateway/proxy.ts": [
-      [/const timer = setTimeout\([\s\S]*?\}, timeoutMs\);/, "const timer = 0;"],
-      [/signal: controller\.signal,/, "signal: AbortSignal.timeout(timeoutMs),"],
-    ],
+  "no usage buffer (D1 rollups and request log)": WITHOUT_ROLLUPS,
+  "no usage record at all (AE write nor buffer)": { "gateway/index.ts": [[/record\(x, event\);/, ""]] },
+  "no rate-limit headers on the answer": { "gateway/index.ts": [[/setRateLimitHeaders\(response\.headers, admitted\.limits\);/, ""]] },
+  "no identity headers nor assertion for the origin": {
+    "gateway/index.ts": [[/identityHeaders\(headers, key\);\s*headers\.set\("X-Keygate-Assertion"[^;]*;/, ""]],
   },
-  "no identity headers for the origin (key, scopes, metadata, assertion)": {
-    "gateway/index.ts": [[/headers\.set\("X-Keygate-Key-Id"[\s\S]*?headers\.set\("X-Keygate-Assertion"[^;]*;/, ""]],
-  },
-  "no proxying (answers 200 after the checks)": {
-    "gateway/index.ts": [[/response = await proxy\(c, admitted, event\);/, "response = Response.json({ ok: true });"]],
-  },
+  "no key format check (parse and checksum)": { "gateway/admit.ts": [[/requireWellFormed\(presented\);/, ""]] },
+  "no checks 4 to 9 (record, route, IP, scopes)": { "gateway/admit.ts": [[/const refusal = refuse\([^;]*;/, "const refusal = null;"]] },
+  "inbound headers copied whole, not filtered": { "gateway/index.ts": [[/const headers = originHeaders\(x\.request\.headers\);/, "const headers = new Headers(x.request.headers);"]] },
 };
 
+const only = args.only ? new Set(["as built", "as built, again (shows the noise)", ...args.only.split(",")]) : null;
+const chosen = Object.entries(VARIANTS).filter(([name]) => !only || only.has(name));
 const origin = fork(new URL("./origin.mjs", import.meta.url).pathname);
 const { port } = await new Promise((resolve) => origin.once("message", resolve));
 const outdir = await mkdtemp(join(tmpdir(), "keygate-variants-"));
-const rows = [];
 try {
-  for (const [name, patches] of Object.entries(VARIANTS)) {
-    let scriptPath;
+  const builds = [];
+  for (const [i, [name, patches]] of chosen.entries()) {
     try {
-      scriptPath = await bundleVariant(patches, join(outdir, String(rows.length)));
+      builds.push({ name, worker: `variant${i}`, scriptPath: await bundleVariant(patches, join(outdir, String(i))) });
     } catch (err) {
       console.log(`${name}: skipped (${err.message})`);
-      continue;
     }
-    const adminToken = randomToken();
-    const g = await startGateway({ scriptPath, originUrl: `http://127.0.0.1:${port}`, adminToken });
-    try {
-      const pid = await workerdPid();
-      const cpu = () => cpuMs(pid);
-      const { key } = await adminClient(g.gateway, adminToken).create(keyBody("variant", rows.length));
-      await (await fetch(`${g.gateway}/v1/items`, { headers: { Authorization: `Bearer ${key}` } })).arrayBuffer();
-      const run = (url, headers) => load({ url, seconds, connections, expect: 200, cpu, requests: [{ method: "GET", path: "/v1/items", headers }] });
-      const base = await run(g.baseline, {});
-      const valid = await run(g.gateway, { Authorization: `Bearer ${key}` });
-      const row = {
-        variant: name,
-        valid_rps: valid.rps,
-        baseline_rps: base.rps,
-        ratio: round(valid.rps / base.rps, 3),
-        valid_cpu_ms: valid.workerd_cpu_ms_per_request,
-        baseline_cpu_ms: base.workerd_cpu_ms_per_request,
-        /** valid-key CPU in units of one baseline request, measured back to back: steadier than rps */
-        cpu_vs_baseline: round(valid.workerd_cpu_ms_per_request / base.workerd_cpu_ms_per_request, 2),
-      };
-      rows.push(row);
+  }
+  const adminToken = randomToken();
+  const [first, ...others] = builds;
+  const g = await startGateway({
+    scriptPath: first.scriptPath,
+    originUrl: `http://127.0.0.1:${port}`,
+    adminToken,
+    others: others.map((b) => ({ name: b.worker, scriptPath: b.scriptPath })),
+  });
+  try {
+    const pid = await workerdPid();
+    const cpu = () => cpuMs(pid);
+    const targets = [{ name: "floor", url: g.floor, headers: { Authorization: `Bearer ${g.floorKey}` } }];
+    for (const b of builds) {
+      const url = b === first ? g.gateway : g.others[b.worker];
+      const { key } = await adminClient(url, adminToken).create(keyBody("variant", targets.length));
+      targets.push({ name: b.name, url, headers: { Authorization: `Bearer ${key}` } });
+    }
+    const run = (t, s) => load({ url: t.url, seconds: s, connections, expect: 200, cpu, requests: [{ method: "GET", path: "/v1/items", headers: t.headers }] });
+    for (const t of targets) await run(t, 1);
+    const cpuRatios = new Map(builds.map((b) => [b.name, []]));
+    const rps = new Map(builds.map((b) => [b.name, []]));
+    const floorCpu = [];
+    // Each variant right after its own floor run (a pair), the pairs in a new order every round:
+    // what other builds leave running in the shared workerd (usage writes, alarms) then falls
+    // on every variant alike.
+    for (let r = 0; r < rounds; r++) {
+      const order = targets.slice(1).sort(() => Math.random() - 0.5);
+      for (const t of order) {
+        const floor = await run(targets[0], seconds);
+        floorCpu.push(floor.workerd_cpu_ms_per_request);
+        const res = await run(t, seconds);
+        cpuRatios.get(t.name).push(res.workerd_cpu_ms_per_request / floor.workerd_cpu_ms_per_request);
+        rps.get(t.name).push(res.rps / floor.rps);
+      }
+    }
+    const median = (xs) => [...xs].sort((a, b) => a - b)[xs.length >> 1];
+    const built = median(cpuRatios.get("as built"));
+    console.log(`\nfloor: ${round(median(floorCpu), 3)} ms of workerd CPU per request (median of ${rounds} rounds)\n`);
+    console.log(`${"variant".padEnd(56)} CPU x floor  saves (floor requests)  rps x floor`);
+    for (const b of builds) {
+      const ratio = median(cpuRatios.get(b.name));
       console.log(
-        `${name.padEnd(52)} valid ${String(row.valid_rps).padStart(8)} rps (${row.valid_cpu_ms} ms CPU/req)  ` +
-          `baseline ${String(row.baseline_rps).padStart(8)} rps (${row.baseline_cpu_ms} ms)  ratio ${row.ratio}  ` +
-          `CPU x baseline ${row.cpu_vs_baseline}`,
+        `${b.name.padEnd(56)} ${ratio.toFixed(2).padStart(11)}  ${(b.name === "as built" ? "-" : (built - ratio).toFixed(2)).padStart(21)}  ${median(rps.get(b.name)).toFixed(2).padStart(11)}`,
       );
-    } finally {
-      await g.mf.dispose();
     }
+  } finally {
+    await g.mf.dispose();
   }
 } finally {
   origin.disconnect();

@@ -67,13 +67,10 @@ export async function admit(x: Exchange, event: RequestEvent): Promise<Admitted>
 
     let result: CheckResult;
     try {
-      result = await state.check({
-        lineageId: key.lineageId,
-        keyId: key.id,
-        version: key.version,
-        ratelimits: key.ratelimits,
-        cost: admitted.route.cost,
-      });
+      result = await state.check(
+        { lineageId: key.lineageId, keyId: key.id, version: key.version, ratelimits: key.ratelimits, cost: admitted.route.cost },
+        x.deadline,
+      );
     } catch (err) {
       if (!(err instanceof StateUnavailableError)) throw err;
       console.error(JSON.stringify({ level: "error", msg: "KeyState unavailable", route: admitted.route.name, error: err.message }));

@@ -1,5 +1,6 @@
 import type { Route } from "../config";
 import type { Services } from "../context";
+import type { Deadline } from "./deadline";
 
 /**
  * One consumer request as the gateway handles it: what every step of the hot path reads,
@@ -21,4 +22,6 @@ export interface Exchange {
   ip: string | null;
   /** Date.now() when the request arrived */
   started: number;
+  /** the one timer the request's waits share */
+  deadline: Deadline;
 }

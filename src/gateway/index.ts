@@ -11,6 +11,7 @@ import { identityHeaders, setRateLimitHeaders } from "./headers";
 import { assertionFor } from "./assertion";
 import { forward, originHeaders } from "./proxy";
 import { record } from "./record";
+import { Deadline } from "./deadline";
 
 /**
  * The hot path (DESIGN.md, "Consumer requests"): verify the key in the table's order, meter
@@ -33,7 +34,19 @@ export async function handleConsumer(
     answer.headers.set("X-Request-Id", requestId);
     return answer;
   }
-  const x: Exchange = { request, env, ctx, services, requestId, url, path, route, ip: clientIp(request.headers), started };
+  const x: Exchange = {
+    request,
+    env,
+    ctx,
+    services,
+    requestId,
+    url,
+    path,
+    route,
+    ip: clientIp(request.headers),
+    started,
+    deadline: new Deadline(),
+  };
   const event: RequestEvent = {
     keyId: null,
     ownerId: "",
@@ -63,6 +76,8 @@ export async function handleConsumer(
     event.outcome = problem.code;
     response = problemResponse(problem, requestId);
     event.responseBytes = Number(response.headers.get("Content-Length"));
+  } finally {
+    x.deadline.clear();
   }
   if (route?.cors && origin !== null) withCors(response.headers, route.cors, origin);
   event.status = response.status;
@@ -83,7 +98,7 @@ async function proxy(x: Exchange, { key, route, path }: Admitted, event: Request
   // Time waiting on the origin counts as upstream time, also when it fails or times out.
   const sent = Date.now();
   try {
-    return await forward(x.request, upstreamUrl(route, path, url.search), headers, route.timeoutMs);
+    return await forward(x.request, upstreamUrl(route, path, url.search), headers, route.timeoutMs, x.deadline);
   } finally {
     event.upstreamMs = Date.now() - sent;
   }

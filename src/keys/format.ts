@@ -71,10 +71,13 @@ export function parseKey(key: string): ParsedKey | null {
   return { prefix, body, start: `${prefix}_${body.slice(0, 4)}` };
 }
 
+const HEX_BYTES = Array.from({ length: 256 }, (_, byte) => byte.toString(16).padStart(2, "0"));
+const encoder = new TextEncoder();
+
 /** Lowercase hex SHA-256 of the whole key: the only form in which keys are stored. */
 export async function hashKey(key: string): Promise<string> {
-  const digest = await crypto.subtle.digest("SHA-256", new TextEncoder().encode(key));
+  const digest = new Uint8Array(await crypto.subtle.digest("SHA-256", encoder.encode(key)));
   let hex = "";
-  for (const byte of new Uint8Array(digest)) hex += byte.toString(16).padStart(2, "0");
+  for (let i = 0; i < digest.length; i++) hex += HEX_BYTES[digest[i]];
   return hex;
 }

@@ -1,8 +1,12 @@
+import { Lru } from "../store/lru";
+import { limitsSpec, unpackResult } from "./wire";
+import type { Deadline } from "../gateway/deadline";
 import type { CheckRequest, CheckResult, Confirm, KeyState, PeekResult, Prepare } from "./key-state";
 
 /** The gateway's and admin API's view of KeyState: one object per lineage, with a deadline. */
 export interface KeyStateClient {
-  check(req: CheckRequest): Promise<CheckResult>;
+  /** With `deadline`, the call waits on the request's shared timer instead of one of its own. */
+  check(req: CheckRequest, deadline?: Deadline): Promise<CheckResult>;
   peek(req: Parameters<KeyState["peek"]>[0]): Promise<PeekResult>;
   /** The newest record version of a key that the lineage's object knows D1 holds. */
   version(req: { lineageId: string; keyId: string }): Promise<number>;
@@ -16,10 +20,26 @@ export class StateUnavailableError extends Error {
 }
 
 export function keyStateClient(ns: DurableObjectNamespace<KeyState>, timeoutMs: number): KeyStateClient {
-  const stub = (lineageId: string) => ns.get(ns.idFromName(lineageId));
+  // An object's id is a hash of its name, worth keeping; a stub belongs to one request, so it is not.
+  const ids = new Lru<DurableObjectId>(10_000, 10_000);
+  const stub = (lineageId: string) => {
+    let id = ids.get(lineageId);
+    if (!id) {
+      id = ns.idFromName(lineageId);
+      ids.set(lineageId, id, 1);
+    }
+    return ns.get(id);
+  };
   // RPC results arrive as plain structured-cloned values of these types.
   return {
-    check: (req) => withDeadline(() => stub(req.lineageId).check(req) as Promise<CheckResult>, timeoutMs),
+    check: (req, deadline) => {
+      const call = async () => {
+        const packed = await stub(req.lineageId).meter(req.lineageId, req.keyId, req.version, req.cost, limitsSpec(req.ratelimits));
+        return unpackResult(packed as number[], req.ratelimits);
+      };
+      if (!deadline) return withDeadline(call, timeoutMs);
+      return deadline.race(call(), timeoutMs, () => new StateUnavailableError(tooLate(timeoutMs))).catch(unavailable);
+    },
     peek: (req) => withDeadline(() => stub(req.lineageId).peek(req) as Promise<PeekResult>, timeoutMs),
     version: (req) => withDeadline(() => stub(req.lineageId).version(req) as Promise<number>, timeoutMs),
     prepare: (req) => withDeadline(() => stub(req.lineageId).prepare(req) as Promise<void>, timeoutMs),
@@ -28,17 +48,23 @@ export function keyStateClient(ns: DurableObjectNamespace<KeyState>, timeoutMs: 
   };
 }
 
+const tooLate = (timeoutMs: number) => `KeyState did not answer within ${timeoutMs} ms`;
+
 /** Any failure to reach the object, thrown or rejected, and any answer too late, is StateUnavailableError. */
+function unavailable(err: unknown): never {
+  if (err instanceof StateUnavailableError) throw err;
+  throw new StateUnavailableError(`KeyState failed: ${String(err)}`);
+}
+
 async function withDeadline<T>(call: () => Promise<T>, timeoutMs: number): Promise<T> {
   let timer: ReturnType<typeof setTimeout> = 0;
   const deadline = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new StateUnavailableError(`KeyState did not answer within ${timeoutMs} ms`)), timeoutMs);
+    timer = setTimeout(() => reject(new StateUnavailableError(tooLate(timeoutMs))), timeoutMs);
   });
   try {
     return await Promise.race([call(), deadline]);
   } catch (err) {
-    if (err instanceof StateUnavailableError) throw err;
-    throw new StateUnavailableError(`KeyState failed: ${String(err)}`);
+    return unavailable(err);
   } finally {
     clearTimeout(timer);
   }

@@ -3,6 +3,7 @@ import { recordUsage, type UsageDelta } from "../store/keys";
 import { readLineageState, type LineageState } from "../store/lineage";
 import type { Credits, RateLimit } from "../store/record";
 import { nextRefill } from "./credits";
+import { packResult, parseLimits } from "./wire";
 
 /**
  * One object per key lineage (a key and the keys rotated from it). It owns what must be
@@ -131,26 +132,28 @@ export class KeyState extends DurableObject<Env> {
 
     const now = Date.now();
     const windows = req.ratelimits.map((rl) => this.window(rl, now));
-    const limits = req.ratelimits.map((rl, i) => limitState(rl, windows[i], now));
-    const exhausted = limits.filter((l) => l.remaining <= 0);
     const credits = this.credits(now);
-    if (exhausted.length > 0) {
+    const refused = windows.some((w, i) => w.count >= req.ratelimits[i].limit);
+    if (refused) {
+      const limits = req.ratelimits.map((rl, i) => limitState(rl, windows[i], now));
       return {
         outcome: "RATE_LIMITED",
         limits,
         credits: creditState(credits, now),
-        retryAfter: Math.max(...exhausted.map((l) => l.reset)),
+        retryAfter: Math.max(...limits.filter((l) => l.remaining <= 0).map((l) => l.reset)),
       };
     }
     if (credits && credits.remaining < req.cost) {
       const state = creditState(credits, now)!;
+      const limits = req.ratelimits.map((rl, i) => limitState(rl, windows[i], now));
       return { outcome: "QUOTA_EXHAUSTED", limits, credits: state, retryAfter: state.refillIn ?? NO_REFILL_RETRY_SECONDS };
     }
 
-    req.ratelimits.forEach((rl, i) => {
-      windows[i] = { ...windows[i], count: windows[i].count + 1 };
-      this.writeSoon(`rl:${rl.name}`, windows[i]);
-    });
+    // Counted in place: the window object is this object's own (memo), and is what gets persisted.
+    for (let i = 0; i < windows.length; i++) {
+      windows[i].count += 1;
+      this.writeSoon(`rl:${req.ratelimits[i].name}`, windows[i]);
+    }
     // A charge is durable before the answer leaves: credits are what a consumer pays for.
     if (credits !== null && req.cost > 0) this.writeNow("credits", { ...credits, remaining: credits.remaining - req.cost });
     this.recordUse(req.keyId, now);
@@ -159,6 +162,11 @@ export class KeyState extends DurableObject<Env> {
       limits: req.ratelimits.map((rl, i) => limitState(rl, windows[i], now)),
       credits: creditState(this.read<StoredCredits>("credits") ?? null, now),
     };
+  }
+
+  /** `check` in the compact form the gateway calls on every request (./wire.ts). */
+  async meter(lineageId: string, keyId: string, version: number, cost: number, limits: string): Promise<number[]> {
+    return packResult(await this.check({ lineageId, keyId, version, cost, ratelimits: parseLimits(limits) }));
   }
 
   /** The current state without consuming anything (for `POST /admin/keys/verify` and key reads). */
@@ -327,8 +335,13 @@ export class KeyState extends DurableObject<Env> {
 
   private recordUse(keyId: string, now: number): void {
     const name = `use:${keyId}`;
-    const previous = this.read<UsageDelta>(name);
-    this.writeSoon(name, { keyId, count: (previous?.count ?? 0) + 1, lastUsedAt: now });
+    const use = this.read<UsageDelta>(name);
+    if (use) {
+      // counted in place, as windows are: a flush takes its own copy from storage
+      use.count += 1;
+      use.lastUsedAt = now;
+    }
+    this.writeSoon(name, use ?? { keyId, count: 1, lastUsedAt: now });
     // The first pending use arms the flush to D1; later ones ride along.
     if (!this.alarmArmed) this.armAlarm();
   }

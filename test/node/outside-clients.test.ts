@@ -144,6 +144,25 @@ function raw(base: string, lines: string[]): Promise<string> {
   });
 }
 
+describe("what a client receives on the wire", () => {
+  it("no hop-by-hop header of the origin's, nor one its Connection header names", async () => {
+    const url = await deploy({ ASSERTION_PRIVATE_KEY: newSecret("assertion-key") });
+    const created = await fetch(`${url}/admin/keys`, {
+      method: "POST",
+      headers: { Authorization: "Bearer outside-admin-token", "Content-Type": "application/json" },
+      body: JSON.stringify({ name: "wire", ownerId: "acct_wire" }),
+    });
+    const { key } = (await created.json()) as { key: string };
+    const answer = await raw(url, ["GET /hop-by-hop HTTP/1.1", "Host: keygate.test", `Authorization: Bearer ${key}`]);
+    const head = answer.split("\r\n\r\n")[0].toLowerCase();
+    expect(head).toMatch(/^http\/1\.1 200 /);
+    expect(head).toContain("x-kept: yes");
+    for (const name of ["keep-alive", "proxy-authenticate", "proxy-authorization", "proxy-connection", "te", "trailer", "upgrade", "x-hop-secret"]) {
+      expect(head, name).not.toMatch(new RegExp(`^${name}:`, "m"));
+    }
+  });
+});
+
 describe("request targets no fetch() can send", () => {
   it("GET * is a problem+json with a request id: MISSING_KEY without a key, NO_ROUTE with one", async () => {
     const url = await deploy({ ASSERTION_PRIVATE_KEY: newSecret("assertion-key") });

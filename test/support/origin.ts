@@ -112,6 +112,22 @@ export function startOrigin(port = 0, host = "127.0.0.1"): Promise<http.Server> 
     const marker = req.headers["x-corpus-marker"];
     if (typeof marker === "string") markersSeen.push(marker);
     if (path.includes("/slow")) return; // hangs: the gateway's route timeout must answer
+    if (path.includes("/hop-by-hop")) {
+      // every hop-by-hop header, and one the Connection header names: none may reach the client
+      res.writeHead(200, {
+        Connection: "keep-alive, X-Hop-Secret",
+        "Keep-Alive": "timeout=5",
+        "Proxy-Authenticate": "Basic",
+        "Proxy-Authorization": "Basic abc",
+        "Proxy-Connection": "keep-alive",
+        TE: "trailers",
+        Trailer: "X-Checksum",
+        Upgrade: "h2c",
+        "X-Hop-Secret": "internal",
+        "X-Kept": "yes",
+      });
+      return void res.end("hop");
+    }
     if (path.includes("/reset")) {
       req.socket.destroy();
       return;

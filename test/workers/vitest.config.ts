@@ -15,6 +15,8 @@ function testRoutes(originPort: number) {
     { name: "costly", prefix: "/costly", upstream: origin, cost: 5 },
     { name: "free", prefix: "/free", upstream: origin, cost: 0 },
     { name: "slow", prefix: "/slow", upstream: origin, timeoutMs: 300 },
+    // longer than STATE_TIMEOUT_MS below: the request's one timer must be re-armed for it
+    { name: "patient", prefix: "/patient", upstream: origin, timeoutMs: 2600 },
     { name: "reset", prefix: "/reset", upstream: origin },
     { name: "down", prefix: "/down", upstream: "http://127.0.0.1:9" },
     { name: "strip", prefix: "/strip", upstream: `${origin}/base`, stripPrefix: true },
