@@ -4,7 +4,7 @@ import { hashKey } from "../keys/format";
 import { missingScopes } from "../keys/scopes";
 import { ipAllowed } from "../keys/ip";
 import { keyUnusable } from "../keys/verify";
-import { lookupKey, refetchKey } from "../store/cache";
+import { cachedKey, lookupKey, refetchKey } from "../store/cache";
 import type { StoredKey } from "../store/record";
 import type { CheckResult, LimitState } from "../state/key-state";
 import { StateUnavailableError, type KeyStateClient } from "../state/client";
@@ -42,7 +42,8 @@ export async function admit(x: Exchange, event: RequestEvent): Promise<Admitted>
   }
   const hash = await hashKey(presented);
   const waitUntil = (p: Promise<unknown>) => x.ctx.waitUntil(p);
-  let key = await lookupKey(env, hash, waitUntil);
+  const cached = cachedKey(hash);
+  let key = cached !== undefined ? cached : await lookupKey(env, hash, waitUntil);
   // true once the record was read from D1 during this request: it is then the latest there is
   let fromD1 = false;
 

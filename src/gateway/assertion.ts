@@ -2,7 +2,6 @@ import { calculateJwkThumbprint, importJWK, SignJWT, type JWK } from "jose";
 import type { Config } from "../config";
 import { ProblemError } from "../errors";
 import type { StoredKey } from "../store/record";
-import { Lru } from "../store/lru";
 
 /**
  * The identity assertion the origin can verify (DESIGN.md, "What the origin receives"):
@@ -76,15 +75,32 @@ export const ASSERTION_TTL_SECONDS = 60;
 /** An isolate may hand the same assertion to requests of one key, version and route this long. */
 export const ASSERTION_REUSE_SECONDS = 30;
 
-const issued = new Lru<{ jwt: string; iat: number }>(10_000, 16 * 1024 * 1024);
+/**
+ * Assertions issued, per cached record (so they go when the record leaves the key cache, and a
+ * changed key, a new record, gets new ones), then per route and issuer. The issuer comes from
+ * the request's host, so each record keeps a few at most.
+ */
+const issued = new WeakMap<StoredKey, Map<string, { jwt: string; iat: number }>>();
+const PER_RECORD = 8;
 
-export async function assertionFor(config: Config, key: StoredKey, route: string, issuer: string): Promise<string> {
+/** The assertion for this key, route and issuer: a string at once when one can be reused (the hot path). */
+export function assertionFor(config: Config, key: StoredKey, route: string, issuer: string): string | Promise<string> {
   const now = Math.floor(Date.now() / 1000);
-  const cacheKey = `${key.id}\n${key.version}\n${route}\n${issuer}`;
-  const reused = issued.get(cacheKey);
+  let forRecord = issued.get(key);
+  const slot = `${route}\n${issuer}`;
+  const reused = forRecord?.get(slot);
   if (reused && now - reused.iat < ASSERTION_REUSE_SECONDS) return reused.jwt;
+  if (!forRecord) issued.set(key, (forRecord = new Map()));
+  else if (forRecord.size >= PER_RECORD && !reused) forRecord.clear();
+  return sign(config, key, route, issuer, now).then((jwt) => {
+    forRecord.set(slot, { jwt, iat: now });
+    return jwt;
+  });
+}
+
+async function sign(config: Config, key: StoredKey, route: string, issuer: string, now: number): Promise<string> {
   const signer = await signerFor(config);
-  const jwt = await new SignJWT({
+  return new SignJWT({
     kid: key.id,
     scope: key.scopes.join(" "),
     env: key.environment,
@@ -97,6 +113,4 @@ export async function assertionFor(config: Config, key: StoredKey, route: string
     .setIssuedAt(now)
     .setExpirationTime(now + ASSERTION_TTL_SECONDS)
     .sign(signer.privateKey);
-  issued.set(cacheKey, { jwt, iat: now }, cacheKey.length * 2 + jwt.length * 2 + 64);
-  return jwt;
 }

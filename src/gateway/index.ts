@@ -90,7 +90,8 @@ async function proxy(x: Exchange, { key, route, path }: Admitted, event: Request
   const { url } = x;
   const headers = originHeaders(x.request.headers);
   identityHeaders(headers, key);
-  headers.set("X-Keygate-Assertion", await assertionFor(x.services.config, key, route.name, url.origin));
+  const assertion = assertionFor(x.services.config, key, route.name, url.origin);
+  headers.set("X-Keygate-Assertion", typeof assertion === "string" ? assertion : await assertion);
   headers.set("X-Request-Id", x.requestId);
   if (x.ip) headers.set("X-Forwarded-For", x.ip);
   headers.set("X-Forwarded-Proto", url.protocol.slice(0, -1));

@@ -123,9 +123,16 @@ export class KeyState extends DurableObject<Env> {
   private queued: Promise<void> | null = null;
   private queuedClaims = false;
 
-  /** Rate limits then credits; all or nothing, so a refused request consumes nothing. */
-  async check(req: CheckRequest): Promise<CheckResult> {
-    await this.settle(req);
+  /**
+   * Rate limits then credits; all or nothing, so a refused request consumes nothing. Answers
+   * at once, without a promise, when the object already knows what D1 holds (the hot path).
+   */
+  check(req: CheckRequest): CheckResult | Promise<CheckResult> {
+    const settling = this.settle(req);
+    return settling ? settling.then(() => this.checkNow(req)) : this.checkNow(req);
+  }
+
+  private checkNow(req: CheckRequest): CheckResult {
     const known = this.known(req.keyId);
     if (known > req.version) return { outcome: "STALE", version: known };
     if (req.version > known) this.writeNow(`ver:${req.keyId}`, req.version);
@@ -165,8 +172,9 @@ export class KeyState extends DurableObject<Env> {
   }
 
   /** `check` in the compact form the gateway calls on every request (./wire.ts). */
-  async meter(lineageId: string, keyId: string, version: number, cost: number, limits: string): Promise<number[]> {
-    return packResult(await this.check({ lineageId, keyId, version, cost, ratelimits: parseLimits(limits) }));
+  meter(lineageId: string, keyId: string, version: number, cost: number, limits: string): number[] | Promise<number[]> {
+    const result = this.check({ lineageId, keyId, version, cost, ratelimits: parseLimits(limits) });
+    return result instanceof Promise ? result.then(packResult) : packResult(result);
   }
 
   /** The current state without consuming anything (for `POST /admin/keys/verify` and key reads). */
@@ -246,13 +254,16 @@ export class KeyState extends DurableObject<Env> {
    * path: only the first call of the object's life, an admin change not yet confirmed, or a
    * key never seen before make it read D1.
    */
-  private async settle(req: LineageCall & { keyId: string }): Promise<void> {
+  private settle(req: LineageCall & { keyId: string }): Promise<void> | null {
     this.remember(req.lineageId);
     const claimed = this.read<boolean>("claimed") === true;
     const pending = this.pending();
-    if (claimed && pending.length === 0 && this.read(`ver:${req.keyId}`) !== undefined) return;
-    const now = Date.now();
-    await this.refresh(!claimed || pending.some((p) => p.until <= now));
+    if (claimed && pending.length === 0 && this.read(`ver:${req.keyId}`) !== undefined) return null;
+    return this.settleFromD1(req, !claimed || pending.some((p) => p.until <= Date.now()));
+  }
+
+  private async settleFromD1(req: { keyId: string }, claim: boolean): Promise<void> {
+    await this.refresh(claim);
     // A key D1 does not list either: remember that it was looked for, so it is not looked for again.
     if (this.read(`ver:${req.keyId}`) === undefined) this.writeNow(`ver:${req.keyId}`, 0);
   }

@@ -51,6 +51,18 @@ export interface KeyCacheEnv {
 
 export type WaitUntil = (promise: Promise<unknown>) => void;
 
+/**
+ * What this isolate's memory can answer at once, without a promise (the hot path): the key,
+ * null for a hash known to match nothing, undefined when `lookupKey` has to look further.
+ */
+export function cachedKey(hash: string): StoredKey | null | undefined {
+  const now = Date.now();
+  const entry = memory.get(hash);
+  if (entry) return now - entry.fetchedAt < CACHE.freshMs ? entry.key : undefined;
+  const seen = unknown.get(hash);
+  return seen !== undefined && now - seen < CACHE.unknownTtlMs ? null : undefined;
+}
+
 /** Resolves a hash to its key (null: no such key). Throws GATEWAY_UNAVAILABLE only with nothing cached. */
 export async function lookupKey(env: KeyCacheEnv, hash: string, waitUntil: WaitUntil): Promise<StoredKey | null> {
   const now = Date.now();
@@ -124,7 +136,19 @@ function takeD1Read(now: number): boolean {
   return true;
 }
 
+/**
+ * Holds a record read from KV or D1. One with the same version (or an older one, from a KV
+ * copy that lags a change this isolate made) keeps the object already held: versions only
+ * grow, and what is worked out once per record (identity headers, assertions) then lasts as
+ * long as the version does. Fields that change without a new version (usage counters, the
+ * lagging credit copy) are not read on the hot path.
+ */
 function remember(hash: string, key: StoredKey, bytes: number): void {
+  const held = memory.get(hash)?.key;
+  hold(hash, held && held.id === key.id && held.version >= key.version ? held : key, bytes);
+}
+
+function hold(hash: string, key: StoredKey, bytes: number): void {
   unknown.delete(hash);
   memory.set(hash, { key, fetchedAt: Date.now() }, 160 + bytes * 2);
 }
@@ -155,7 +179,7 @@ async function writeKv(kv: KVNamespace, hash: string, text: string): Promise<voi
 /** After an admin change: this isolate and KV see the new record at once; KeyState covers the rest. */
 export async function publishKey(env: KeyCacheEnv, key: StoredKey): Promise<void> {
   const text = JSON.stringify(key);
-  remember(key.hash, key, text.length);
+  hold(key.hash, key, text.length);
   await writeKv(env.KEY_CACHE, key.hash, text);
 }
 
