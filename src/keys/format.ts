@@ -40,7 +40,12 @@ export function crc32(text: string): number {
   return (crc ^ 0xffffffff) >>> 0;
 }
 
-export const checksum = (text: string): string => base62(BigInt(crc32(text)), CHECKSUM_LENGTH);
+/** The checksum's base62: a CRC-32 fits a double exactly, so no BigInt on the hot path. */
+export function checksum(text: string): string {
+  let out = "";
+  for (let v = crc32(text); v > 0; v = Math.floor(v / 62)) out = ALPHABET[v % 62] + out;
+  return out.padStart(CHECKSUM_LENGTH, "0");
+}
 
 export function generateKey(prefix: string): string {
   if (!PREFIX_PATTERN.test(prefix)) throw new Error(`invalid key prefix ${JSON.stringify(prefix)}`);

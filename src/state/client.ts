@@ -1,5 +1,4 @@
 import { Lru } from "../store/lru";
-import { limitsSpec, unpackResult } from "./wire";
 import type { Deadline } from "../gateway/deadline";
 import type { CheckRequest, CheckResult, Confirm, KeyState, PeekResult, Prepare } from "./key-state";
 
@@ -33,10 +32,8 @@ export function keyStateClient(ns: DurableObjectNamespace<KeyState>, timeoutMs: 
   // RPC results arrive as plain structured-cloned values of these types.
   return {
     check: (req, deadline) => {
-      const call = async () => {
-        const packed = await stub(req.lineageId).meter(req.lineageId, req.keyId, req.version, req.cost, limitsSpec(req.ratelimits));
-        return unpackResult(packed as number[], req.ratelimits);
-      };
+      // async, so a stub that throws at once is a rejection like any other failure to reach the object
+      const call = async () => (await stub(req.lineageId).check(req)) as CheckResult;
       if (!deadline) return withDeadline(call, timeoutMs);
       return deadline.race(call(), timeoutMs, () => new StateUnavailableError(tooLate(timeoutMs))).catch(unavailable);
     },

@@ -3,7 +3,6 @@ import { recordUsage, type UsageDelta } from "../store/keys";
 import { readLineageState, type LineageState } from "../store/lineage";
 import type { Credits, RateLimit } from "../store/record";
 import { nextRefill } from "./credits";
-import { packResult, parseLimits } from "./wire";
 
 /**
  * One object per key lineage (a key and the keys rotated from it). It owns what must be
@@ -169,12 +168,6 @@ export class KeyState extends DurableObject<Env> {
       limits: req.ratelimits.map((rl, i) => limitState(rl, windows[i], now)),
       credits: creditState(this.read<StoredCredits>("credits") ?? null, now),
     };
-  }
-
-  /** `check` in the compact form the gateway calls on every request (./wire.ts). */
-  meter(lineageId: string, keyId: string, version: number, cost: number, limits: string): number[] | Promise<number[]> {
-    const result = this.check({ lineageId, keyId, version, cost, ratelimits: parseLimits(limits) });
-    return result instanceof Promise ? result.then(packResult) : packResult(result);
   }
 
   /** The current state without consuming anything (for `POST /admin/keys/verify` and key reads). */
