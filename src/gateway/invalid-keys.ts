@@ -4,8 +4,10 @@ import { Lru } from "../store/lru";
  * Distinct unknown keys per client, per isolate (DESIGN.md: `TOO_MANY_INVALID_KEYS`, checked
  * after the key's format and before its lookup). A client that presents `perClient` distinct
  * well-formed keys that match nothing within `windowMs` is refused until the window ends, so
- * minting keys costs it a 429 instead of costing keygate a lookup. Repeating one wrong key
- * counts once. Bounded: at most `maxClients` clients are remembered, least recent first out.
+ * minting keys costs it a 429 instead of costing keygate a lookup. A key counts from the
+ * moment its lookup starts (and is forgotten if it turns out to exist), so concurrent requests
+ * cannot take a client past the limit. Repeating one wrong key counts once. Bounded: at most
+ * `maxClients` clients are remembered, least recent first out.
  */
 export const INVALID_KEYS = { perClient: 20, windowMs: 60_000, maxClients: 10_000 };
 
@@ -29,9 +31,15 @@ export function invalidKeyBackoff(ip: string | null, now: number): number | null
   return Math.max(1, Math.ceil((client.start + INVALID_KEYS.windowMs - now) / 1000));
 }
 
+/** Counts a key the client presented that is unknown, or not known yet: call before looking it up. */
 export function recordUnknownKey(ip: string | null, hash: string, now: number): void {
   const id = ip ?? "";
   const client = current(id, now) ?? { start: now, seen: new Set<string>() };
   client.seen.add(hash.slice(0, 16));
   clients.set(id, client, 200 + client.seen.size * 40);
+}
+
+/** The key the client presented exists after all: it does not count. */
+export function forgetUnknownKey(ip: string | null, hash: string, now: number): void {
+  current(ip ?? "", now)?.seen.delete(hash.slice(0, 16));
 }

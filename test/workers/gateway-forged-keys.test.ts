@@ -71,6 +71,30 @@ describe("forged keys", () => {
     expect(memoryCacheStats().d1Lookups).toBe(after.d1Lookups);
   });
 
+  it("concurrent requests of one client cannot get past the limit together", async () => {
+    CACHE.d1PerSecond = 1e9;
+    const before = memoryCacheStats().d1Lookups;
+    const client = ipOf(0xc0c);
+    const answers = await Promise.all(Array.from({ length: 50 }, () => gateway.call("/echo", unknownKey(), as(client))));
+    const statuses = answers.map((res) => res.status).sort();
+    expect(statuses.filter((s) => s === 401)).toHaveLength(INVALID_KEYS.perClient);
+    expect(statuses.filter((s) => s === 429)).toHaveLength(50 - INVALID_KEYS.perClient);
+    expect(memoryCacheStats().d1Lookups - before).toBeLessThanOrEqual(INVALID_KEYS.perClient);
+  });
+
+  it("a real key that had to be looked up does not count against its client", async () => {
+    CACHE.d1PerSecond = 1e9;
+    const client = ipOf(0xc1c);
+    const real = await createKey();
+    await env.KEY_CACHE.delete(`key:${await hashKey(real.key)}`);
+    for (let i = 0; i < INVALID_KEYS.perClient - 1; i++) {
+      await expectProblem(await gateway.call("/echo", unknownKey(), as(client)), 401, "KEY_NOT_FOUND");
+    }
+    for (let i = 0; i < 3; i++) expect((await gateway.call("/echo", real.key, as(client))).status).toBe(200);
+    await expectProblem(await gateway.call("/echo", unknownKey(), as(client)), 401, "KEY_NOT_FOUND");
+    await expectProblem(await gateway.call("/echo", unknownKey(), as(client)), 429, "TOO_MANY_INVALID_KEYS");
+  });
+
   it("TOO_MANY_INVALID_KEYS: a client past the limit is refused before any lookup; other clients are not", async () => {
     CACHE.d1PerSecond = 1e9;
     const attacker = ipOf(0xbad);
