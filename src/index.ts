@@ -4,7 +4,7 @@ import { problemResponse, toProblem } from "./errors";
 import { newRequestId } from "./middleware";
 import { cleanUp } from "./scheduled";
 import { signerReady } from "./gateway/assertion";
-import { targetOf } from "./gateway/paths";
+import { parseTarget } from "./gateway/paths";
 import { handleConsumer } from "./gateway";
 
 export { KeyState } from "./state/key-state";
@@ -21,7 +21,7 @@ export default {
       const config = getConfig(env);
       const checking = signerReady(config);
       if (checking) await checking;
-      const target = targetOf(request);
+      const target = parseTarget(request);
       if (ownsPath(target.path, config.adminPath)) return await appFor(config.adminPath).fetch(request, env, ctx);
       return await handleConsumer(request, env, ctx, buildServices(env), target, newRequestId());
     } catch (err) {

@@ -18,16 +18,22 @@ export const HOP_BY_HOP = new Set([
  * draft-ietf-httpapi-ratelimit-headers: `RateLimit-Policy` and `RateLimit`, one item per
  * limit, plus the `X-RateLimit-*` trio for the most constrained limit.
  */
-export function setRateLimitHeaders(headers: Headers, limits: readonly LimitState[]): void {
-  if (limits.length === 0) return;
-  headers.set("RateLimit-Policy", limits.map((l) => `"${l.name}";q=${l.limit};w=${l.windowSeconds}`).join(", "));
-  headers.set("RateLimit", limits.map((l) => `"${l.name}";r=${l.remaining};t=${l.reset}`).join(", "));
+export function rateLimitHeaders(limits: readonly LimitState[]): [string, string][] {
+  if (limits.length === 0) return [];
   const tightest = limits.reduce((a, b) =>
     b.remaining < a.remaining || (b.remaining === a.remaining && b.reset > a.reset) ? b : a,
   );
-  headers.set("X-RateLimit-Limit", String(tightest.limit));
-  headers.set("X-RateLimit-Remaining", String(tightest.remaining));
-  headers.set("X-RateLimit-Reset", String(tightest.reset));
+  return [
+    ["RateLimit-Policy", limits.map((l) => `"${l.name}";q=${l.limit};w=${l.windowSeconds}`).join(", ")],
+    ["RateLimit", limits.map((l) => `"${l.name}";r=${l.remaining};t=${l.reset}`).join(", ")],
+    ["X-RateLimit-Limit", String(tightest.limit)],
+    ["X-RateLimit-Remaining", String(tightest.remaining)],
+    ["X-RateLimit-Reset", String(tightest.reset)],
+  ];
+}
+
+export function setRateLimitHeaders(headers: Headers, limits: readonly LimitState[]): void {
+  for (const [name, value] of rateLimitHeaders(limits)) headers.set(name, value);
 }
 
 /** base64url of UTF-8 JSON: safe in a header whatever the metadata holds. */
@@ -44,7 +50,7 @@ const identities = new WeakMap<StoredKey, [string, string][]>();
  * The identity headers the origin receives (DESIGN.md, "What the origin receives"), worked
  * out once per record: a cached record is one object, and a changed key is a new one.
  */
-export function identityHeaders(headers: Headers, key: StoredKey): void {
+export function identityHeaders(key: StoredKey): readonly [string, string][] {
   let pairs = identities.get(key);
   if (!pairs) {
     pairs = [
@@ -56,5 +62,5 @@ export function identityHeaders(headers: Headers, key: StoredKey): void {
     ];
     identities.set(key, pairs);
   }
-  for (const [name, value] of pairs) headers.set(name, value);
+  return pairs;
 }

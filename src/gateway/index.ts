@@ -7,9 +7,9 @@ import type { Exchange } from "./exchange";
 import { matchRoute, upstreamUrl } from "./routes";
 import type { Target } from "./paths";
 import { isPreflight, preflight, withCors } from "./cors";
-import { identityHeaders, setRateLimitHeaders } from "./headers";
+import { identityHeaders, rateLimitHeaders } from "./headers";
 import { assertionFor } from "./assertion";
-import { forward, originHeaders } from "./proxy";
+import { answerFrom, forward, originHeaders } from "./proxy";
 import { record } from "./record";
 import { Deadline } from "./deadline";
 
@@ -67,10 +67,10 @@ export async function handleConsumer(
   try {
     const admitted = await admit(x, event);
     event.creditsUsed = admitted.creditsUsed;
-    response = await proxy(x, admitted, event);
-    setRateLimitHeaders(response.headers, admitted.limits);
-    response.headers.set("X-Request-Id", requestId);
-    event.responseBytes = Number(response.headers.get("Content-Length") ?? 0) || 0;
+    const upstream = await proxy(x, admitted, event);
+    const answer = answerFrom(upstream, [...rateLimitHeaders(admitted.limits), ["X-Request-Id", requestId]]);
+    response = answer.response;
+    event.responseBytes = answer.bytes;
   } catch (err) {
     const problem = toProblem(err, requestId);
     event.outcome = problem.code;
@@ -88,14 +88,16 @@ export async function handleConsumer(
 
 async function proxy(x: Exchange, { key, route, path }: Admitted, event: RequestEvent): Promise<Response> {
   const { url } = x;
-  const headers = originHeaders(x.request.headers);
-  identityHeaders(headers, key);
-  const assertion = assertionFor(x.services.config, key, route.name, url.origin);
-  headers.set("X-Keygate-Assertion", typeof assertion === "string" ? assertion : await assertion);
-  headers.set("X-Request-Id", x.requestId);
-  if (x.ip) headers.set("X-Forwarded-For", x.ip);
-  headers.set("X-Forwarded-Proto", url.protocol.slice(0, -1));
-  headers.set("X-Forwarded-Host", url.host);
+  const signed = assertionFor(x.services.config, key, route.name, url.origin);
+  const assertion = typeof signed === "string" ? signed : await signed;
+  const headers = originHeaders(x.request.headers, [
+    ...identityHeaders(key),
+    ["X-Keygate-Assertion", assertion],
+    ["X-Request-Id", x.requestId],
+    ...(x.ip ? [["X-Forwarded-For", x.ip] as const] : []),
+    ["X-Forwarded-Proto", url.protocol.slice(0, -1)],
+    ["X-Forwarded-Host", url.host],
+  ]);
   // Time waiting on the origin counts as upstream time, also when it fails or times out.
   const sent = Date.now();
   try {

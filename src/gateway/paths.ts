@@ -92,13 +92,18 @@ const targets = new WeakMap<Request, Target>();
  * asterisk form `GET *`, which the runtime hands over as `http://host*`) has no canonical
  * path either.
  */
+export function parseTarget(request: Request): Target {
+  const raw = request.url;
+  const url = new URL(raw);
+  const hasPath = raw.indexOf("/", raw.indexOf("//") + 2) !== -1;
+  return { url, path: hasPath ? canonicalPath(url.pathname) : null };
+}
+
+/** `parseTarget`, kept with the request for the admin API's router (which asks for it by request). */
 export function targetOf(request: Request): Target {
   let target = targets.get(request);
   if (!target) {
-    const raw = request.url;
-    const url = new URL(raw);
-    const hasPath = raw.indexOf("/", raw.indexOf("//") + 2) !== -1;
-    target = { url, path: hasPath ? canonicalPath(url.pathname) : null };
+    target = parseTarget(request);
     targets.set(request, target);
   }
   return target;

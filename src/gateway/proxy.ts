@@ -3,10 +3,11 @@ import { HOP_BY_HOP } from "./headers";
 import type { Deadline } from "./deadline";
 
 /**
- * Sends the request to the origin, streaming the body both ways. The route's timeout covers
- * the wait for the origin's response headers; a body already flowing is not cut off. The wait
- * shares the request's one timer (./deadline.ts); a fetch still pending when keygate answers
- * 504 is cancelled by the runtime as the request ends.
+ * Sends the request to the origin, streaming the body both ways, and answers with the
+ * origin's response as it came. The route's timeout covers the wait for the origin's response
+ * headers; a body already flowing is not cut off. The wait shares the request's one timer
+ * (./deadline.ts); a fetch still pending when keygate answers 504 is cancelled by the runtime
+ * as the request ends.
  */
 export async function forward(
   request: Request,
@@ -18,11 +19,7 @@ export async function forward(
   const hasBody = request.method !== "GET" && request.method !== "HEAD" && request.body !== null;
   const sent = fetch(url, { method: request.method, headers, body: hasBody ? request.body : null, redirect: "manual" });
   try {
-    const upstream = await deadline.race(sent, timeoutMs, () => new ProblemError("UPSTREAM_TIMEOUT", `The origin did not answer within ${timeoutMs} ms.`));
-    // One copy by the runtime (the answer's headers must be writable), then out with the hop-by-hop ones it holds.
-    const response = new Response(upstream.body, upstream);
-    withoutHopByHop(response.headers);
-    return response;
+    return await deadline.race(sent, timeoutMs, () => new ProblemError("UPSTREAM_TIMEOUT", `The origin did not answer within ${timeoutMs} ms.`));
   } catch (err) {
     sent.catch(() => undefined);
     if (err instanceof ProblemError) throw err;
@@ -31,25 +28,31 @@ export async function forward(
   }
 }
 
-/** What the runtime itself keeps out of an answer on the wire (it manages connection, framing, upgrades). */
-const RUNTIME_DROPS = new Set(["connection", "keep-alive", "te", "trailer", "transfer-encoding", "upgrade"]);
-/** The hop-by-hop headers the runtime would pass on: keygate deletes these. */
-const PASSED_ON = [...HOP_BY_HOP].filter((name) => !RUNTIME_DROPS.has(name));
+/**
+ * Headers are handed to the runtime as one list: every call into it (a `set`, a `delete`)
+ * costs CPU on every request, building the list in JavaScript costs little.
+ */
+type HeaderList = [string, string][];
+
+/** Named by a Connection header: hop-by-hop too (RFC 9110, 7.6.1). */
+const connectionTokens = (value: string) => value.toLowerCase().split(",").map((token) => token.trim());
 
 /**
- * Takes the hop-by-hop headers out of the origin's answer. The runtime already keeps most of
- * them off the wire (RUNTIME_DROPS), so only the rest are deleted here, and the headers the
- * origin's `Connection` header names: each call into the runtime costs CPU on every request.
+ * The client's answer: the origin's status, body and headers, without hop-by-hop headers (and
+ * those its Connection header names), plus keygate's own. Its length is read on the way.
  */
-function withoutHopByHop(headers: Headers): void {
-  const named = headers.get("connection");
-  if (named) {
-    for (const token of named.toLowerCase().split(",")) {
-      const name = token.trim();
-      if (name && !RUNTIME_DROPS.has(name)) headers.delete(name);
-    }
+export function answerFrom(upstream: Response, extra: HeaderList): { response: Response; bytes: number } {
+  const kept: HeaderList = [];
+  let named: string[] | null = null;
+  let bytes = 0;
+  for (const [name, value] of upstream.headers) {
+    if (name === "connection") named = connectionTokens(value);
+    else if (name === "content-length") bytes = Number(value) || 0;
+    if (!HOP_BY_HOP.has(name)) kept.push([name, value]);
   }
-  for (const name of PASSED_ON) headers.delete(name);
+  const headers = named ? kept.filter(([name]) => !named!.includes(name)) : kept;
+  headers.push(...extra);
+  return { response: new Response(upstream.body, { status: upstream.status, statusText: upstream.statusText, headers }), bytes };
 }
 
 /** Inbound claims about the client's address: only what keygate saw itself reaches the origin. */
@@ -58,14 +61,14 @@ const ADDRESS_CLAIMS = new Set(["forwarded", "x-real-ip", "true-client-ip", "x-c
 /**
  * What the origin gets (DESIGN.md, "What the origin receives"): the request's headers without
  * the key, without anything that claims keygate's identity or the client's address, and
- * without hop-by-hop headers, including those the request's `Connection` header names.
+ * without hop-by-hop headers, including those the request's `Connection` header names; then
+ * keygate's own.
  */
-export function originHeaders(inbound: Headers): Headers {
-  const named = inbound.get("connection");
-  const connection = named ? new Set(named.toLowerCase().split(",").map((token) => token.trim())) : null;
-  // One copy by the runtime, then out with what the origin must not see (names come lower-cased).
-  const out = new Headers(inbound);
-  for (const name of inbound.keys()) {
+export function originHeaders(inbound: Headers, extra: readonly (readonly [string, string])[]): Headers {
+  const kept: HeaderList = [];
+  let named: string[] | null = null;
+  for (const [name, value] of inbound) {
+    if (name === "connection") named = connectionTokens(value);
     if (
       name === "authorization" ||
       name === "x-api-key" ||
@@ -74,11 +77,13 @@ export function originHeaders(inbound: Headers): Headers {
       name.startsWith("x-keygate-") ||
       name.startsWith("x-forwarded-") ||
       ADDRESS_CLAIMS.has(name) ||
-      HOP_BY_HOP.has(name) ||
-      connection?.has(name)
+      HOP_BY_HOP.has(name)
     ) {
-      out.delete(name);
+      continue;
     }
+    kept.push([name, value]);
   }
-  return out;
+  const headers = named ? kept.filter(([name]) => !named!.includes(name)) : kept;
+  for (const pair of extra) headers.push([pair[0], pair[1]]);
+  return new Headers(headers);
 }

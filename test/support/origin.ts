@@ -112,6 +112,14 @@ export function startOrigin(port = 0, host = "127.0.0.1"): Promise<http.Server> 
     const marker = req.headers["x-corpus-marker"];
     if (typeof marker === "string") markersSeen.push(marker);
     if (path.includes("/slow")) return; // hangs: the gateway's route timeout must answer
+    if (path.includes("/cookies")) {
+      res.writeHead(200, [
+        ["Set-Cookie", "session=abc; Path=/; HttpOnly"],
+        ["Set-Cookie", "theme=dark; Path=/"],
+        ["Content-Type", "text/plain"],
+      ]);
+      return void res.end("cookies");
+    }
     if (path.includes("/hop-by-hop")) {
       // every hop-by-hop header, and one the Connection header names: none may reach the client
       res.writeHead(200, {

@@ -32,6 +32,29 @@ describe("what the origin never receives", () => {
   });
 });
 
+describe("what the client receives from the origin", () => {
+  it("every Set-Cookie header, each on its own, and the origin's status, body and headers", async () => {
+    const { key } = await createKey({ ratelimits: [{ name: "minute", limit: 10, windowSeconds: 60 }] });
+    const res = await call("/echo/cookies", key);
+    expect(res.status).toBe(200);
+    expect(res.headers.getSetCookie()).toEqual(["session=abc; Path=/; HttpOnly", "theme=dark; Path=/"]);
+    expect(res.headers.get("Content-Type")).toBe("text/plain");
+    expect(res.headers.get("RateLimit")).toMatch(/^"minute";r=9;t=\d+$/);
+    expect(res.headers.get("X-Request-Id")).toMatch(/^req_/);
+    expect(await res.text()).toBe("cookies");
+  });
+
+  it("none of the hop-by-hop headers keygate must remove itself, nor those its Connection header names", async () => {
+    const { key } = await createKey();
+    const res = await call("/echo/hop-by-hop", key);
+    expect(res.status).toBe(200);
+    for (const name of ["proxy-authenticate", "proxy-authorization", "proxy-connection", "x-hop-secret", "keep-alive", "upgrade", "te", "trailer"]) {
+      expect(res.headers.has(name), name).toBe(false);
+    }
+    expect(res.headers.get("X-Kept")).toBe("yes");
+  });
+});
+
 describe("methods keygate never proxies (check 9b)", () => {
   it("TRACE is 405 METHOD_NOT_ALLOWED and charges nothing", async () => {
     const created = await createKey({ credits: { remaining: 2 }, ratelimits: [{ name: "minute", limit: 2, windowSeconds: 60 }] });
