@@ -10,7 +10,7 @@ import type { CheckResult, LimitState } from "../state/key-state";
 import { StateUnavailableError, type KeyStateClient } from "../state/client";
 import type { RequestEvent } from "../analytics/writer";
 import { extractKey, requireWellFormed } from "./authenticate";
-import { forgetUnknownKey, invalidKeyBackoff, recordUnknownKey } from "./invalid-keys";
+import { invalidKeyBackoff, recordUnknownKey } from "./invalid-keys";
 import { requiredScopes } from "./routes";
 import { setRateLimitHeaders } from "./headers";
 import type { Exchange } from "./exchange";
@@ -34,26 +34,19 @@ export async function admit(x: Exchange, event: RequestEvent): Promise<Admitted>
 
   const presented = extractKey(x.request.headers, url.search, route); // 1
   requireWellFormed(presented); // 2
-  refuseIfTooManyInvalid(ip); // early: no hashing for a client already refused
+  refuseIfTooManyInvalid(ip);
   const hash = await hashKey(presented);
   const waitUntil = (p: Promise<unknown>) => x.ctx.waitUntil(p);
   const cached = cachedKey(hash);
-  let key: StoredKey | null;
-  if (cached) {
-    key = cached;
-  } else {
-    // Checked and counted in one step, before any lookup starts: concurrent requests of one
-    // client cannot get past the limit together.
-    refuseIfTooManyInvalid(ip);
-    recordUnknownKey(ip, hash, Date.now());
-    key = cached === null ? null : await lookupKey(env, hash, waitUntil);
-    if (key) forgetUnknownKey(ip, hash, Date.now());
-  }
+  let key = cached !== undefined ? cached : await lookupKey(env, hash, waitUntil);
   // true once the record was read from D1 during this request: it is then the latest there is
   let fromD1 = false;
 
   for (;;) {
-    if (!key) throw new ProblemError("KEY_NOT_FOUND", "No key matches; it may have been mistyped or deleted."); // 3
+    if (!key) {
+      recordUnknownKey(ip, hash, Date.now());
+      throw new ProblemError("KEY_NOT_FOUND", "No key matches; it may have been mistyped or deleted."); // 3
+    }
     event.keyId = key.id;
     event.ownerId = key.ownerId;
     event.environment = key.environment;

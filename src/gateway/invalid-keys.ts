@@ -4,10 +4,11 @@ import { Lru } from "../store/lru";
  * Distinct unknown keys per client, per isolate (DESIGN.md: `TOO_MANY_INVALID_KEYS`, checked
  * after the key's format and before its lookup). A client that presents `perClient` distinct
  * well-formed keys that match nothing within `windowMs` is refused until the window ends, so
- * minting keys costs it a 429 instead of costing keygate a lookup. A key counts from the
- * moment its lookup starts (and is forgotten if it turns out to exist), so concurrent requests
- * cannot take a client past the limit. Repeating one wrong key counts once. Bounded: at most
- * `maxClients` clients are remembered, least recent first out.
+ * minting keys costs it a 429 instead of costing keygate a lookup. Only keys found to match
+ * nothing count: lookups still in flight do not, so a busy client's cold but valid keys are
+ * never refused for it; what a burst of concurrent unknown keys can cost is bounded by the
+ * isolate's D1 budget (src/store/cache.ts). Repeating one wrong key counts once. Bounded: at
+ * most `maxClients` clients are remembered, least recent first out.
  */
 export const INVALID_KEYS = { perClient: 20, windowMs: 60_000, maxClients: 10_000 };
 
@@ -31,7 +32,7 @@ export function invalidKeyBackoff(ip: string | null, now: number): number | null
   return Math.max(1, Math.ceil((client.start + INVALID_KEYS.windowMs - now) / 1000));
 }
 
-/** Counts a key the client presented that is unknown, or not known yet: call before looking it up. */
+/** Counts a key the client presented that matched nothing. */
 export function recordUnknownKey(ip: string | null, hash: string, now: number): void {
   const id = ip ?? "";
   const client = current(id, now) ?? { start: now, seen: new Set<string>() };
@@ -39,7 +40,3 @@ export function recordUnknownKey(ip: string | null, hash: string, now: number): 
   clients.set(id, client, 200 + client.seen.size * 40);
 }
 
-/** The key the client presented exists after all: it does not count. */
-export function forgetUnknownKey(ip: string | null, hash: string, now: number): void {
-  current(ip ?? "", now)?.seen.delete(hash.slice(0, 16));
-}
