@@ -17,6 +17,9 @@ export type KeyUsage = Schemas["KeyUsage"];
 export type Usage = Schemas["Usage"];
 export type UsageCounts = Schemas["UsageCounts"];
 export type Problem = Schemas["Problem"];
+export type Whoami = Schemas["Whoami"];
+export type RequestLog = Schemas["RequestLog"];
+export type RequestLogEntry = Schemas["RequestLogEntry"];
 
 type JsonBody<Op> = Op extends { requestBody?: { content: { "application/json": infer Body } } } ? Body : never;
 type Query<Op> = Op extends { parameters: { query?: infer Q } } ? NonNullable<Q> : never;
@@ -28,6 +31,7 @@ export type ListKeysQuery = Query<operations["listKeys"]>;
 export type ListAuditQuery = Query<operations["listAudit"]>;
 export type KeyUsageQuery = Query<operations["getKeyUsage"]>;
 export type UsageQuery = Query<operations["getUsage"]>;
+export type KeyRequestsQuery = Query<operations["listKeyRequests"]>;
 
 /** keygate answered, and refused: the problem's fields, or what could be read of a non-problem answer. */
 export class KeygateError extends Error {
@@ -162,9 +166,12 @@ export function createKeygateClient(options: KeygateClientOptions) {
       rotate: (id: string, body: RotateKeyInput = {}) => call(api.POST("/keys/{id}/rotate", { params: key(id), body })),
       verify: (body: VerifyKeyInput) => call(api.POST("/keys/verify", { body })),
       usage: (id: string, query: KeyUsageQuery = {}) => call(api.GET("/keys/{id}/usage", { params: { ...key(id), query } })),
+      requests: (id: string, query: KeyRequestsQuery = {}) => call(api.GET("/keys/{id}/requests", { params: { ...key(id), query } })),
     },
     usage: (query: UsageQuery = {}) => call(api.GET("/usage", { params: { query } })),
     audit: (query: ListAuditQuery = {}) => call(api.GET("/audit", { params: { query } })),
+    /** who the token belongs to, and whether it may change anything (admin:read keys may not) */
+    whoami: () => call(api.GET("/whoami")),
   };
 }
 

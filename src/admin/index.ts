@@ -10,6 +10,7 @@ import { registerAuditRoutes } from "./audit";
 import { registerUsageRoutes } from "./usage";
 import { registerRequestLogRoutes } from "./requests";
 import { registerMetricsRoutes } from "./metrics";
+import { registerWhoamiRoute } from "./whoami";
 import { HEADER_COMPONENTS } from "./openapi";
 
 export const ADMIN_BODY_LIMIT = 64 * 1024;
@@ -57,6 +58,7 @@ export function adminApp(adminPath: string) {
   registerUsageRoutes(app);
   registerRequestLogRoutes(app);
   registerMetricsRoutes(app);
+  registerWhoamiRoute(app);
   return app;
 }
 
