@@ -1,8 +1,8 @@
 /** The audit log: every change, newest first, filtered by key, actor and action. */
 import { AuditTable } from "../components/audit-table.tsx";
+import { FilterForm } from "../components/filters.tsx";
 import { Pager, usePages } from "../components/pager.tsx";
 import { ProblemMessage, useLoad } from "../data.tsx";
-import { href, navigate } from "../router.tsx";
 import type { Session } from "../session.ts";
 
 const ACTIONS = ["key.create", "key.update", "key.rotate", "key.revoke"];
@@ -24,25 +24,10 @@ export function AuditPage(props: { session: Session; query: URLSearchParams }) {
       }),
     [filters, pages.cursor],
   );
-  const apply = (form: HTMLFormElement) => {
-    const data = new FormData(form);
-    const value = (name: string) => String(data.get(name) ?? "").trim() || undefined;
-    navigate(href("/audit", { targetId: value("targetId"), actor: value("actor"), action: value("action") }), { replace: true });
-  };
-
   return (
     <>
       <h1 tabindex={-1}>Audit log</h1>
-      <form
-        class="filters"
-        role="search"
-        aria-label="Audit log"
-        onSubmit={(e: Event) => {
-          e.preventDefault();
-          apply(e.target as HTMLFormElement);
-        }}
-        onChange={(e: Event) => (e.target as HTMLElement).tagName === "SELECT" && apply((e.target as HTMLSelectElement).form!)}
-      >
+      <FilterForm label="Audit log" path="/audit" names={["targetId", "actor", "action"]}>
         <div class="field grow">
           <label for="targetId">Key id</label>
           <input id="targetId" name="targetId" type="search" value={targetId} autocomplete="off" spellcheck={false} placeholder="key_…" />
@@ -63,7 +48,7 @@ export function AuditPage(props: { session: Session; query: URLSearchParams }) {
         <button type="submit" class="secondary">
           Filter
         </button>
-      </form>
+      </FilterForm>
       <ProblemMessage problem={audit.problem} />
       {audit.data && audit.data.data.length === 0 && <p class="empty">No change matches these filters.</p>}
       {audit.data && audit.data.data.length > 0 && <AuditTable entries={audit.data.data} caption="Audit log, newest first" showKey={true} />}

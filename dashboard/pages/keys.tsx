@@ -4,6 +4,7 @@
  */
 import { creditsText, rateLimitsText } from "../../client/format.ts";
 import type { ListKeysQuery } from "../../client/index.ts";
+import { FilterForm } from "../components/filters.tsx";
 import { Pager, usePages } from "../components/pager.tsx";
 import { StatusBadge, Time } from "../components/status.tsx";
 import { ProblemMessage, useLoad } from "../data.tsx";
@@ -30,11 +31,6 @@ export function KeysPage(props: { session: Session; query: URLSearchParams }) {
     [filters, pages.cursor],
   );
 
-  const apply = (form: HTMLFormElement) => {
-    const data = new FormData(form);
-    const value = (name: string) => String(data.get(name) ?? "").trim() || undefined;
-    navigate(href("/", { q: value("q"), environment: value("environment"), status: value("status") }), { replace: true });
-  };
   const filtering = q || environment || status;
 
   return (
@@ -47,16 +43,7 @@ export function KeysPage(props: { session: Session; query: URLSearchParams }) {
           </button>
         )}
       </div>
-      <form
-        class="filters"
-        role="search"
-        aria-label="Keys"
-        onSubmit={(e: Event) => {
-          e.preventDefault();
-          apply(e.target as HTMLFormElement);
-        }}
-        onChange={(e: Event) => (e.target as HTMLElement).tagName === "SELECT" && apply((e.target as HTMLSelectElement).form!)}
-      >
+      <FilterForm label="Keys" path="/" names={["q", "environment", "status"]}>
         <div class="field grow">
           <label for="q">Search by name or owner</label>
           <input id="q" name="q" type="search" value={q} autocomplete="off" />
@@ -81,7 +68,7 @@ export function KeysPage(props: { session: Session; query: URLSearchParams }) {
         <button type="submit" class="secondary">
           Search
         </button>
-      </form>
+      </FilterForm>
       <ProblemMessage problem={list.problem} />
       {list.data && list.data.data.length === 0 && (
         <p class="empty">

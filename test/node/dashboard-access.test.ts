@@ -5,6 +5,9 @@ import { DESKTOP, expectAccessible, newContext, PHONE, screenshot, watchErrors }
 import { signIn, useDashboard } from "./dashboard-support.ts";
 import { closedPort } from "./cli-support.ts";
 
+
+/** Waiting for what the page shows next, on a machine that may be busy. */
+const POLL = { timeout: 15_000, interval: 100 };
 /**
  * What the dashboard promises beyond the operator's round: everything served by the worker
  * under a strict policy (also the API reference), a small first load, nothing to write for a
@@ -186,7 +189,7 @@ describe("keyboard only", () => {
   it("creates a key, copies it and cancels a revocation with Tab, Enter, Space and Escape, focus always visible", async () => {
     const page = await open();
     await page.goto(`${base()}/admin/ui`);
-    expect((await focused(page)).label).toBe("Admin token");
+    await expect.poll(async () => (await focused(page)).label, POLL).toBe("Admin token");
     await page.keyboard.type(setting.gateway.adminToken);
     await page.keyboard.press("Enter");
     await page.getByRole("heading", { name: "API keys", level: 1 }).waitFor();
@@ -204,7 +207,7 @@ describe("keyboard only", () => {
     await page.keyboard.type("posts:read");
     await tabTo(page, "Add rate limit");
     await page.keyboard.press("Space");
-    expect((await focused(page)).label).toBe("Rate limit 1 label");
+    await expect.poll(async () => (await focused(page)).label, POLL).toBe("Rate limit 1 label");
     await page.keyboard.type("minute");
     await tabTo(page, "Rate limit 1 requests");
     await page.keyboard.type("10");
@@ -217,7 +220,7 @@ describe("keyboard only", () => {
 
     const revealed = page.getByLabel("New key");
     await revealed.waitFor();
-    expect((await focused(page)).label).toBe("Keyboard key is ready");
+    await expect.poll(async () => (await focused(page)).label, POLL).toBe("Keyboard key is ready");
     await tabTo(page, "New key");
     await tabTo(page, "Copy");
     await page.keyboard.press("Space");
@@ -239,10 +242,10 @@ describe("keyboard only", () => {
     await page.keyboard.press("Enter");
     const dialog = page.getByRole("dialog", { name: "Revoke Keyboard key?" });
     await dialog.waitFor();
-    expect((await focused(page)).label).toBe("Cancel");
+    await expect.poll(async () => (await focused(page)).label, POLL).toBe("Cancel");
     await page.keyboard.press("Escape");
     await dialog.waitFor({ state: "detached" });
-    expect((await focused(page)).label).toBe("Revoke");
+    await expect.poll(async () => (await focused(page)).label, POLL).toBe("Revoke");
     expect((await setting.api<{ data: { revokedAt: string | null }[] }>(`/keys?q=Keyboard`)).body.data[0].revokedAt).toBeNull();
   });
 });
