@@ -60,6 +60,13 @@ function Page(props: { session: Session; where: Location }) {
   );
 }
 
+function titleOf(path: string): string {
+  if (path === "/" || path === "/keys") return "API keys";
+  if (path === "/keys/new") return "Create a key";
+  if (path.startsWith("/keys/")) return "Key";
+  return { "/audit": "Audit log", "/usage": "Usage by owner" }[path] ?? "Page not found";
+}
+
 const NAV: [string, string][] = [
   ["/", "Keys"],
   ["/audit", "Audit log"],
@@ -69,9 +76,11 @@ const NAV: [string, string][] = [
 function Shell(props: { session: Session; where: Location; onSignOut: () => void; children: Child }) {
   const main = useRef<HTMLElement>(null);
   const section = props.where.path.startsWith("/keys") ? "/" : props.where.path;
-  // A new page moves focus to its heading, so keyboard and screen-reader users start there.
+  // A new page gets its own title, and moves focus to its heading, so keyboard and
+  // screen-reader users start there.
   const first = useRef(true);
   useEffect(() => {
+    document.title = `${titleOf(props.where.path)} · keygate`;
     if (first.current) {
       first.current = false;
       return;

@@ -6,7 +6,10 @@ import { signIn, type Problem, type Session } from "../session.ts";
 export function SignIn(props: { problem?: Problem; onSignedIn: (session: Session) => void }) {
   const field = useRef<HTMLInputElement>(null);
   const attempt = useAction(signIn);
-  useEffect(() => field.current?.focus(), []);
+  useEffect(() => {
+    document.title = "Sign in · keygate";
+    field.current?.focus();
+  }, []);
   const submit = async (event: Event) => {
     event.preventDefault();
     const token = field.current?.value.trim() ?? "";

@@ -54,6 +54,7 @@ describe("the dashboard, as an operator uses it", () => {
     const problem = page.locator(".field", { has: page.getByLabel("Admin token") }).getByRole("alert");
     expect(await problem.innerText()).toBe("Unauthorized. The token is neither ADMIN_TOKEN nor a keygate key.");
     expect((await storage()).session).toEqual({});
+    expect(await page.title()).toBe("Sign in · keygate");
     await expectAccessible(page, "sign-in");
     await screenshot(page, "sign-in");
 
@@ -63,11 +64,13 @@ describe("the dashboard, as an operator uses it", () => {
     expect(await storage()).toEqual({ session: { "keygate.adminToken": setting.gateway.adminToken }, local: 0 });
     expect(await context.cookies()).toEqual([]);
     expect(page.url()).toBe(`${base()}/admin/ui`);
+    expect(await page.title()).toBe("API keys · keygate");
   });
 
   it("creates a key with limits and credits: keygate's problem shows beside the field, then the key is revealed once and copied", async () => {
     await button("Create key").click();
     await page.getByRole("heading", { name: "Create a key", level: 1 }).waitFor();
+    expect(await page.title()).toBe("Create a key · keygate");
     await page.getByLabel("Name", { exact: true }).fill("Acme production");
     await page.getByLabel("Owner").fill(owner);
     await page.getByLabel("Environment").selectOption("live");
