@@ -31,8 +31,15 @@ const securityHeaders = (): MiddlewareHandler<AppEnv> => async (c, next) => {
   c.res.headers.set("Referrer-Policy", "no-referrer");
 };
 
-/** A page's HTML: its stylesheet, then its scripts, all from `/assets`; the admin path travels in a meta tag. */
-function page(c: Context<AppEnv>, adminPath: string, options: { title: string; styles: string[]; scripts: string[]; body: HtmlEscapedString | Promise<HtmlEscapedString> }) {
+interface PageParts {
+  title: string;
+  styles: string[];
+  scripts: string[];
+  body: HtmlEscapedString | Promise<HtmlEscapedString>;
+}
+
+/** A page's HTML: its stylesheets, then its scripts, all from `/assets`; the admin path travels in a meta tag. */
+function page(c: Context<AppEnv>, adminPath: string, options: PageParts) {
   const asset = (file: string) => `${adminPath}/assets/${file}`;
   const document = html`<!doctype html>
 <html lang="en">
@@ -58,7 +65,6 @@ export function registerPages(app: Hono<AppEnv>, adminPath: string): void {
   app.use("/ui/*", securityHeaders());
   app.use("/docs", securityHeaders());
   app.use("/assets/*", securityHeaders());
-
 
   // Every dashboard path answers the same page; the script shows what the path names.
   const dashboard = (c: Context<AppEnv>) =>
