@@ -3,7 +3,7 @@ import tseslint from "typescript-eslint";
 import globals from "globals";
 
 export default tseslint.config(
-  { ignores: ["node_modules/", "dist/", ".wrangler/", "worker-configuration.d.ts", "migrations/", "bench/results.json"] },
+  { ignores: ["node_modules/", "dist/", "dist-assets/", ".wrangler/", "worker-configuration.d.ts", "migrations/", "bench/results.json"] },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {
@@ -14,15 +14,21 @@ export default tseslint.config(
   },
   {
     // The admin API client also runs in browsers (the dashboard): nothing Node-only in it.
-    files: ["client/**"],
+    files: ["client/**", "dashboard/**"],
     rules: {
-      "no-restricted-imports": ["error", { patterns: [{ group: ["node:*", "fs", "path", "os", "child_process"], message: "client/ runs in browsers too; Node-only code lives in cli/." }] }],
+      "no-restricted-imports": ["error", { patterns: [{ group: ["node:*", "fs", "path", "os", "child_process"], message: "client/ and dashboard/ run in browsers; Node-only code lives in cli/ and scripts/." }] }],
       "no-restricted-globals": ["error", "process", "Buffer", "require", "__dirname"],
     },
   },
   {
     // scripts, bench and configs run in Node
     files: ["**/*.mjs", "**/*.js"],
+    ignores: ["dashboard/**"],
     languageOptions: { globals: globals.node },
+  },
+  {
+    // the dashboard and the API reference page run in browsers
+    files: ["dashboard/**/*.js"],
+    languageOptions: { globals: globals.browser },
   },
 );

@@ -1,7 +1,7 @@
 /** `keygate audit`: who changed what, newest first. */
 import { Command } from "commander";
 import type { AuditEntry } from "../client/index.ts";
-import { relativeTime } from "./output/time.ts";
+import { relativeTime } from "../client/format.ts";
 import { listPages, withPaging } from "./paging.ts";
 import type { ContextFor } from "./program.ts";
 

@@ -2,7 +2,7 @@
 import { Command, Option } from "commander";
 import { type CreatedKey, type CreateKeyInput, type KeyRecord, type UpdateKeyInput } from "../client/index.ts";
 import { integer, isoTime, jsonObject, ratelimit, refill, repeatable, text } from "./options.ts";
-import { relativeTime, utcMinute } from "./output/time.ts";
+import { relativeTime, utcMinute } from "../client/format.ts";
 import { listPages, withPaging } from "./paging.ts";
 import type { Context, ContextFor } from "./program.ts";
 import { countColumns, duration, keyColumns, keyFields, requestColumns, USAGE_COLUMNS_HELP, verdictFields } from "./views.ts";

@@ -1,7 +1,7 @@
 /** `keygate usage`: requests across keys, grouped by key, route, status or owner. */
 import { Command, Option } from "commander";
 import { isoTime } from "./options.ts";
-import { utcMinute } from "./output/time.ts";
+import { utcMinute } from "../client/format.ts";
 import type { ContextFor } from "./program.ts";
 import { countColumns, USAGE_COLUMNS_HELP } from "./views.ts";
 

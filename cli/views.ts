@@ -2,39 +2,13 @@
 import type { KeyRecord, RequestEntry, UsageCounts, VerifyResult } from "../client/index.ts";
 import type { Paint } from "./output/colour.ts";
 import type { Column } from "./output/index.ts";
-import { relativeTime, whenExactly } from "./output/time.ts";
+import { count, creditsText, keyStatus, rateLimitsText, relativeTime, whenExactly, type KeyStatus } from "../client/format.ts";
 
-export type KeyStatus = "active" | "disabled" | "expired" | "revoked";
-
-export function keyStatus(key: KeyRecord, now = Date.now()): KeyStatus {
-  if (key.revokedAt) return "revoked";
-  if (key.expiresAt && Date.parse(key.expiresAt) <= now) return "expired";
-  return key.enabled ? "active" : "disabled";
-}
+export { duration } from "../client/format.ts";
 
 export const paintStatus = (paint: Paint, status: KeyStatus, text: string = status) =>
   status === "active" ? paint.green(text) : status === "disabled" ? paint.yellow(text) : paint.red(text);
 
-const number = new Intl.NumberFormat("en-US");
-export const count = (n: number) => number.format(n);
-
-/** 3600 -> "1 hour", 90 -> "90 seconds": the largest unit that divides evenly. */
-export function duration(seconds: number): string {
-  const units: [string, number][] = [["day", 86_400], ["hour", 3_600], ["minute", 60], ["second", 1]];
-  const [unit, size] = units.find(([, size]) => seconds % size === 0 && seconds >= size) ?? ["second", 1];
-  const n = seconds / size;
-  return `${count(n)} ${unit}${n === 1 ? "" : "s"}`;
-}
-
-const rateLimits = (limits: { name: string; limit: number; windowSeconds: number }[]) =>
-  limits.map((r) => `${r.name}: ${count(r.limit)} per ${duration(r.windowSeconds)}`).join(", ") || "none";
-
-function credits(c: KeyRecord["credits"]): string {
-  if (!c) return "unlimited";
-  if (!c.refill) return `${count(c.remaining)} left, no refill`;
-  const when = c.refill.interval === "daily" ? "daily" : `monthly on day ${c.refill.day ?? 1}`;
-  return `${count(c.remaining)} left, refilled to ${count(c.refill.amount)} ${when}`;
-}
 
 function statusText(key: KeyRecord, now: number): string {
   const status = keyStatus(key, now);
@@ -53,8 +27,8 @@ export function keyFields(key: KeyRecord, now = Date.now()): [string, string][] 
     ["Start", key.start],
     ["Status", statusText(key, now)],
     ["Scopes", key.scopes.join(" ") || "none"],
-    ["Rate limits", rateLimits(key.ratelimits)],
-    ["Credits", credits(key.credits)],
+    ["Rate limits", rateLimitsText(key.ratelimits)],
+    ["Credits", creditsText(key.credits)],
     ["Allowed IPs", key.allowedIps.join(", ") || "any"],
     ["Metadata", JSON.stringify(key.metadata)],
     ["Expires", key.expiresAt ? whenExactly(key.expiresAt, now) : "never"],

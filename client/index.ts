@@ -18,6 +18,9 @@ export type Usage = Schemas["Usage"];
 export type UsageCounts = Schemas["UsageCounts"];
 export type RequestEntry = Schemas["RequestLogEntry"];
 export type Problem = Schemas["Problem"];
+export type Whoami = Schemas["Whoami"];
+export type RequestLog = Schemas["RequestLog"];
+export type RequestLogEntry = Schemas["RequestLogEntry"];
 
 type JsonBody<Op> = Op extends { requestBody?: { content: { "application/json": infer Body } } } ? Body : never;
 type Query<Op> = Op extends { parameters: { query?: infer Q } } ? NonNullable<Q> : never;
@@ -168,6 +171,8 @@ export function createKeygateClient(options: KeygateClientOptions) {
     },
     usage: (query: UsageQuery = {}) => call(api.GET("/usage", { params: { query } })),
     audit: (query: ListAuditQuery = {}) => call(api.GET("/audit", { params: { query } })),
+    /** who the token belongs to, and whether it may change anything (admin:read keys may not) */
+    whoami: () => call(api.GET("/whoami")),
   };
 }
 

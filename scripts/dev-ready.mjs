@@ -47,7 +47,10 @@ export function nextSteps({ base, adminPath, token, devVarsToken }) {
   return [
     `keygate is ready on ${base}`,
     "",
-    "Try it:",
+    `Dashboard: ${admin}/ui`,
+    token ? `  sign in with the admin token ${token}` : "  sign in with your ADMIN_TOKEN (from .dev.vars or the --var/--env-file you passed)",
+    "",
+    "Or try it from a terminal:",
     "",
     "  # reads one field of the JSON on stdin (jq -r .field works too)",
     `  field() { node -p "JSON.parse(require('fs').readFileSync(0)).$1"; }`,

@@ -14,6 +14,8 @@ import { promisify } from "node:util";
 import { convertV4MiniflareOptions, Log, LogLevel, Miniflare } from "miniflare";
 
 const ROOT = join(import.meta.dirname, "..");
+/** The dashboard's and the API reference's files; `wrangler deploy --dry-run` (buildWorker) writes them first. */
+const ASSETS_DIR = join(ROOT, "dist-assets");
 
 /** Bundles a worker entry (default: keygate's own) the way `npm run build` does; returns the script's path. */
 export async function buildWorker(entry = "src/index.ts"): Promise<string> {
@@ -90,7 +92,9 @@ export async function startLocalGateway(options: {
   port?: number;
   /**
    * Serve keygate on its own socket rather than behind Miniflare's entry worker, which (like
-   * `wrangler dev`'s proxy) answers some raw request targets, such as `GET *`, by itself.
+   * `wrangler dev`'s proxy) answers some raw request targets, such as `GET *`, by itself. Such a
+   * gateway has no static assets (no dashboard files): Miniflare would put its assets router in
+   * front of keygate, and that router cannot read those targets either.
    */
   direct?: boolean;
 }): Promise<LocalGateway> {
@@ -115,7 +119,16 @@ export async function startLocalGateway(options: {
       kvNamespaces: { KEY_CACHE: "keygate-local" },
       durableObjects: { KEY_STATE: { className: "KeyState", useSQLite: true } },
       analyticsEngineDatasets: { USAGE: { dataset: "keygate_usage" } },
-      ...(options.direct ? { unsafeDirectSockets: [{ host: "127.0.0.1", port: options.port ?? 0 }] } : {}),
+      ...(options.direct
+        ? { unsafeDirectSockets: [{ host: "127.0.0.1", port: options.port ?? 0 }] }
+        : {
+            // As wrangler.toml's [assets]: the worker runs first and serves the files itself.
+            assets: {
+              directory: ASSETS_DIR,
+              binding: "ASSETS",
+              routerConfig: { has_user_worker: true, invoke_user_worker_ahead_of_assets: true },
+            },
+          }),
     },
   ], options.port && !options.direct ? { port: options.port } : {});
   const entry = (await mf.ready).href;

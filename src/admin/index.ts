@@ -1,5 +1,4 @@
 import { OpenAPIHono } from "@hono/zod-openapi";
-import { Scalar } from "@scalar/hono-api-reference";
 import { bodyLimit } from "hono/body-limit";
 import type { AppEnv } from "../context";
 import { ProblemError } from "../errors";
@@ -10,11 +9,13 @@ import { registerAuditRoutes } from "./audit";
 import { registerUsageRoutes } from "./usage";
 import { registerRequestLogRoutes } from "./requests";
 import { registerMetricsRoutes } from "./metrics";
+import { registerWhoamiRoute } from "./whoami";
+import { registerPages } from "./ui";
 import { HEADER_COMPONENTS } from "./openapi";
 
 export const ADMIN_BODY_LIMIT = 64 * 1024;
 
-/** The admin API (DESIGN.md, "Admin API"), its OpenAPI 3.1 document and reference page. */
+/** The admin API (DESIGN.md, "Admin API"), its OpenAPI 3.1 document, reference page and dashboard. */
 export function adminApp(adminPath: string) {
   const app = new OpenAPIHono<AppEnv>({
     defaultHook: (result) => {
@@ -39,7 +40,7 @@ export function adminApp(adminPath: string) {
   for (const [name, header] of Object.entries(HEADER_COMPONENTS)) {
     app.openAPIRegistry.registerComponent("headers", name, { ...header, schema: { ...header.schema } });
   }
-  app.get("/docs", Scalar({ url: `${adminPath}/openapi.json`, pageTitle: "keygate admin API" }));
+  registerPages(app, adminPath);
 
   app.use(
     "*",
@@ -57,6 +58,7 @@ export function adminApp(adminPath: string) {
   registerUsageRoutes(app);
   registerRequestLogRoutes(app);
   registerMetricsRoutes(app);
+  registerWhoamiRoute(app);
   return app;
 }
 

@@ -266,6 +266,12 @@ const PageSize = z.coerce.number().int().min(1).max(LIMITS.maxPageSize).default(
 const Cursor = z.string().max(512).optional();
 
 export const ListKeysQuery = z.object({
+  q: z
+    .string()
+    .min(1)
+    .max(200)
+    .optional()
+    .openapi({ description: "keys whose name or ownerId contains this text (ASCII letters in any case)", example: "acme" }),
   ownerId: z.string().min(1).max(200).optional(),
   environment: z.enum(["live", "test"]).optional(),
   status: z.enum(["active", "revoked", "expired"]).optional(),

@@ -15,6 +15,8 @@ export async function findById(db: Db, id: string): Promise<StoredKey | null> {
 }
 
 export interface KeyFilter {
+  /** name or ownerId contains this text, ignoring the case of ASCII letters */
+  q?: string;
   ownerId?: string;
   environment?: "live" | "test";
   status?: KeyStatus;
@@ -25,6 +27,11 @@ export interface KeyFilter {
 
 export async function listKeys(db: Db, filter: KeyFilter): Promise<{ keys: StoredKey[]; more: boolean }> {
   const where: (SQL | undefined)[] = [];
+  if (filter.q) {
+    // SQLite's lower() folds ASCII letters only; folding both sides the same way keeps that consistent.
+    const contains = (column: typeof keys.name | typeof keys.ownerId) => sql`instr(lower(${column}), lower(${filter.q})) > 0`;
+    where.push(or(contains(keys.name), contains(keys.ownerId)));
+  }
   if (filter.ownerId) where.push(eq(keys.ownerId, filter.ownerId));
   if (filter.environment) where.push(eq(keys.environment, filter.environment));
   if (filter.status === "revoked") where.push(isNotNull(keys.revokedAt));

@@ -7,6 +7,8 @@ import path from "node:path";
 import { parseEnv } from "node:util";
 import { createRemoteJWKSet, decodeProtectedHeader, jwtVerify } from "jose";
 import { afterAll, describe, expect, it } from "vitest";
+import { launchChromium } from "./browser.ts";
+import { signIn } from "./dashboard-support.ts";
 
 /**
  * What a newcomer does after cloning: `npm run dev`, then the README's curl flow.
@@ -195,6 +197,19 @@ describe("npm run dev", () => {
     const cli = await keygateCli(["keys", "list", "--json"], { KEYGATE_URL: `${base}/admin`, KEYGATE_DEV_VARS: devVars });
     expect(cli.code, cli.stderr).toBe(0);
     expect(JSON.parse(cli.stdout).data.map((k: { id: string }) => k.id)).toEqual([second.id, first.id]);
+
+    // The dashboard link it printed, as a newcomer opens it: wrangler dev built and serves the
+    // dashboard's files, and the printed token signs in to the keys made above.
+    expect(dev.output()).toContain(`Dashboard: ${base}/admin/ui\n  sign in with the admin token ${firstToken}\n`);
+    const chromium = await launchChromium();
+    try {
+      const page = await chromium.browser.newPage();
+      await signIn(page, base, firstToken);
+      await page.getByRole("row", { name: /First key/ }).first().waitFor();
+      expect(await page.getByRole("row", { name: /First key/ }).count()).toBe(2);
+    } finally {
+      await chromium.close();
+    }
 
     expect(await dev.stop("SIGINT")).toBe(true); // Ctrl-C in a terminal signals the whole foreground group
     expect(await portFree(Number(new URL(base).port))).toBe(true);

@@ -43,8 +43,12 @@ export interface OpenApiDocument {
   components?: { schemas?: Record<string, Schema>; headers?: Record<string, Header> };
 }
 
-/** Routes the admin API serves outside the document: the document itself and its reference page. */
-const UNDOCUMENTED = new Set(["/openapi.json", "/docs"]);
+/**
+ * What the admin path serves outside the document: the document itself, its reference page,
+ * the dashboard's pages and the pages' static assets.
+ */
+const UNDOCUMENTED = new Set(["/openapi.json", "/docs", "/ui"]);
+const UNDOCUMENTED_UNDER = ["/ui/", "/assets/"];
 const METHODS = ["get", "put", "post", "delete", "options", "head", "patch", "trace"];
 
 export function responseChecker(doc: OpenApiDocument) {
@@ -93,7 +97,7 @@ export function responseChecker(doc: OpenApiDocument) {
     const url = new URL(received.path, "http://gateway.test");
     const method = received.method.toLowerCase() === "head" ? "get" : received.method.toLowerCase();
     const relative = url.pathname.startsWith(base) ? url.pathname.slice(base.length) || "/" : url.pathname;
-    if (UNDOCUMENTED.has(relative)) return [];
+    if (UNDOCUMENTED.has(relative) || UNDOCUMENTED_UNDER.some((prefix) => relative.startsWith(prefix))) return [];
     const headers = new Map(Object.entries(received.headers).map(([k, v]) => [k.toLowerCase(), v]));
     const mediaType = (headers.get("content-type") ?? "").split(";")[0].trim().toLowerCase();
     const template = METHODS.includes(method) ? templateOf(relative, method) : undefined;

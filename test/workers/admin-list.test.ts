@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import type { KeyRecord } from "../../src/store/record";
 import { admin, createKey, uniqueOwner } from "./helpers";
-import { body, keysOf, revoke, rotate, sleep, walk, type Page } from "./admin-helpers";
+import { body, expectInvalid, keysOf, revoke, rotate, sleep, walk, type Page } from "./admin-helpers";
 
 describe("GET /admin/keys", () => {
   it("lists an owner's keys newest first as { data, nextCursor }", async () => {
@@ -76,5 +76,28 @@ describe("GET /admin/keys", () => {
     const query = new URLSearchParams({ ownerId, limit: "2", cursor: first.nextCursor! });
     const second = await body<Page<KeyRecord>>(await admin(`/keys?${query}`), 200);
     expect([...first.data, ...second.data].map((k) => k.id)).toEqual(older.map((k) => k.id).reverse());
+  });
+
+  it("q finds keys whose name or owner contains the text, ASCII case ignored, with the other filters and cursors", async () => {
+    const tag = uniqueOwner("Q").replaceAll("-", "");
+    const owner = `acct_${tag}_x`;
+    const byName = await createKey({ ownerId: uniqueOwner(), name: `Billing ${tag} prod` });
+    const byOwner = await createKey({ ownerId: owner, name: "Reports" });
+    const testEnv = await createKey({ ownerId: owner, name: "Reports (test)", environment: "test" });
+    await createKey({ ownerId: uniqueOwner(), name: "Unrelated" });
+    const ids = async (params: Record<string, string>) => (await walk<KeyRecord>("/keys", { limit: "1", ...params })).items.map((k) => k.id);
+    expect(await ids({ q: tag.toLowerCase() })).toEqual([testEnv.id, byOwner.id, byName.id]);
+    expect(await ids({ q: tag.toUpperCase() })).toEqual([testEnv.id, byOwner.id, byName.id]);
+    expect(await ids({ q: `billing ${tag}` })).toEqual([byName.id]);
+    expect(await ids({ q: tag, environment: "test" })).toEqual([testEnv.id]);
+    expect(await ids({ q: tag, ownerId: owner })).toEqual([testEnv.id, byOwner.id]);
+    // Matched as text, not as a pattern: % and _ are not wildcards.
+    expect(await ids({ q: `${tag}%` })).toEqual([]);
+    expect(await ids({ q: "q_%" })).toEqual([]);
+  });
+
+  it("refuses an empty or overlong q", async () => {
+    await expectInvalid(await admin("/keys?q="), "q");
+    await expectInvalid(await admin(`/keys?q=${"a".repeat(201)}`), "q");
   });
 });

@@ -1,0 +1,123 @@
+/** The dashboard: sign-in, then the page the path names inside the navigation. */
+import type { Child } from "hono/jsx";
+import { useCallback, useEffect, useRef, useState } from "hono/jsx/dom";
+import { useUnauthorized } from "./data.tsx";
+import { href, Link, useLocation, type Location } from "./router.tsx";
+import { forget, resume, problemOf, type Problem, type Session } from "./session.ts";
+import { SignIn } from "./pages/sign-in.tsx";
+import { KeysPage } from "./pages/keys.tsx";
+import { CreatePage } from "./pages/create.tsx";
+import { KeyPage } from "./pages/key.tsx";
+import { AuditPage } from "./pages/audit.tsx";
+import { UsagePage } from "./pages/usage.tsx";
+
+type Started = { state: "starting" } | { state: "signed-out"; problem?: Problem } | { state: "signed-in"; session: Session };
+
+export function App() {
+  const [started, setStarted] = useState<Started>({ state: "starting" });
+  const where = useLocation();
+
+  useEffect(() => {
+    resume().then(
+      (session) => setStarted(session ? { state: "signed-in", session } : { state: "signed-out" }),
+      (err) => setStarted({ state: "signed-out", problem: problemOf(err) }),
+    );
+  }, []);
+
+  const signOut = useCallback((problem?: Problem) => {
+    forget();
+    setStarted({ state: "signed-out", problem });
+  }, []);
+  useUnauthorized(signOut);
+
+  if (started.state === "starting") return <p class="loading">Loading…</p>;
+  if (started.state === "signed-out") {
+    return <SignIn problem={started.problem} onSignedIn={(session) => setStarted({ state: "signed-in", session })} />;
+  }
+  return (
+    <Shell session={started.session} where={where} onSignOut={() => signOut()}>
+      <Page session={started.session} where={where} />
+    </Shell>
+  );
+}
+
+function Page(props: { session: Session; where: Location }) {
+  const { path, query } = props.where;
+  const key = /^\/keys\/(key_[0-9A-Za-z]+)$/.exec(path);
+  if (path === "/" || path === "/keys") return <KeysPage session={props.session} query={query} />;
+  if (path === "/keys/new") return <CreatePage session={props.session} />;
+  // One page per key: state such as a key just revealed never carries over to another key.
+  if (key) return <KeyPage session={props.session} id={key[1]} key={key[1]} />;
+  if (path === "/audit") return <AuditPage session={props.session} query={query} />;
+  if (path === "/usage") return <UsagePage session={props.session} query={query} />;
+  return (
+    <>
+      <h1 tabindex={-1}>Page not found</h1>
+      <p>
+        The dashboard has no page here. <Link to={href("/")}>Go to the keys</Link>.
+      </p>
+    </>
+  );
+}
+
+function titleOf(path: string): string {
+  if (path === "/" || path === "/keys") return "API keys";
+  if (path === "/keys/new") return "Create a key";
+  if (path.startsWith("/keys/")) return "Key";
+  return { "/audit": "Audit log", "/usage": "Usage by owner" }[path] ?? "Page not found";
+}
+
+const NAV: [string, string][] = [
+  ["/", "Keys"],
+  ["/audit", "Audit log"],
+  ["/usage", "Usage"],
+];
+
+function Shell(props: { session: Session; where: Location; onSignOut: () => void; children: Child }) {
+  const main = useRef<HTMLElement>(null);
+  const section = props.where.path.startsWith("/keys") ? "/" : props.where.path;
+  // A new page gets its own title, and moves focus to its heading, so keyboard and
+  // screen-reader users start there.
+  const first = useRef(true);
+  useEffect(() => {
+    document.title = `${titleOf(props.where.path)} · keygate`;
+    if (first.current) {
+      first.current = false;
+      return;
+    }
+    main.current?.querySelector<HTMLElement>("h1")?.focus();
+  }, [props.where.path]);
+  return (
+    <>
+      <a class="skip" href="#main">
+        Skip to content
+      </a>
+      <header class="top">
+        <span class="brand">keygate</span>
+        <nav aria-label="Main">
+          <ul>
+            {NAV.map(([path, label]) => (
+              <li>
+                <Link to={href(path)} aria-current={section === path ? "page" : undefined}>
+                  {label}
+                </Link>
+              </li>
+            ))}
+          </ul>
+        </nav>
+        <div class="who">
+          <span>
+            {props.session.actor === "root" ? "Admin token" : props.session.actor}
+            {!props.session.canWrite && <span class="badge warn">read-only</span>}
+          </span>
+          <button type="button" class="secondary" onClick={props.onSignOut}>
+            Sign out
+          </button>
+        </div>
+      </header>
+      <main id="main" tabindex={-1} ref={main}>
+        {props.children}
+      </main>
+    </>
+  );
+}

@@ -1,0 +1,28 @@
+/**
+ * A confirmation in a modal <dialog>: the browser keeps focus inside it and closes it on
+ * Escape; focus returns to the control that opened it.
+ */
+import type { Child } from "hono/jsx";
+import { useEffect, useRef } from "hono/jsx/dom";
+
+export function Dialog(props: { title: string; onClose: () => void; children: Child }) {
+  const dialog = useRef<HTMLDialogElement>(null);
+  useEffect(() => {
+    const opener = document.activeElement as HTMLElement | null;
+    const element = dialog.current;
+    element?.showModal();
+    const closed = () => props.onClose();
+    element?.addEventListener("close", closed);
+    return () => {
+      element?.removeEventListener("close", closed);
+      if (element?.open) element.close();
+      opener?.focus();
+    };
+  }, []);
+  return (
+    <dialog ref={dialog} aria-labelledby="dialog-title">
+      <h2 id="dialog-title">{props.title}</h2>
+      {props.children}
+    </dialog>
+  );
+}
