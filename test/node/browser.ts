@@ -1,7 +1,9 @@
 /**
  * Real Chromium for the dashboard tests: Debian's `chromium` package driven by playwright-core
- * (never a browser a tool downloads), an axe-core check loaded from node_modules, and the
- * screenshots docs/screenshots/ keeps.
+ * (never a browser a tool downloads), an axe-core check loaded from node_modules, and a
+ * screenshot of every page. Each run writes them to test-results/screenshots/ (not tracked), so
+ * `npm test` leaves the work tree clean; `npm run screenshots` writes the ones docs/screenshots/
+ * keeps.
  */
 import { existsSync, mkdirSync, readFileSync } from "node:fs";
 import path from "node:path";
@@ -10,7 +12,7 @@ import { expect } from "vitest";
 import { ROOT } from "./cli-support.ts";
 
 export const CHROMIUM = process.env.KEYGATE_CHROMIUM ?? "/usr/bin/chromium";
-export const SCREENSHOTS = path.join(ROOT, "docs/screenshots");
+export const SCREENSHOTS = path.resolve(ROOT, process.env.KEYGATE_SCREENSHOTS ?? "test-results/screenshots");
 
 export interface TestBrowser {
   browser: Browser;
@@ -87,7 +89,7 @@ export async function expectAccessible(page: Page, label: string) {
   expect(grave.map((v) => `${v.impact} ${v.id}: ${v.help} at ${v.nodes.map((n) => n.target.join(" ")).join(", ")}`), label).toEqual([]);
 }
 
-/** A screenshot for docs/screenshots/, small enough to commit. */
+/** A screenshot of the page as it is now, small enough to commit to docs/screenshots/. */
 export async function screenshot(page: Page, name: string) {
   mkdirSync(SCREENSHOTS, { recursive: true });
   await page.screenshot({ path: path.join(SCREENSHOTS, `${name}.png`), fullPage: false });
