@@ -43,19 +43,26 @@ const VARIANTS = {
   "no timer for the request's waits (KeyState, origin)": {
     "gateway/deadline.ts": [[/const due = Date\.now\(\) \+ ms;/, "if (ms > 0) return work;\n    const due = Date.now() + ms;"]],
   },
-  "no hop-by-hop filtering of the origin's answer": { "gateway/proxy.ts": [[/withoutHopByHop\(response\.headers\);/, ""]] },
+  "origin's answer passed on as it is (no header walk, no keygate headers)": {
+    "gateway/index.ts": [[/const answer = answerFrom\([^;]*;/, "const answer = { response: upstream, bytes: 0 };"]],
+  },
   "no Analytics Engine write": {
     "gateway/record.ts": [[/recordRequest\(x\.env\.USAGE, x\.ctx, recorded\);/, ""]],
   },
   "no usage buffer (D1 rollups and request log)": WITHOUT_ROLLUPS,
   "no usage record at all (AE write nor buffer)": { "gateway/index.ts": [[/record\(x, event\);/, ""]] },
-  "no rate-limit headers on the answer": { "gateway/index.ts": [[/setRateLimitHeaders\(response\.headers, admitted\.limits\);/, ""]] },
+  "no rate-limit headers on the answer": { "gateway/index.ts": [[/\.\.\.rateLimitHeaders\(admitted\.limits\), /, ""]] },
   "no identity headers nor assertion for the origin": {
-    "gateway/index.ts": [[/identityHeaders\(headers, key\);[\s\S]*?headers\.set\("X-Keygate-Assertion"[^;]*;/, ""]],
+    "gateway/index.ts": [
+      [/const signed = assertionFor\([^;]*;\s*const assertion = [^;]*;/, ""],
+      [/\.\.\.identityHeaders\(key\),\s*\["X-Keygate-Assertion", assertion\],/, ""],
+    ],
   },
   "no key format check (parse and checksum)": { "gateway/admit.ts": [[/requireWellFormed\(presented\);/, ""]] },
   "no checks 4 to 9 (record, route, IP, scopes)": { "gateway/admit.ts": [[/const refusal = refuse\([^;]*;/, "const refusal = null;"]] },
-  "inbound headers copied whole, not filtered": { "gateway/index.ts": [[/const headers = originHeaders\(x\.request\.headers\);/, "const headers = new Headers(x.request.headers);"]] },
+  "inbound headers passed on whole (no walk, no filtering, nothing added)": {
+    "gateway/index.ts": [[/const headers = originHeaders\(x\.request\.headers, \[[\s\S]*?\]\);/, "const headers = x.request.headers;"]],
+  },
 };
 
 const only = args.only ? new Set(["as built", "as built, again (shows the noise)", ...args.only.split(",")]) : null;
