@@ -85,25 +85,6 @@ export async function cpuMs(pid) {
   return fields.length > 13 ? (Number(fields[11]) + Number(fields[12])) * 10 : null;
 }
 
-/**
- * Waits until workerd is idle: less than `share` of a core over a whole `windowMs`, at most
- * `maxMs`. A saturating scenario leaves work behind it (usage batches for the local D1, state
- * persisted by `KeyState`) that would otherwise land in the next measurement. Resolves with
- * the ms waited (or null without a workerd pid).
- */
-export async function settle(pid, { share = 0.05, windowMs = 1_000, maxMs = 60_000 } = {}) {
-  if (pid === null) return null;
-  const started = Date.now();
-  let before = await cpuMs(pid);
-  while (Date.now() - started < maxMs) {
-    await new Promise((resolve) => setTimeout(resolve, windowMs));
-    const now = await cpuMs(pid);
-    if (now - before < share * windowMs) break;
-    before = now;
-  }
-  return Date.now() - started;
-}
-
 export async function rssBytes(pid) {
   if (pid === null) return null;
   const status = await readFile(`/proc/${pid}/status`, "utf8").catch(() => "");

@@ -52,12 +52,16 @@ export function quantile(values, q) {
 }
 
 /**
- * Each target at `rps` offered, in `rounds` rounds that alternate between the targets (so a
- * drift of the machine touches all alike); percentiles over all of a target's requests.
+ * Each target at `rps` offered, in `rounds` rounds that alternate between the targets;
+ * percentiles over all of a target's requests. Short rounds, many of them: this machine
+ * stalls now and then for tens of ms (the floor and the baseline show it too), and a stall
+ * lands on whichever target is running, so many short turns spread stalls across the targets
+ * alike instead of letting one or two decide a target's tail. `slow` counts answers over
+ * 10 ms, the stalls' footprint.
  */
-export async function measureLatency({ targets, rps, seconds, rounds }) {
+export async function measureLatency({ targets, rps, seconds, rounds, warmup = 1 }) {
   const samples = Object.fromEntries(Object.keys(targets).map((name) => [name, []]));
-  for (const target of Object.values(targets)) await openLoop({ ...target, rps, seconds: Math.min(1, seconds) }); // warm-up
+  for (const target of Object.values(targets)) await openLoop({ ...target, rps, seconds: warmup });
   for (let round = 0; round < rounds; round++) {
     for (const [name, target] of Object.entries(targets)) samples[name].push(...(await openLoop({ ...target, rps, seconds })));
   }
@@ -65,7 +69,13 @@ export async function measureLatency({ targets, rps, seconds, rounds }) {
   return Object.fromEntries(
     Object.entries(samples).map(([name, values]) => [
       name,
-      { p50_ms: ms(quantile(values, 0.5)), p99_ms: ms(quantile(values, 0.99)), p999_ms: ms(quantile(values, 0.999)), requests: values.length },
+      {
+        p50_ms: ms(quantile(values, 0.5)),
+        p99_ms: ms(quantile(values, 0.99)),
+        p999_ms: ms(quantile(values, 0.999)),
+        requests: values.length,
+        slow: values.filter((v) => v > 10).length,
+      },
     ]),
   );
 }

@@ -25,7 +25,8 @@ export const checkTargets = (table, memory) =>
   });
 
 export function printLatency(l) {
-  const row = (name, r) => `  ${name.padEnd(10)} p50 ${r.p50_ms.toFixed(2)} ms   p99 ${r.p99_ms.toFixed(2)} ms   p99.9 ${r.p999_ms.toFixed(2)} ms`;
+  const row = (name, r) =>
+    `  ${name.padEnd(10)} p50 ${r.p50_ms.toFixed(2)} ms   p99 ${r.p99_ms.toFixed(2)} ms   p99.9 ${r.p999_ms.toFixed(2)} ms   over 10 ms: ${r.slow}`;
   console.log(`latency at ${l.offered_rps} requests/s offered (open loop, ${l.requests} requests each):`);
   console.log([row("baseline", l.baseline), row("floor", l.floor), row("valid_key", l)].join("\n"));
   console.log(`  valid_key adds ${l.added_p50_ms.toFixed(2)} ms at p50 and ${l.added_p99_ms.toFixed(2)} ms at p99 to the baseline`);
