@@ -47,10 +47,10 @@ interface D1Like {
   batch(statements: unknown[]): Promise<unknown>;
 }
 
-/** Applies migrations/*.sql in order, one batch per file (drizzle-kit's statement breakpoints). */
-export async function applyMigrations(db: D1Like): Promise<void> {
+/** Applies migrations/*.sql in order (those `only` accepts), one batch per file (drizzle-kit's statement breakpoints). */
+export async function applyMigrations(db: D1Like, only: (file: string) => boolean = () => true): Promise<void> {
   const dir = join(ROOT, "migrations");
-  for (const file of (await readdir(dir)).filter((f) => f.endsWith(".sql")).sort()) {
+  for (const file of (await readdir(dir)).filter((f) => f.endsWith(".sql") && only(f)).sort()) {
     const statements = (await readFile(join(dir, file), "utf8"))
       .split("--> statement-breakpoint")
       .map((s) => s.trim())
