@@ -196,12 +196,8 @@ export class KeyState extends DurableObject<Env> {
   /** Step 3 of an admin change, after D1 committed it. */
   confirm(req: Confirm): void {
     this.remember(req.lineageId);
-    this.adopt({
-      seq: req.seq,
-      versions: req.versions,
-      credits: req.credits?.value ?? null,
-      creditsVersion: req.credits?.version ?? 0,
-    });
+    // A change that set no credits says nothing about them: the balance is left as it is.
+    this.adopt({ seq: req.seq, versions: req.versions, ...(req.credits ? { credits: req.credits.value, creditsVersion: req.credits.version } : {}) });
   }
 
   /** An admin change that is known not to have committed. */
@@ -289,23 +285,31 @@ export class KeyState extends DurableObject<Env> {
     if (claim) this.writeNow("claimed", true);
   }
 
-  /** Takes in what D1 holds (or held when an admin change committed). Never moves anything backwards. */
-  private adopt(state: LineageState): void {
+  /**
+   * Takes in what D1 holds (or held when an admin change committed). Never moves anything
+   * backwards. Without `creditsVersion` (a confirmed change that did not set credits) the
+   * credits are not touched.
+   */
+  private adopt(state: Omit<LineageState, "credits" | "creditsVersion"> & Partial<Pick<LineageState, "credits" | "creditsVersion">>): void {
     for (const [keyId, version] of Object.entries(state.versions)) {
       if (version > this.known(keyId)) this.writeNow(`ver:${keyId}`, version);
     }
-    const applied = this.read<number>("creditsVersion");
-    if (applied === undefined && this.read("credits") !== undefined) {
-      // A balance kept from before credits were versioned: it is live, D1's is a lagging copy.
-      this.writeNow("creditsVersion", state.creditsVersion);
-    } else if (state.creditsVersion > (applied ?? 0)) {
-      // Each setting by an operator is applied once, whatever the balance has become since.
-      this.writeNow("credits", state.credits ? { ...state.credits, lastRefillAt: Date.now() } : undefined);
-      this.writeNow("creditsVersion", state.creditsVersion);
-    }
+    if (state.creditsVersion !== undefined) this.adoptCredits(state.credits ?? null, state.creditsVersion);
     const pending = this.pending();
     const open = pending.filter((p) => p.expectSeq > state.seq);
     if (open.length !== pending.length) this.writeNow("pending", open);
+  }
+
+  private adoptCredits(credits: LineageState["credits"], creditsVersion: number): void {
+    const applied = this.read<number>("creditsVersion");
+    if (applied === undefined && this.read("credits") !== undefined) {
+      // A balance kept from before credits were versioned: it is live, D1's is a lagging copy.
+      this.writeNow("creditsVersion", creditsVersion);
+    } else if (creditsVersion > (applied ?? 0)) {
+      // Each setting by an operator is applied once, whatever the balance has become since.
+      this.writeNow("credits", credits ? { ...credits, lastRefillAt: Date.now() } : undefined);
+      this.writeNow("creditsVersion", creditsVersion);
+    }
   }
 
   private remember(lineageId: string): void {

@@ -133,6 +133,21 @@ describe("ratelimits and credits belong to the lineage", () => {
     expect(record.credits?.remaining).toBe(10);
     expect((await getRecord(created.id)).credits?.remaining).toBe(10);
   });
+
+  it("an object from before credits were versioned keeps its live balance through a change that sets no credits", async () => {
+    const created = await createKey({ credits: { remaining: 10 } });
+    for (let i = 0; i < 3; i++) expect((await call("/echo", created.key)).status).toBe(200);
+    // Such an object held its balance, but neither a credits version nor a claim on its lineage.
+    await runInDurableObject(stateOf(created.id), (_: KeyState, state) => {
+      expect(state.storage.kv.get<{ remaining: number }>("credits")?.remaining).toBe(7);
+      state.storage.kv.delete("creditsVersion");
+      state.storage.kv.delete("claimed");
+    });
+    await evictDurableObject(stateOf(created.id));
+    await patchKey(created.id, { name: "renamed" }); // confirmed to the object; credits untouched
+    expect((await call("/echo", created.key)).status).toBe(200); // the object claims its lineage again
+    expect((await getRecord(created.id)).credits?.remaining).toBe(6);
+  });
 });
 
 describe("rotation keeps at most two usable keys per lineage", () => {
