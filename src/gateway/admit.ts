@@ -4,7 +4,7 @@ import { hashKey } from "../keys/format";
 import { missingScopes } from "../keys/scopes";
 import { ipAllowed } from "../keys/ip";
 import { keyUnusable } from "../keys/verify";
-import { cachedKey, lookupKey, refetchKey } from "../store/cache";
+import { lookupKey, refetchKey } from "../store/cache";
 import type { StoredKey } from "../store/record";
 import type { CheckResult, LimitState } from "../state/key-state";
 import { StateUnavailableError, type KeyStateClient } from "../state/client";
@@ -12,8 +12,10 @@ import type { RequestEvent } from "../analytics/writer";
 import { extractKey, requireWellFormed } from "./authenticate";
 import { invalidKeyBackoff, recordUnknownKey } from "./invalid-keys";
 import { requiredScopes } from "./routes";
+import { METHODS } from "./cors";
 import { setRateLimitHeaders } from "./headers";
 import type { Exchange } from "./exchange";
+import type { Deadline } from "./deadline";
 
 export interface Admitted {
   key: StoredKey;
@@ -37,8 +39,8 @@ export async function admit(x: Exchange, event: RequestEvent): Promise<Admitted>
   refuseIfTooManyInvalid(ip);
   const hash = await hashKey(presented);
   const waitUntil = (p: Promise<unknown>) => x.ctx.waitUntil(p);
-  const cached = cachedKey(hash);
-  let key = cached !== undefined ? cached : await lookupKey(env, hash, waitUntil);
+  const found = lookupKey(env, hash, waitUntil);
+  let key = found instanceof Promise ? await found : found;
   // true once the record was read from D1 during this request: it is then the latest there is
   let fromD1 = false;
 
@@ -54,7 +56,7 @@ export async function admit(x: Exchange, event: RequestEvent): Promise<Admitted>
     const refusal = refuse(x.request.method, key, route, path, ip); // 4 to 9
     if (refusal) {
       // A revocation is final; any other refusal may rest on a record an admin has since changed.
-      if (fromD1 || refusal.code === "KEY_REVOKED" || !(await newerRecordExists(state, key))) throw refusal;
+      if (fromD1 || refusal.code === "KEY_REVOKED" || !(await newerRecordExists(state, key, x.deadline))) throw refusal;
       key = await refetchKey(env, hash, waitUntil);
       fromD1 = true;
       continue;
@@ -138,7 +140,7 @@ function refuse(
   }
   if (NEVER_PROXIED.has(method)) {
     return new ProblemError("METHOD_NOT_ALLOWED", `keygate never forwards ${method} requests.`, {
-      headers: { Allow: "GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS" },
+      headers: { Allow: METHODS },
     }); // 9b
   }
   return null;
@@ -148,9 +150,9 @@ function refuse(
 const NEVER_PROXIED = new Set(["TRACE", "CONNECT"]);
 
 /** Whether KeyState knows a newer version of the record; when it cannot say, the record stands. */
-async function newerRecordExists(state: KeyStateClient, key: StoredKey): Promise<boolean> {
+async function newerRecordExists(state: KeyStateClient, key: StoredKey, deadline: Deadline): Promise<boolean> {
   try {
-    return (await state.version({ lineageId: key.lineageId, keyId: key.id })) > key.version;
+    return (await state.version({ lineageId: key.lineageId, keyId: key.id }, deadline)) > key.version;
   } catch (err) {
     if (!(err instanceof StateUnavailableError)) throw err;
     return false;

@@ -1,14 +1,16 @@
 import { Lru } from "../store/lru";
-import type { Deadline } from "../gateway/deadline";
+import { Deadline } from "../gateway/deadline";
 import type { CheckRequest, CheckResult, Confirm, KeyState, PeekResult, Prepare } from "./key-state";
 
-/** The gateway's and admin API's view of KeyState: one object per lineage, with a deadline. */
+/**
+ * The gateway's and admin API's view of KeyState: one object per lineage, each call with a
+ * deadline. A consumer request passes its own `Deadline`, so its waits share one timer.
+ */
 export interface KeyStateClient {
-  /** With `deadline`, the call waits on the request's shared timer instead of one of its own. */
-  check(req: CheckRequest, deadline?: Deadline): Promise<CheckResult>;
+  check(req: CheckRequest, deadline: Deadline): Promise<CheckResult>;
   peek(req: Parameters<KeyState["peek"]>[0]): Promise<PeekResult>;
   /** The newest record version of a key that the lineage's object knows D1 holds. */
-  version(req: { lineageId: string; keyId: string }): Promise<number>;
+  version(req: { lineageId: string; keyId: string }, deadline?: Deadline): Promise<number>;
   prepare(req: Prepare): Promise<void>;
   confirm(req: Confirm): Promise<void>;
   abort(req: { lineageId: string; token: string }): Promise<void>;
@@ -31,17 +33,12 @@ export function keyStateClient(ns: DurableObjectNamespace<KeyState>, timeoutMs: 
   };
   // RPC results arrive as plain structured-cloned values of these types.
   return {
-    check: (req, deadline) => {
-      // async, so a stub that throws at once is a rejection like any other failure to reach the object
-      const call = async () => (await stub(req.lineageId).check(req)) as CheckResult;
-      if (!deadline) return withDeadline(call, timeoutMs);
-      return deadline.race(call(), timeoutMs, () => new StateUnavailableError(tooLate(timeoutMs))).catch(unavailable);
-    },
-    peek: (req) => withDeadline(() => stub(req.lineageId).peek(req) as Promise<PeekResult>, timeoutMs),
-    version: (req) => withDeadline(() => stub(req.lineageId).version(req) as Promise<number>, timeoutMs),
-    prepare: (req) => withDeadline(() => stub(req.lineageId).prepare(req) as Promise<void>, timeoutMs),
-    confirm: (req) => withDeadline(() => stub(req.lineageId).confirm(req) as Promise<void>, timeoutMs),
-    abort: (req) => withDeadline(() => stub(req.lineageId).abort(req) as Promise<void>, timeoutMs),
+    check: (req, deadline) => within(() => stub(req.lineageId).check(req) as Promise<CheckResult>, timeoutMs, deadline),
+    peek: (req) => within(() => stub(req.lineageId).peek(req) as Promise<PeekResult>, timeoutMs),
+    version: (req, deadline) => within(() => stub(req.lineageId).version(req) as Promise<number>, timeoutMs, deadline),
+    prepare: (req) => within(() => stub(req.lineageId).prepare(req) as Promise<void>, timeoutMs),
+    confirm: (req) => within(() => stub(req.lineageId).confirm(req) as Promise<void>, timeoutMs),
+    abort: (req) => within(() => stub(req.lineageId).abort(req) as Promise<void>, timeoutMs),
   };
 }
 
@@ -53,16 +50,13 @@ function unavailable(err: unknown): never {
   throw new StateUnavailableError(`KeyState failed: ${String(err)}`);
 }
 
-async function withDeadline<T>(call: () => Promise<T>, timeoutMs: number): Promise<T> {
-  let timer: ReturnType<typeof setTimeout> = 0;
-  const deadline = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new StateUnavailableError(tooLate(timeoutMs))), timeoutMs);
-  });
-  try {
-    return await Promise.race([call(), deadline]);
-  } catch (err) {
-    return unavailable(err);
-  } finally {
-    clearTimeout(timer);
-  }
+/**
+ * The call, or StateUnavailableError once `timeoutMs` has passed, on the request's timer when
+ * there is one (the caller clears it), else on a timer of its own.
+ */
+function within<T>(call: () => Promise<T>, timeoutMs: number, deadline?: Deadline): Promise<T> {
+  const timer = deadline ?? new Deadline();
+  // async, so a stub that throws at once is a rejection like any other failure to reach the object
+  const answer = timer.race((async () => call())(), timeoutMs, () => new StateUnavailableError(tooLate(timeoutMs))).catch(unavailable);
+  return deadline ? answer : answer.finally(() => timer.clear());
 }

@@ -52,35 +52,34 @@ export interface KeyCacheEnv {
 export type WaitUntil = (promise: Promise<unknown>) => void;
 
 /**
- * What this isolate's memory can answer at once, without a promise (the hot path): the key,
- * null for a hash known to match nothing, undefined when `lookupKey` has to look further.
+ * Resolves a hash to its key (null: no such key). What this isolate's memory holds comes back
+ * at once, without a promise (the hot path): a fresh record, a stale one (refreshed in the
+ * background), or a hash known to match nothing. Otherwise a promise of the load. Throws
+ * GATEWAY_UNAVAILABLE only with nothing cached.
  */
-export function cachedKey(hash: string): StoredKey | null | undefined {
+export function lookupKey(env: KeyCacheEnv, hash: string, waitUntil: WaitUntil): StoredKey | null | Promise<StoredKey | null> {
   const now = Date.now();
   const entry = memory.get(hash);
-  if (entry) return now - entry.fetchedAt < CACHE.freshMs ? entry.key : undefined;
-  const seen = unknown.get(hash);
-  return seen !== undefined && now - seen < CACHE.unknownTtlMs ? null : undefined;
-}
-
-/** Resolves a hash to its key (null: no such key). Throws GATEWAY_UNAVAILABLE only with nothing cached. */
-export async function lookupKey(env: KeyCacheEnv, hash: string, waitUntil: WaitUntil): Promise<StoredKey | null> {
-  const now = Date.now();
-  const entry = memory.get(hash);
-  const age = entry ? now - entry.fetchedAt : Infinity;
-  if (entry && age < CACHE.freshMs) return entry.key;
-  if (entry && age < CACHE.staleMs) {
-    waitUntil(load(env, hash, false, waitUntil).catch(() => undefined));
-    return entry.key;
-  }
-  if (!entry) {
+  if (entry) {
+    const age = now - entry.fetchedAt;
+    if (age < CACHE.freshMs) return entry.key;
+    if (age < CACHE.staleMs) {
+      waitUntil(load(env, hash, false, waitUntil).catch(() => undefined));
+      return entry.key;
+    }
+  } else {
     const seen = unknown.get(hash);
     if (seen !== undefined && now - seen < CACHE.unknownTtlMs) return null;
   }
+  return loadOrKeep(env, hash, waitUntil, entry);
+}
+
+/** A load that falls back on the expired record, if there is one, when storage fails. */
+async function loadOrKeep(env: KeyCacheEnv, hash: string, waitUntil: WaitUntil, expired: Entry | undefined): Promise<StoredKey | null> {
   try {
     return await load(env, hash, false, waitUntil);
   } catch (err) {
-    if (entry) return entry.key;
+    if (expired) return expired.key;
     throw err;
   }
 }
