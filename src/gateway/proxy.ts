@@ -34,29 +34,48 @@ export async function forward(
  */
 type HeaderList = [string, string][];
 
-/** Named by a Connection header: hop-by-hop too (RFC 9110, 7.6.1). */
-const connectionTokens = (value: string) => value.toLowerCase().split(",").map((token) => token.trim());
+/**
+ * One walk of a header set: every header but the hop-by-hop ones, those a Connection header
+ * names (RFC 9110, 7.6.1), and those `drop` names.
+ */
+function kept(headers: Headers, drop: (name: string) => boolean): HeaderList {
+  const list: HeaderList = [];
+  let named: string[] | null = null;
+  for (const [name, value] of headers) {
+    if (name === "connection") named = value.toLowerCase().split(",").map((token) => token.trim());
+    else if (!HOP_BY_HOP.has(name) && !drop(name)) list.push([name, value]);
+  }
+  return named ? list.filter(([name]) => !named!.includes(name)) : list;
+}
+
+const keepAll = () => false;
 
 /**
  * The client's answer: the origin's status, body and headers, without hop-by-hop headers (and
- * those its Connection header names), plus keygate's own. Its length is read on the way.
+ * those its Connection header names), plus keygate's own, and its length.
  */
 export function answerFrom(upstream: Response, extra: HeaderList): { response: Response; bytes: number } {
-  const kept: HeaderList = [];
-  let named: string[] | null = null;
-  let bytes = 0;
-  for (const [name, value] of upstream.headers) {
-    if (name === "connection") named = connectionTokens(value);
-    else if (name === "content-length") bytes = Number(value) || 0;
-    if (!HOP_BY_HOP.has(name)) kept.push([name, value]);
-  }
-  const headers = named ? kept.filter(([name]) => !named!.includes(name)) : kept;
+  const headers = kept(upstream.headers, keepAll);
+  const length = headers.find(([name]) => name === "content-length");
   headers.push(...extra);
-  return { response: new Response(upstream.body, { status: upstream.status, statusText: upstream.statusText, headers }), bytes };
+  return {
+    response: new Response(upstream.body, { status: upstream.status, statusText: upstream.statusText, headers }),
+    bytes: Number(length?.[1]) || 0,
+  };
 }
 
 /** Inbound claims about the client's address: only what keygate saw itself reaches the origin. */
 const ADDRESS_CLAIMS = new Set(["forwarded", "x-real-ip", "true-client-ip", "x-client-ip"]);
+
+/** The key, keygate's own headers and every claim about the client: set by keygate or not at all. */
+const notForOrigin = (name: string) =>
+  name === "authorization" ||
+  name === "x-api-key" ||
+  name === "x-request-id" ||
+  name === "host" ||
+  name.startsWith("x-keygate-") ||
+  name.startsWith("x-forwarded-") ||
+  ADDRESS_CLAIMS.has(name);
 
 /**
  * What the origin gets (DESIGN.md, "What the origin receives"): the request's headers without
@@ -65,25 +84,7 @@ const ADDRESS_CLAIMS = new Set(["forwarded", "x-real-ip", "true-client-ip", "x-c
  * keygate's own.
  */
 export function originHeaders(inbound: Headers, extra: readonly (readonly [string, string])[]): Headers {
-  const kept: HeaderList = [];
-  let named: string[] | null = null;
-  for (const [name, value] of inbound) {
-    if (name === "connection") named = connectionTokens(value);
-    if (
-      name === "authorization" ||
-      name === "x-api-key" ||
-      name === "x-request-id" ||
-      name === "host" ||
-      name.startsWith("x-keygate-") ||
-      name.startsWith("x-forwarded-") ||
-      ADDRESS_CLAIMS.has(name) ||
-      HOP_BY_HOP.has(name)
-    ) {
-      continue;
-    }
-    kept.push([name, value]);
-  }
-  const headers = named ? kept.filter(([name]) => !named!.includes(name)) : kept;
+  const headers = kept(inbound, notForOrigin);
   for (const pair of extra) headers.push([pair[0], pair[1]]);
   return new Headers(headers);
 }
