@@ -30,15 +30,17 @@ export function buildServices(env: Env): Services {
  */
 export function ownsPath(path: string | null, adminPath: string): boolean {
   if (path === null) return false;
-  return underPrefix(path.toLowerCase(), adminPath.toLowerCase()) || path === "/healthz" || underPrefix(path, "/.well-known");
+  return underAdmin(path, adminPath) || path === "/healthz" || underPrefix(path, "/.well-known");
 }
+
+const underAdmin = (path: string, adminPath: string) => underPrefix(path.toLowerCase(), adminPath.toLowerCase());
 
 /** Routes on the canonical path, with the admin path in the case the config gives it. */
 function routingPath(adminPath: string) {
   return (request: Request): string => {
     const { url, path } = targetOf(request);
     if (path === null) return url.pathname;
-    return underPrefix(path.toLowerCase(), adminPath.toLowerCase()) ? adminPath + path.slice(adminPath.length) : path;
+    return underAdmin(path, adminPath) ? adminPath + path.slice(adminPath.length) : path;
   };
 }
 

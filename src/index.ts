@@ -4,7 +4,7 @@ import { problemResponse, toProblem } from "./errors";
 import { newRequestId } from "./middleware";
 import { cleanUp } from "./scheduled";
 import { signerReady } from "./gateway/assertion";
-import { parseTarget } from "./gateway/paths";
+import { keepTarget, parseTarget } from "./gateway/paths";
 import { handleConsumer } from "./gateway";
 
 export { KeyState } from "./state/key-state";
@@ -22,7 +22,10 @@ export default {
       const checking = signerReady(config);
       if (checking) await checking;
       const target = parseTarget(request);
-      if (ownsPath(target.path, config.adminPath)) return await appFor(config.adminPath).fetch(request, env, ctx);
+      if (ownsPath(target.path, config.adminPath)) {
+        keepTarget(request, target); // the admin router reads it instead of parsing the URL again
+        return await appFor(config.adminPath).fetch(request, env, ctx);
+      }
       return await handleConsumer(request, env, ctx, buildServices(env), target, newRequestId());
     } catch (err) {
       const requestId = newRequestId();

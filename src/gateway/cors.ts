@@ -17,7 +17,8 @@ const EXPOSED = [
   "Retry-After",
   "X-Request-Id",
 ].join(", ");
-const METHODS = "GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS";
+/** Every method a route can serve (TRACE and CONNECT never are): the preflight's and a 405's list. */
+export const METHODS = "GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS";
 const KEY_HEADERS = ["Authorization", "X-API-Key", "Content-Type"];
 
 function allowed(cors: Cors, origin: string): boolean {

@@ -99,6 +99,11 @@ export function parseTarget(request: Request): Target {
   return { url, path: hasPath ? canonicalPath(url.pathname) : null };
 }
 
+/** Keeps a target already parsed with its request, for the admin API's router. */
+export function keepTarget(request: Request, target: Target): void {
+  targets.set(request, target);
+}
+
 /** `parseTarget`, kept with the request for the admin API's router (which asks for it by request). */
 export function targetOf(request: Request): Target {
   let target = targets.get(request);
