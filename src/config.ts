@@ -39,7 +39,7 @@ const BrowserOrigin = z
 
 const HeaderName = z.string().regex(/^[A-Za-z0-9!#$%&'*+.^_`|~-]{1,64}$/, "must be an HTTP header name");
 
-export const CorsSchema = z
+const CorsSchema = z
   .object({
     /** origins allowed to call the route from a browser; "*" allows any (echoed back, never sent as `*`) */
     origins: z.array(z.union([z.literal("*"), BrowserOrigin])).min(1),

@@ -55,7 +55,7 @@ const PROBLEM_HEADERS: Record<number, Record<string, { $ref: string }>> = {
 };
 
 /** problem+json responses for the given statuses, listing the codes each may carry. */
-export function errorResponses(...statuses: number[]) {
+function errorResponses(...statuses: number[]) {
   return Object.fromEntries(
     statuses.map((status) => [
       status,

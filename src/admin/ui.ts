@@ -11,7 +11,7 @@ import { ProblemError } from "../errors";
  * no inline script and loads nothing from elsewhere. The data comes from the admin API, with
  * the bearer token the dashboard keeps in sessionStorage.
  */
-export const CONTENT_SECURITY_POLICY = [
+const CONTENT_SECURITY_POLICY = [
   "default-src 'self'",
   "script-src 'self'",
   "style-src 'self'",

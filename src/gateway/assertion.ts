@@ -22,7 +22,7 @@ const ready = new WeakSet<Config>();
  * The signer for this config, built and checked once per isolate. A key that does not import,
  * or whose private part does not match its public part, rejects with CONFIG_INVALID.
  */
-export function signerFor(config: Config): Promise<Signer> {
+function signerFor(config: Config): Promise<Signer> {
   let signer = signers.get(config);
   if (!signer) {
     signer = makeSigner(config.assertionJwk);

@@ -30,7 +30,7 @@ function isIpv6Text(text: string): boolean {
 }
 
 /** An address in standard text form, parsed; IPv4-mapped IPv6 becomes IPv4. Null for anything else. */
-export function parseAddress(text: string): ipaddr.IPv4 | ipaddr.IPv6 | null {
+function parseAddress(text: string): ipaddr.IPv4 | ipaddr.IPv6 | null {
   if (IPV4.test(text)) return ipaddr.IPv4.parse(text);
   if (!isIpv6Text(text)) return null;
   const address = ipaddr.IPv6.parse(text);

@@ -99,11 +99,11 @@ interface Flush {
 /** How long usage may wait before it is written to D1 (DESIGN.md allows 60 s of lag). */
 export const FLUSH_INTERVAL_MS = 30_000;
 /** How long a failed usage write waits before it is tried again. */
-export const FLUSH_RETRY_MS = 10_000;
+const FLUSH_RETRY_MS = 10_000;
 /** How long counter updates may wait in memory before they reach the object's storage. */
 export const PERSIST_DELAY_MS = 1_000;
 /** How long an admin change may take between telling the object and committing to D1. */
-export const PENDING_MS = 30_000;
+const PENDING_MS = 30_000;
 const NO_REFILL_RETRY_SECONDS = 86_400;
 
 export class KeyState extends DurableObject<Env> {
