@@ -9,7 +9,7 @@ import { KEY_ID_PATTERN, getDb } from "../store/db";
 import { findByHash, listKeys } from "../store/keys";
 import { toRecord, type StoredKey } from "../store/record";
 import { clientIp } from "../middleware";
-import { createKey, loadKey, revokeKey, rotate, updateKeyFields, type LifecycleEnv } from "./lifecycle";
+import { createKey, loadKey, revokeKey, rotate, updateKeyFields, type Changed, type LifecycleEnv } from "./lifecycle";
 import { loadLineageOf, type Lineage } from "../store/lineage";
 import { freshState, type PeekResult } from "../state/key-state";
 import { decodeCursor, encodeCursor } from "./cursor";
@@ -62,8 +62,7 @@ async function liveState(c: Context<AppEnv>, key: StoredKey, lineage: Lineage): 
 }
 
 /** The record with the live credit balance where KeyState answers; D1's figure is still a fine answer when it does not. */
-async function withLiveCredits(c: Context<AppEnv>, id: string) {
-  const { key, lineage } = await loadKey(c.env, id);
+async function withLiveCredits(c: Context<AppEnv>, { key, lineage }: Changed) {
   const record = toRecord(key);
   if (!key.credits) return record;
   const live = await liveState(c, key, lineage).catch(() => null);
@@ -141,7 +140,7 @@ export function registerKeyRoutes(app: OpenAPIHono<AppEnv>): void {
       request: { params: KeyIdParam },
       responses: { 200: jsonContent(KeyRecordSchema, "The key"), ...problemResponses({ own: [404] }) },
     }),
-    async (c) => c.json(await withLiveCredits(c, keyId(c.req.valid("param").id)), 200),
+    async (c) => c.json(await withLiveCredits(c, await loadKey(c.env, keyId(c.req.valid("param").id))), 200),
   );
 
   app.openapi(
@@ -157,8 +156,7 @@ export function registerKeyRoutes(app: OpenAPIHono<AppEnv>): void {
       responses: { 200: jsonContent(KeyRecordSchema, "The changed key"), ...problemResponses({ body: true, own: [404, 409] }) },
     }),
     async (c) => {
-      const key = await updateKeyFields(lifecycle(c), keyId(c.req.valid("param").id), c.req.valid("json"));
-      return c.json(await withLiveCredits(c, key.id), 200);
+      return c.json(await withLiveCredits(c, await updateKeyFields(lifecycle(c), keyId(c.req.valid("param").id), c.req.valid("json"))), 200);
     },
   );
 
@@ -173,7 +171,7 @@ export function registerKeyRoutes(app: OpenAPIHono<AppEnv>): void {
       request: { params: KeyIdParam },
       responses: { 200: jsonContent(KeyRecordSchema, "The revoked key"), ...problemResponses({ own: [404, 409] }) },
     }),
-    async (c) => c.json(await withLiveCredits(c, (await revokeKey(lifecycle(c), keyId(c.req.valid("param").id))).id), 200),
+    async (c) => c.json(await withLiveCredits(c, await revokeKey(lifecycle(c), keyId(c.req.valid("param").id))), 200),
   );
 
   app.openapi(
@@ -191,8 +189,8 @@ export function registerKeyRoutes(app: OpenAPIHono<AppEnv>): void {
     }),
     async (c) => {
       const body = RotateKeyBody.parse((c.req.valid("json") as object | undefined) ?? {});
-      const { stored, key } = await rotate(lifecycle(c), keyId(c.req.valid("param").id), body.gracePeriodSeconds);
-      return c.json({ ...(await withLiveCredits(c, stored.id)), key }, 201);
+      const successor = await rotate(lifecycle(c), keyId(c.req.valid("param").id), body.gracePeriodSeconds);
+      return c.json({ ...(await withLiveCredits(c, successor)), key: successor.secret }, 201);
     },
   );
 }

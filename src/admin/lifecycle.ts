@@ -124,10 +124,16 @@ export type KeyPatch = Partial<
 /** Fields that belong to the lineage: a change to them changes every key of the lineage. */
 const LINEAGE_FIELDS = ["ratelimits", "credits"] as const;
 
-export async function updateKeyFields(ctx: LifecycleEnv, id: string, patch: KeyPatch): Promise<StoredKey> {
+/** A key as an admin change left it, with its lineage as that change left it. */
+export interface Changed {
+  key: StoredKey;
+  lineage: Lineage;
+}
+
+export async function updateKeyFields(ctx: LifecycleEnv, id: string, patch: KeyPatch): Promise<Changed> {
   const shared = Object.fromEntries(LINEAGE_FIELDS.filter((f) => f in patch).map((f) => [f, patch[f]])) as KeyPatch;
   const max = ctx.services.config.maxKeysPerOwner;
-  const written = await changeLineage(ctx, id, (lineage, target, now) => {
+  const { written, lineage } = await changeLineage(ctx, id, (lineage, target, now) => {
     if (target.revokedAt !== null) throw new ProblemError("CONFLICT", "This key is revoked; a revoked key cannot be changed.");
     const setsCredits = "credits" in patch;
     const writes: KeyWrite[] = [];
@@ -145,14 +151,14 @@ export async function updateKeyFields(ctx: LifecycleEnv, id: string, patch: KeyP
       ...(revives ? { requires: limitGuard(target.ownerId, now, max), onRefused: () => keyLimitReached(target.ownerId, max) } : {}),
     };
   });
-  return written.get(id)!;
+  return { key: written.get(id)!, lineage };
 }
 
-export async function revokeKey(ctx: LifecycleEnv, id: string): Promise<StoredKey> {
-  const written = await changeLineage(ctx, id, (_, target, now) =>
+export async function revokeKey(ctx: LifecycleEnv, id: string): Promise<Changed> {
+  const { written, lineage } = await changeLineage(ctx, id, (_, target, now) =>
     target.revokedAt !== null ? null : { writes: [{ before: target, after: bump({ ...target, revokedAt: now }, now), action: "key.revoke" }] },
   );
-  return written.get(id)!;
+  return { key: written.get(id)!, lineage };
 }
 
 /**
@@ -164,9 +170,9 @@ export async function rotate(
   ctx: LifecycleEnv,
   id: string,
   gracePeriodSeconds: number,
-): Promise<{ stored: StoredKey; key: string }> {
+): Promise<Changed & { secret: string }> {
   let issued: { id: string; key: string } | null = null;
-  const written = await changeLineage(ctx, id, async (lineage, target, now) => {
+  const { written, lineage } = await changeLineage(ctx, id, async (lineage, target, now) => {
     const status = keyStatus(target, now);
     if (status !== "active") throw new ProblemError("CONFLICT", `This key is ${status}; only an active key can be rotated.`);
     const successorOf = lineage.keys.find((k) => k.rotatedFrom === target.id);
@@ -210,7 +216,7 @@ export async function rotate(
     };
   });
   const { id: successorId, key } = issued!;
-  return { stored: written.get(successorId)!, key };
+  return { key: written.get(successorId)!, lineage, secret: key };
 }
 
 const bump = (key: StoredKey, now: number): StoredKey => ({ ...key, version: key.version + 1, updatedAt: now });
@@ -230,20 +236,24 @@ interface Plan {
 /**
  * Applies `plan` to the key's lineage as D1 holds it and commits the result; when another
  * change got there first, reads again and re-applies, so concurrent admin calls serialise.
- * Returns every record the change wrote (or the key unchanged when the plan is null).
+ * Returns every record the change wrote (or the key unchanged when the plan is null), and the
+ * lineage's credits as the change left them: what the answer shows, without reading D1 again.
  */
 async function changeLineage(
   ctx: LifecycleEnv,
   id: string,
   plan: (lineage: Lineage, target: StoredKey, now: number) => Plan | null | Promise<Plan | null>,
-): Promise<Map<string, StoredKey>> {
+): Promise<{ written: Map<string, StoredKey>; lineage: Lineage }> {
   for (let attempt = 0; attempt < CONCURRENT_CHANGE_RETRIES; attempt++) {
     const { key: target, lineage } = await loadKey(ctx.env, id);
     const now = Date.now();
     const planned = await plan(lineage, target, now);
-    if (!planned) return new Map([[id, target]]);
+    if (!planned) return { written: new Map([[id, target]]), lineage };
     if (await commitTold(ctx, lineage, { ...planned, at: now })) {
-      return new Map(planned.writes.map((w) => [w.after.id, w.after]));
+      return {
+        written: new Map(planned.writes.map((w) => [w.after.id, w.after])),
+        lineage: "credits" in planned ? { ...lineage, credits: planned.credits ?? null } : lineage,
+      };
     }
   }
   throw new ProblemError("CONFLICT", "The key changed concurrently several times; retry the request.");
