@@ -49,7 +49,7 @@ function keyId(id: string): string {
  * The lineage's live limits and credits: from its KeyState object when one exists (D1's credit
  * figure lags), else what the object will start from. Admin reads never create the object.
  */
-async function liveState(c: Context<AppEnv>, key: StoredKey, lineage: Lineage): Promise<Omit<PeekResult, "version">> {
+async function liveState(c: Context<AppEnv>, key: StoredKey, lineage: Lineage): Promise<PeekResult> {
   if (!lineage.hasState) return freshState(key.ratelimits, lineage.credits, Date.now());
   return c
     .get("services")

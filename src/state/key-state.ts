@@ -53,7 +53,6 @@ export type CheckResult =
 export interface PeekResult {
   limits: LimitState[];
   credits: CreditState | null;
-  version: number;
 }
 
 /** From the admin API before it commits a change: D1 may soon hold versions this object lacks. */
@@ -177,7 +176,6 @@ export class KeyState extends DurableObject<Env> {
     return {
       limits: req.ratelimits.map((rl) => limitState(rl, this.window(rl, now), now)),
       credits: creditState(this.credits(now), now),
-      version: this.known(req.keyId),
     };
   }
 
@@ -392,7 +390,7 @@ export class KeyState extends DurableObject<Env> {
 }
 
 /** What a lineage's object would answer before it exists: every window unused, credits as last set. */
-export function freshState(ratelimits: readonly RateLimit[], credits: Credits | null, now: number): Omit<PeekResult, "version"> {
+export function freshState(ratelimits: readonly RateLimit[], credits: Credits | null, now: number): PeekResult {
   return {
     limits: ratelimits.map((rl) => limitState(rl, { windowMs: rl.windowSeconds * 1000, start: now, count: 0 }, now)),
     credits: creditState(credits && { ...credits, lastRefillAt: now }, now),
