@@ -10,13 +10,13 @@ import { fileURLToPath } from "node:url";
 import { build } from "esbuild";
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
-export const ASSETS_DIR = path.join(root, "dist-assets");
+const ASSETS_DIR = path.join(root, "dist-assets");
 
 /**
  * Builds into a fresh directory and then swaps it in, so a gateway already serving the old
  * files (a test run beside `npm run dev`) never finds the directory half written.
  */
-export async function buildAssets(target = ASSETS_DIR) {
+async function buildAssets(target = ASSETS_DIR) {
   const outdir = `${target}.${process.pid}.tmp`;
   await rm(outdir, { recursive: true, force: true });
   await build({
@@ -51,4 +51,4 @@ export async function buildAssets(target = ASSETS_DIR) {
   await rm(old, { recursive: true, force: true });
 }
 
-if (process.argv[1] === fileURLToPath(import.meta.url)) await buildAssets();
+await buildAssets();

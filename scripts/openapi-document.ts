@@ -9,7 +9,7 @@ import { buildWorker, removeBuild, startLocalGateway } from "./local-gateway.ts"
 export const TYPES_PATH = new URL("../client/openapi.d.ts", import.meta.url).pathname;
 
 /** Fetches /admin/openapi.json from a running gateway. */
-export async function fetchDocument(gatewayUrl: string): Promise<OpenAPI3> {
+async function fetchDocument(gatewayUrl: string): Promise<OpenAPI3> {
   const res = await fetch(`${gatewayUrl}/admin/openapi.json`);
   if (!res.ok) throw new Error(`GET /admin/openapi.json answered ${res.status}: ${await res.text()}`);
   return res.json();

@@ -1,10 +1,11 @@
 import { spawn } from "node:child_process";
-import { mkdtempSync, readFileSync, rmSync } from "node:fs";
-import net, { type AddressInfo } from "node:net";
+import { randomUUID } from "node:crypto";
+import { mkdirSync, readFileSync, rmSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { afterAll, beforeAll, expect } from "vitest";
 import { buildWorker, removeBuild, startLocalGateway } from "../../scripts/local-gateway.ts";
+import { adminApi, freePort, type AdminApi } from "../support/net.ts";
 import { portOf, startOrigin } from "../support/origin.ts";
 
 /**
@@ -28,9 +29,12 @@ const runs: Run[] = [];
 /** Every run so far, so a file can check that no secret was ever printed. */
 export const allOutput = () => runs.map((r) => r.stdout + r.stderr).join("\n");
 
-/** A scratch directory for this file; its dev vars file does not exist unless a test writes it. */
-export const scratch = mkdtempSync(path.join(os.tmpdir(), "keygate-cli-"));
-export const removeScratch = () => rmSync(scratch, { recursive: true, force: true });
+/**
+ * A scratch directory for a file that starts the test gateway (made in its beforeAll, removed in
+ * its afterAll, so files that only import a helper leave nothing behind); its dev vars file does
+ * not exist unless a test writes it.
+ */
+export const scratch = path.join(os.tmpdir(), `keygate-cli-${randomUUID()}`);
 
 /** The user's environment without keygate's variables or colour settings, so nothing leaks in. */
 function cleanEnv(): NodeJS.ProcessEnv {
@@ -117,7 +121,7 @@ export interface TestGateway {
   /** KEYGATE_URL and KEYGATE_ADMIN_TOKEN for this gateway */
   env: Record<string, string>;
   /** a request to the admin API, as the CLI's answers are compared with */
-  api<T = unknown>(pathAndQuery: string, init?: { method?: string; json?: unknown; token?: string }): Promise<{ status: number; body: T }>;
+  api: AdminApi;
   /** what the SQL API stand-in answers next, and what it was asked */
   sqlAnswers(rows: unknown[]): Promise<void>;
   sqlQueries(): Promise<{ sql: string }[]>;
@@ -137,14 +141,7 @@ export async function startTestGateway(vars: Record<string, string> = {}): Promi
     url: gateway.url,
     token: gateway.adminToken,
     env: { KEYGATE_URL: gateway.url, KEYGATE_ADMIN_TOKEN: gateway.adminToken },
-    async api(pathAndQuery, init = {}) {
-      const res = await fetch(`${gateway.url}/admin${pathAndQuery}`, {
-        method: init.method ?? "GET",
-        headers: { Authorization: `Bearer ${init.token ?? gateway.adminToken}`, "Content-Type": "application/json" },
-        body: init.json === undefined ? undefined : JSON.stringify(init.json),
-      });
-      return { status: res.status, body: await res.json() };
-    },
+    api: adminApi(gateway.url, gateway.adminToken),
     sqlAnswers: async (rows) => void (await post(`${originUrl}/ae-sql/fixture`, { rows })),
     sqlQueries: async () => (await fetch(`${originUrl}/ae-sql/log`)).json(),
     async stop() {
@@ -166,12 +163,13 @@ export function useTestGateway(vars: Record<string, string> = {}): TestGateway {
     return started;
   };
   beforeAll(async () => {
+    mkdirSync(scratch, { recursive: true });
     started = await startTestGateway(vars);
   });
   afterAll(async () => {
     if (started) expect(allOutput()).not.toContain(started.token);
     await started?.stop();
-    removeScratch();
+    rmSync(scratch, { recursive: true, force: true });
   });
   return {
     get url() {
@@ -191,13 +189,7 @@ export function useTestGateway(vars: Record<string, string> = {}): TestGateway {
 }
 
 /** A loopback port nothing listens on. */
-export async function closedPort(): Promise<number> {
-  const probe = net.createServer();
-  await new Promise<void>((resolve) => probe.listen(0, "127.0.0.1", resolve));
-  const { port } = probe.address() as AddressInfo;
-  await new Promise((resolve) => probe.close(resolve));
-  return port;
-}
+export const closedPort = freePort;
 
 let owners = 0;
 export const uniqueOwner = (label = "acct") => `${label}_${Date.now().toString(36)}_${++owners}`;

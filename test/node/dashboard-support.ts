@@ -6,6 +6,7 @@ import type { Server } from "node:http";
 import type { Page } from "playwright-core";
 import { afterAll, beforeAll } from "vitest";
 import { buildWorker, removeBuild, startLocalGateway, type LocalGateway } from "../../scripts/local-gateway.ts";
+import { adminApi, type AdminApi } from "../support/net.ts";
 import { portOf, startOrigin } from "../support/origin.ts";
 import { launchChromium, type TestBrowser } from "./browser.ts";
 
@@ -14,7 +15,7 @@ export interface Setting {
   origin: string;
   browser: TestBrowser;
   /** a request to the admin API with the admin token (or `token`) */
-  api<T = unknown>(path: string, init?: { method?: string; json?: unknown; token?: string }): Promise<{ status: number; body: T }>;
+  api: AdminApi;
   /** a consumer request through the gateway with `key` */
   call(key: string, path?: string): Promise<Response>;
   /** another gateway from the same build, with its own vars and storage; stopped with the rest */
@@ -34,14 +35,7 @@ export function useDashboard(vars: Record<string, string> = {}): Setting {
     setting.origin = `http://127.0.0.1:${portOf(origin)}`;
     // Usage batches reach D1 1 ms after their first request, so a test sees its requests soon.
     setting.gateway = await startLocalGateway({ scriptPath, vars: { UPSTREAM_URL: setting.origin, USAGE_FLUSH_MS: "1", ...vars } });
-    setting.api = async (path, init = {}) => {
-      const res = await fetch(`${setting.gateway.url}/admin${path}`, {
-        method: init.method ?? "GET",
-        headers: { Authorization: `Bearer ${init.token ?? setting.gateway.adminToken}`, "Content-Type": "application/json" },
-        body: init.json === undefined ? undefined : JSON.stringify(init.json),
-      });
-      return { status: res.status, body: await res.json() };
-    };
+    setting.api = adminApi(setting.gateway.url, setting.gateway.adminToken);
     setting.call = (key, path = "/hello") => fetch(`${setting.gateway.url}${path}`, { headers: { Authorization: `Bearer ${key}` } });
     setting.another = async (extra) => {
       const gateway = await startLocalGateway({ scriptPath, vars: { UPSTREAM_URL: setting.origin, ...extra } });

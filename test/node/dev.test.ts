@@ -9,6 +9,8 @@ import { createRemoteJWKSet, decodeProtectedHeader, jwtVerify } from "jose";
 import { afterAll, describe, expect, it } from "vitest";
 import { launchChromium } from "./browser.ts";
 import { signIn } from "./dashboard-support.ts";
+import { freePort } from "../support/net.ts";
+import { keygate } from "./cli-support.ts";
 
 /**
  * What a newcomer does after cloning: `npm run dev`, then the README's curl flow.
@@ -25,14 +27,6 @@ afterAll(async () => {
   await Promise.all([...running].map((server) => server.stop("SIGKILL")));
   rmSync(tmp, { recursive: true, force: true });
 });
-
-async function freePort(): Promise<number> {
-  const probe = net.createServer();
-  await new Promise<void>((resolve) => probe.listen(0, "127.0.0.1", resolve));
-  const { port } = probe.address() as AddressInfo;
-  await new Promise((resolve) => probe.close(resolve));
-  return port;
-}
 
 const portFree = (port: number) =>
   new Promise<boolean>((resolve) => {
@@ -95,17 +89,6 @@ async function startDev(args: string[], demoPort: number): Promise<DevServer> {
     await new Promise((r) => setTimeout(r, 100));
   }
   return server;
-}
-
-/** `npx keygate ARGS` from the repository, with only the KEYGATE_* variables given here. */
-function keygateCli(args: string[], env: Record<string, string>): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  const clean = Object.fromEntries(Object.entries(process.env).filter(([name]) => !name.startsWith("KEYGATE_")));
-  const child = spawn("npx", ["keygate", ...args], { cwd: root, env: { ...clean, ...env }, stdio: ["ignore", "pipe", "pipe"] });
-  let stdout = "";
-  let stderr = "";
-  child.stdout?.on("data", (chunk) => (stdout += chunk));
-  child.stderr?.on("data", (chunk) => (stderr += chunk));
-  return new Promise((resolve) => child.once("close", (code) => resolve({ code, stdout, stderr })));
 }
 
 const call = (url: string, token: string, init: RequestInit = {}) =>
@@ -194,7 +177,7 @@ describe("npm run dev", () => {
     // the CLI lines it printed: KEYGATE_URL for this port, the token read from the same secrets file
     expect(dev.output()).toContain(`  export KEYGATE_URL=${base}/admin\n  npx keygate keys create`);
     expect(dev.output()).not.toContain("KEYGATE_ADMIN_TOKEN");
-    const cli = await keygateCli(["keys", "list", "--json"], { KEYGATE_URL: `${base}/admin`, KEYGATE_DEV_VARS: devVars });
+    const cli = await keygate(["keys", "list", "--json"], { via: "npx", env: { KEYGATE_URL: `${base}/admin`, KEYGATE_DEV_VARS: devVars } });
     expect(cli.code, cli.stderr).toBe(0);
     expect(JSON.parse(cli.stdout).data.map((k: { id: string }) => k.id)).toEqual([second.id, first.id]);
 

@@ -6,8 +6,7 @@ import { promisify } from "node:util";
 import type { OpenAPI3 } from "openapi-typescript";
 import { afterAll, beforeAll, describe, expect, expectTypeOf, it } from "vitest";
 import type { CreateKeyInput, KeyRecord, RotateKeyInput, UpdateKeyInput, VerifyResult } from "../../client/index.ts";
-import { buildWorker, removeBuild, startLocalGateway, type LocalGateway } from "../../scripts/local-gateway.ts";
-import { fetchDocument, TYPES_PATH, typesFor } from "../../scripts/openapi-document.ts";
+import { documentFromWorker, TYPES_PATH, typesFor } from "../../scripts/openapi-document.ts";
 
 /**
  * The admin API's document as the worker serves it: the checked-in client types still match it
@@ -15,20 +14,12 @@ import { fetchDocument, TYPES_PATH, typesFor } from "../../scripts/openapi-docum
  */
 const ROOT = path.resolve(import.meta.dirname, "../..");
 const tmp = mkdtempSync(path.join(os.tmpdir(), "keygate-openapi-"));
-let scriptPath: string;
-let gateway: LocalGateway;
 let doc: OpenAPI3;
 
 beforeAll(async () => {
-  scriptPath = await buildWorker();
-  gateway = await startLocalGateway({ scriptPath });
-  doc = await fetchDocument(gateway.url);
+  doc = await documentFromWorker();
 });
-afterAll(async () => {
-  await gateway?.dispose();
-  await removeBuild(scriptPath);
-  rmSync(tmp, { recursive: true, force: true });
-});
+afterAll(() => rmSync(tmp, { recursive: true, force: true }));
 
 describe("client/openapi.d.ts", () => {
   it("is what `npm run client:generate` makes from the worker's document today", async () => {

@@ -1,13 +1,14 @@
 import { execFile, execFileSync } from "node:child_process";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import type http from "node:http";
-import net, { type AddressInfo } from "node:net";
+import net from "node:net";
 import os from "node:os";
 import path from "node:path";
 import { promisify } from "node:util";
 import { createRemoteJWKSet, jwtVerify } from "jose";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { buildWorker, removeBuild, startLocalGateway, type LocalGateway } from "../../scripts/local-gateway.ts";
+import { freePort } from "../support/net.ts";
 import { portOf, startOrigin } from "../support/origin.ts";
 
 /**
@@ -24,10 +25,7 @@ let port: number;
 
 beforeAll(async () => {
   [scriptPath, origin] = await Promise.all([buildWorker(), startOrigin()]);
-  const probe = net.createServer();
-  await new Promise<void>((resolve) => probe.listen(0, "127.0.0.1", resolve));
-  port = (probe.address() as AddressInfo).port;
-  await new Promise((resolve) => probe.close(resolve));
+  port = await freePort();
 }, 120_000);
 
 afterAll(async () => {

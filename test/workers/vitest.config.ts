@@ -1,6 +1,6 @@
 import { cloudflareTest, readD1Migrations } from "@cloudflare/vitest-plugin";
 import { defineConfig } from "vitest/config";
-import { testSigningJwk } from "../support/jwk.ts";
+import { assertionJwk } from "../../scripts/local-gateway.ts";
 
 /** Mirrored in helpers.ts, which runs inside workerd and cannot import this file. */
 export const TEST_ADMIN_TOKEN = "test-admin-token-0123456789";
@@ -39,7 +39,7 @@ export default defineConfig(async () => {
             ADMIN_PATH: "/admin",
             MAX_KEYS_PER_OWNER: "100",
             ADMIN_TOKEN: TEST_ADMIN_TOKEN,
-            ASSERTION_PRIVATE_KEY: testSigningJwk(),
+            ASSERTION_PRIVATE_KEY: assertionJwk("test-key"),
             ROUTES: JSON.stringify(testRoutes(inject("originPort"))),
             STATE_TIMEOUT_MS: "2000",
             // Usage batches reach D1 1 ms after their first request (10 s in production): a test that
