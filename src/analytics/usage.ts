@@ -37,6 +37,9 @@ export function usageSource(env: Env, config: Config): UsageSource {
  * `_sample_interval`, so sampled data still adds up to request counts.
  */
 
+/** A 503 says when to ask again, as every admin 503 does (DESIGN.md, "Admin API"). */
+const RETRY = { headers: { "Retry-After": "5" } };
+
 const DATASET = "keygate_usage";
 
 /** A string literal for the SQL API, which takes no bind parameters. Inputs are validated first; this is the second line of defence. */
@@ -116,11 +119,11 @@ async function querySql(api: { url: string; token: string }, sql: string): Promi
     });
   } catch (err) {
     console.error(JSON.stringify({ level: "error", msg: "usage query failed", error: String(err) }));
-    throw new ProblemError("USAGE_UNAVAILABLE", "The Analytics Engine SQL API could not be reached; try again shortly.");
+    throw new ProblemError("USAGE_UNAVAILABLE", "The Analytics Engine SQL API could not be reached; try again shortly.", RETRY);
   }
   if (!res.ok) {
     console.error(JSON.stringify({ level: "error", msg: "usage query refused", status: res.status, body: (await res.text()).slice(0, 500) }));
-    throw new ProblemError("USAGE_UNAVAILABLE", `The Analytics Engine SQL API answered ${res.status}.`);
+    throw new ProblemError("USAGE_UNAVAILABLE", `The Analytics Engine SQL API answered ${res.status}.`, RETRY);
   }
   const body = (await res.json()) as { data?: Record<string, unknown>[] };
   return body.data ?? [];

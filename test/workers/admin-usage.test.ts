@@ -146,6 +146,7 @@ describe("usage from the Analytics Engine SQL API (CF_ACCOUNT_ID and CF_API_TOKE
     const broken = gatewayWith({ USAGE_SQL_URL: "http://127.0.0.1:9/ae-sql", CF_API_TOKEN: "t" });
     const res = await broken.call("/admin/usage", ADMIN_TOKEN);
     expect(res.status).toBe(503);
+    expect(res.headers.get("Retry-After")).toBe("5");
     expect((await problem(res)).code).toBe("USAGE_UNAVAILABLE");
   });
 });
