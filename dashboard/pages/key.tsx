@@ -53,7 +53,7 @@ export function KeyPage(props: { session: Session; id: string }) {
   return (
     <>
       <p class="crumbs">
-        <Link to={href("/")}>Keys</Link> / <code>{key.start}…</code>
+        <Link to={href("/")}>All keys</Link> / <code>{key.start}…</code>
       </p>
       <div class="title">
         <h1 tabindex={-1}>{key.name}</h1>

@@ -167,6 +167,8 @@ describe("the dashboard, as an operator uses it", () => {
     const details = await page.locator(".details").innerText();
     expect(details).toContain("minute: 100 per 1 minute");
     expect(details).toMatch(/Credits\n997 left, refilled to 1,000 monthly on day 1/);
+    // The navigation's "Keys" is the only link of that name, as scripts rely on (DESIGN.md).
+    expect(await page.getByRole("link", { name: "Keys", exact: true }).count()).toBe(1);
     await expectAccessible(page, "key");
     await screenshot(page, "key");
   });
