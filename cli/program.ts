@@ -5,7 +5,7 @@
 import { readFileSync } from "node:fs";
 import { Command, CommanderError } from "commander";
 import { createKeygateClient, KeygateError, KeygateUnreachableError, type KeygateClient } from "../client/index.ts";
-import { resolveConnection, UsageError } from "./config.ts";
+import { DEFAULT_URL, resolveConnection, UsageError } from "./config.ts";
 import { createOutput, type Output } from "./output/index.ts";
 import { printable } from "./output/table.ts";
 import { keysCommand } from "./keys.ts";
@@ -44,7 +44,7 @@ export function buildProgram(out: Output, env: NodeJS.ProcessEnv): Command {
   const program = new Command("keygate")
     .description("Manage keygate's API keys from a terminal, through its admin API.")
     .version(version, "-V, --version", "print the CLI's version")
-    .option("--url <url>", "the gateway's address (env KEYGATE_URL; default http://127.0.0.1:8787)")
+    .option("--url <url>", `the gateway's address (env KEYGATE_URL; default ${DEFAULT_URL})`)
     .option("--token <token>", "ADMIN_TOKEN or an admin key (env KEYGATE_ADMIN_TOKEN; default: .dev.vars, for a local gateway)")
     .option("--json", "print the API's JSON instead of tables")
     .addCommand(keysCommand(contextFor))

@@ -20,7 +20,6 @@ export type RequestEntry = Schemas["RequestLogEntry"];
 export type Problem = Schemas["Problem"];
 export type Whoami = Schemas["Whoami"];
 export type RequestLog = Schemas["RequestLog"];
-export type RequestLogEntry = Schemas["RequestLogEntry"];
 
 type JsonBody<Op> = Op extends { requestBody?: { content: { "application/json": infer Body } } } ? Body : never;
 type Query<Op> = Op extends { parameters: { query?: infer Q } } ? NonNullable<Q> : never;
