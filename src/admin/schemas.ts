@@ -4,7 +4,7 @@ import { SCOPE_PATTERN } from "../keys/scopes";
 import { parseRange } from "../keys/ip";
 import { VERIFY_CODES } from "../keys/verify";
 
-/** Limits that DESIGN.md leaves open are written in docs/admin-api.md. */
+/** Limits that DESIGN.md leaves open; docs/behaviour.md ("Validation") writes them down. */
 export const LIMITS = {
   metadataBytes: 4096,
   scopes: 50,
