@@ -135,6 +135,7 @@ async function applyMigrations(args) {
     console.error(output);
     fail("applying the local D1 migrations failed (output above).");
   }
-  const applied = [...output.matchAll(/│\s*(\S+\.sql)\s*│\s*✅/g)].map((m) => m[1]);
+  // wrangler redraws its table after each migration, so a name can appear more than once.
+  const applied = [...new Set([...output.matchAll(/│\s*(\S+\.sql)\s*│\s*✅/g)].map((m) => m[1]))];
   say(applied.length ? `applied local D1 migrations: ${applied.join(", ")}` : "local D1 database is up to date.");
 }

@@ -110,6 +110,8 @@ describe("npm run dev", () => {
     expect(dev.output()).toContain(`stored as ADMIN_TOKEN in ${devVars}`);
     expect(dev.output()).not.toContain(jwk.d);
     expect(dev.output()).toMatch(/applied local D1 migrations: 0000_init\.sql/);
+    const applied = /applied local D1 migrations: (.*)/.exec(dev.output())![1].split(", ");
+    expect(applied, "each migration named once").toEqual([...new Set(applied)]);
     expect(dev.output()).toContain(`demo origin echoing requests on http://127.0.0.1:${demoPort}`);
     expect(dev.output()).toContain(`curl -s ${base}/admin/keys -H "Authorization: Bearer ${firstToken}"`);
 
