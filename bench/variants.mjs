@@ -50,6 +50,12 @@ const VARIANTS = {
     "gateway/record.ts": [[/recordRequest\(x\.env\.USAGE, x\.ctx, recorded\);/, ""]],
   },
   "no usage buffer (D1 rollups and request log)": WITHOUT_ROLLUPS,
+  "usage buffer kept but never written to D1": {
+    "analytics/buffer.ts": [[/await runOnce\(this\.d1\(\), batch\.id, [^;]*;/, ""]],
+  },
+  "usage buffer without request log rows (rollups only)": {
+    "analytics/buffer.ts": [[/if \(r\.keyId !== null\) batch\.log\.push\(r\);/, ""]],
+  },
   "no usage record at all (AE write nor buffer)": { "gateway/index.ts": [[/record\(x, event\);/, ""]] },
   "no rate-limit headers on the answer": { "gateway/index.ts": [[/\.\.\.rateLimitHeaders\(admitted\.limits\), /, ""]] },
   "no identity headers nor assertion for the origin": {
