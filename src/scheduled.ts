@@ -4,7 +4,7 @@ import { pruneAppliedFlushes } from "./store/flush";
 import { pruneUsage } from "./store/usage";
 
 /**
- * The Cron Trigger (wrangler.toml, hourly): deletes request log rows past 7 days, rollups past
+ * The Cron Trigger (wrangler.toml, hourly): deletes request log pages past 7 days, rollups past
  * 400 days and flush ids past their retention, and writes whatever this isolate still holds.
  * A step that fails is logged and the run reports failure; the next run catches up.
  */

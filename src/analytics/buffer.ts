@@ -146,7 +146,7 @@ export class UsageBuffer {
   private async write(batch: Batch): Promise<void> {
     batch.writing = Date.now();
     try {
-      await runOnce(this.d1(), batch.id, (notYetApplied) => flushStatements([...batch.rollups.values()], batch.log, notYetApplied));
+      await runOnce(this.d1(), batch.id, (notYetApplied) => flushStatements([...batch.rollups.values()], batch.log, batch.id, notYetApplied));
       const i = this.sealed.indexOf(batch);
       if (i >= 0) this.sealed.splice(i, 1);
     } catch (err) {

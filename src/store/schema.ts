@@ -155,34 +155,26 @@ export const usageTotals = sqliteTable(
 );
 
 /**
- * One row per gateway request made with a known key; kept 7 days (the scheduled cleanup).
- * Three b-trees per row (the table, its key and the outcome index): rows are written in bulk.
+ * The request log, a page per key per usage batch: each page holds the requests one isolate
+ * wrote for one key in one batch, as a JSON array. A busy key costs D1 one row per batch, not
+ * one per request (rows written are what D1 limits and bills). Kept 7 days (the scheduled
+ * cleanup); read newest first by `listRequests` (src/store/usage.ts).
  */
-export const requestLog = sqliteTable(
-  "request_log",
+export const requestLogPages = sqliteTable(
+  "request_log_pages",
   {
     keyId: text("key_id").notNull(),
-    at: integer("at").notNull(),
-    requestId: text("request_id").notNull(),
-    method: text("method").notNull(),
-    /** as the client sent it, without the query; first 256 bytes */
-    path: text("path").notNull(),
-    route: text("route").notNull(),
-    status: integer("status").notNull(),
-    outcome: text("outcome").notNull(),
-    ip: text("ip"),
-    /** first 256 bytes */
-    userAgent: text("user_agent"),
-    country: text("country"),
-    gatewayMs: integer("gateway_ms").notNull(),
-    /** null when the request never reached the origin */
-    upstreamMs: integer("upstream_ms"),
+    /** the newest request's `at`: pages holding a time range are found by it */
+    newestAt: integer("newest_at").notNull(),
+    oldestAt: integer("oldest_at").notNull(),
+    /** the usage batch that wrote the page (src/store/flush.ts) */
+    flushId: text("flush_id").notNull(),
+    /** the outcomes the page holds, space-separated with a space either side: " OK RATE_LIMITED " */
+    outcomes: text("outcomes").notNull(),
+    /** JSON array of entries, each `[at, requestId, method, path, route, status, outcome, ip, userAgent, country, gatewayMs, upstreamMs]` */
+    entries: text("entries").notNull(),
   },
-  (t) => [
-    // one key's log, newest first, and its cursor
-    primaryKey({ columns: [t.keyId, t.at, t.requestId] }),
-    index("request_log_key_outcome_idx").on(t.keyId, t.outcome, t.at, t.requestId),
-  ],
+  (t) => [primaryKey({ columns: [t.keyId, t.newestAt, t.flushId] })],
 );
 
 export type KeyRow = typeof keys.$inferSelect;

@@ -1,8 +1,8 @@
-import { and, desc, eq, gte, lt, or, sql, type SQL } from "drizzle-orm";
+import { sql, type SQL } from "drizzle-orm";
 import { addMeasures, cellFromRow, cellsBy, emptyMeasures, MEASURE_COLUMNS, measureValues, type Cell, type Measures } from "../analytics/figures";
 import { REACHED_ORIGIN, type RecordedRequest } from "../analytics/writer";
 import type { Db } from "./db";
-import { keys, requestLog, usageRollups, usageTotals } from "./schema";
+import { keys, requestLogPages, usageRollups, usageTotals } from "./schema";
 
 /**
  * The usage tables in D1 (docs/storage.md): the batched writes of the isolate buffers
@@ -36,11 +36,54 @@ function chunks<T>(rows: T[]): T[][] {
   return out;
 }
 
+/** Request log entries per statement, in pages of up to a batch's size (a few hundred KB at most). */
+const ENTRIES_PER_STATEMENT = 500;
+
+/** A request log page before it reaches D1: one key's requests in one batch (docs/storage.md). */
+interface Page {
+  keyId: string;
+  newestAt: number;
+  oldestAt: number;
+  outcomes: Set<string>;
+  entries: unknown[][];
+}
+
+/** The batch's log as pages, one per key, each entry in the layout of `request_log_pages.entries`. */
+function pagesOf(log: RecordedRequest[]): Page[] {
+  const pages = new Map<string, Page>();
+  for (const r of log) {
+    const keyId = r.keyId!;
+    let page = pages.get(keyId);
+    if (!page) {
+      page = { keyId, newestAt: r.at, oldestAt: r.at, outcomes: new Set(), entries: [] };
+      pages.set(keyId, page);
+    }
+    page.newestAt = Math.max(page.newestAt, r.at);
+    page.oldestAt = Math.min(page.oldestAt, r.at);
+    page.outcomes.add(r.outcome);
+    page.entries.push([
+      r.at,
+      r.requestId,
+      r.method,
+      r.path,
+      r.route,
+      r.status,
+      r.outcome,
+      r.clientIp || null,
+      r.userAgent || null,
+      r.country || null,
+      r.gatewayMs,
+      REACHED_ORIGIN.has(r.outcome) ? r.upstreamMs : null,
+    ]);
+  }
+  return [...pages.values()];
+}
+
 /**
  * The statements of one flush, each guarded by `notYetApplied` (src/store/flush.ts):
- * rollups and totals are added to what D1 holds; log rows are inserted once.
+ * rollups and totals are added to what D1 holds; log pages are inserted once.
  */
-export function flushStatements(rollups: Rollup[], log: RecordedRequest[], notYetApplied: SQL): SQL[] {
+export function flushStatements(rollups: Rollup[], log: RecordedRequest[], flushId: string, notYetApplied: SQL): SQL[] {
   const statements: SQL[] = [];
   for (const part of chunks(rollups)) {
     const rows = part.map((r) => [r.keyId, r.hour, r.route, r.outcome, r.status, r.ownerId, ...measureValues(r)]);
@@ -56,30 +99,25 @@ export function flushStatements(rollups: Rollup[], log: RecordedRequest[], notYe
       SELECT ${fields(3 + MEASURE_COLUMNS.length)} FROM json_each(${JSON.stringify(rows)}) WHERE ${notYetApplied}
       ON CONFLICT (route, outcome, status) DO UPDATE SET ${ADD_EXCLUDED}`);
   }
-  // Empty ip, user agent and country (fields 8 to 10) are stored as NULL.
-  const logFields = fields(13, (f, i) => (i >= 8 && i <= 10 ? `NULLIF(${f}, '')` : f));
-  for (const part of chunks(log)) {
-    const rows = part.map((r) => [
-      r.keyId,
-      r.at,
-      r.requestId,
-      r.method,
-      r.path,
-      r.route,
-      r.status,
-      r.outcome,
-      r.clientIp,
-      r.userAgent,
-      r.country,
-      r.gatewayMs,
-      REACHED_ORIGIN.has(r.outcome) ? r.upstreamMs : null,
-    ]);
+  let part: unknown[][] = [];
+  let entries = 0;
+  const pushPages = () => {
+    if (part.length === 0) return;
+    // `value -> 4` is the entries array as JSON text, stored as it is.
     statements.push(sql`
-      INSERT INTO ${requestLog} (key_id, at, request_id, method, path, route, status, outcome, ip, user_agent,
-                                 country, gateway_ms, upstream_ms)
-      SELECT ${logFields} FROM json_each(${JSON.stringify(rows)}) WHERE ${notYetApplied}
+      INSERT INTO ${requestLogPages} (key_id, newest_at, oldest_at, flush_id, outcomes, entries)
+      SELECT value ->> 0, value ->> 1, value ->> 2, ${flushId}, value ->> 3, value -> 4
+      FROM json_each(${JSON.stringify(part)}) WHERE ${notYetApplied}
       ON CONFLICT DO NOTHING`);
+    part = [];
+    entries = 0;
+  };
+  for (const page of pagesOf(log)) {
+    if (entries + page.entries.length > ENTRIES_PER_STATEMENT) pushPages();
+    part.push([page.keyId, page.newestAt, page.oldestAt, ` ${[...page.outcomes].join(" ")} `, page.entries]);
+    entries += page.entries.length;
   }
+  pushPages();
   return statements;
 }
 
@@ -129,7 +167,24 @@ export async function groupedCells(db: Db, groupBy: GroupBy, range: HourRange, o
   return cellsBy(rows, (row) => String(row.grp ?? ""));
 }
 
-export type LogRow = typeof requestLog.$inferSelect;
+/** One request as the request log holds it. */
+export interface LogRow {
+  at: number;
+  requestId: string;
+  method: string;
+  path: string;
+  route: string;
+  status: number;
+  outcome: string;
+  ip: string | null;
+  userAgent: string | null;
+  country: string | null;
+  gatewayMs: number;
+  upstreamMs: number | null;
+}
+
+const ENTRY_FIELDS = ["at", "requestId", "method", "path", "route", "status", "outcome", "ip", "userAgent", "country", "gatewayMs", "upstreamMs"];
+const ENTRY_COLUMNS = sql.raw(ENTRY_FIELDS.map((name, i) => `e.value ->> ${i} AS "${name}"`).join(", "));
 
 export interface LogFilter {
   keyId: string;
@@ -141,21 +196,41 @@ export interface LogFilter {
   limit: number;
 }
 
-/** One key's requests, newest first; fetches one extra row to know whether another page exists. */
+/** Pages read by a request log query at first; each further round reads four times as many. */
+const FIRST_PAGES = 8;
+
+/**
+ * One key's requests, newest first; fetches one extra row to know whether another page exists.
+ *
+ * Pages overlap in time (each isolate writes its own), so entries are merged across them: the
+ * n pages with the newest `newest_at` hold every entry newer than the next page's `newest_at`.
+ * A round reads n pages and keeps the entries newer than that bound; when fewer than the limit
+ * remain, the next round reads four times as many pages. A busy key is answered from a few
+ * pages, a quiet one in a few rounds.
+ */
 export async function listRequests(db: Db, filter: LogFilter): Promise<{ rows: LogRow[]; more: boolean }> {
-  const where: (SQL | undefined)[] = [eq(requestLog.keyId, filter.keyId), gte(requestLog.at, filter.since)];
-  if (filter.outcome) where.push(eq(requestLog.outcome, filter.outcome));
-  if (filter.after) {
-    const { at, requestId } = filter.after;
-    where.push(or(lt(requestLog.at, at), and(eq(requestLog.at, at), lt(requestLog.requestId, requestId))));
+  const { after } = filter;
+  const outcome = filter.outcome === undefined ? sql`` : sql` AND instr(outcomes, ${` ${filter.outcome} `}) > 0`;
+  const notNewer = after === undefined ? sql`` : sql` AND oldest_at <= ${after.at}`;
+  const entryFilter: SQL[] = [sql`e.value ->> 0 >= ${filter.since}`];
+  if (filter.outcome !== undefined) entryFilter.push(sql`e.value ->> 6 = ${filter.outcome}`);
+  if (after) {
+    entryFilter.push(sql`(e.value ->> 0 < ${after.at} OR (e.value ->> 0 = ${after.at} AND e.value ->> 1 < ${after.requestId}))`);
   }
-  const rows = await db
-    .select()
-    .from(requestLog)
-    .where(and(...where))
-    .orderBy(desc(requestLog.at), desc(requestLog.requestId))
-    .limit(filter.limit + 1);
-  return { rows: rows.slice(0, filter.limit), more: rows.length > filter.limit };
+  for (let pages = FIRST_PAGES; ; pages *= 4) {
+    const picked = await db.all<{ id: number; newest: number }>(sql`
+      SELECT rowid AS id, newest_at AS newest FROM ${requestLogPages}
+      WHERE key_id = ${filter.keyId} AND newest_at >= ${filter.since}${notNewer}${outcome}
+      ORDER BY newest_at DESC LIMIT ${pages + 1}`);
+    const complete = picked.length <= pages;
+    const bound = complete ? [] : [sql`e.value ->> 0 > ${picked[pages]!.newest}`];
+    const ids = picked.slice(0, pages).map((p) => p.id);
+    const rows = await db.all<LogRow>(sql`
+      SELECT ${ENTRY_COLUMNS} FROM ${requestLogPages} p, json_each(p.entries) e
+      WHERE p.rowid IN (SELECT value FROM json_each(${JSON.stringify(ids)})) AND ${sql.join([...entryFilter, ...bound], sql` AND `)}
+      ORDER BY e.value ->> 0 DESC, e.value ->> 1 DESC LIMIT ${filter.limit + 1}`);
+    if (rows.length > filter.limit || complete) return { rows: rows.slice(0, filter.limit), more: rows.length > filter.limit };
+  }
 }
 
 /** All-time totals per route, outcome and status. */
@@ -179,16 +254,19 @@ export const RETENTION_MS = { requestLog: 7 * 86_400_000, rollups: 400 * 86_400_
 
 /** Rows looked at per statement, and statements per run, so one cleanup stays within D1's limits. */
 const DELETE_CHUNK = 5_000;
+/** A log page holds up to a batch of requests, so fewer of them go in one statement. */
+const PAGE_DELETE_CHUNK = 1_000;
 const MAX_CHUNKS = 20;
 
 /**
- * Deletes request log rows older than 7 days and rollups older than 400 days; returns the
- * counts. The request log has no index on `at` (each index is a write per request): rows are
- * appended in about the order they happened, so the oldest are the lowest rowids, and each
- * statement looks only at the first rows in rowid order. A row written late (at most a minute)
- * goes with a later run; the log route never shows it past 7 days anyway.
+ * Deletes request log pages whose newest request is older than 7 days and rollups older than
+ * 400 days; returns how many of each. The log pages have no index on time (an index is one more
+ * write per page): pages are appended in about the order they happened, so the oldest are the
+ * lowest rowids, and each statement looks only at the first pages in rowid order. A page written
+ * late (at most a minute) goes with a later run; the log route never shows an entry past 7 days
+ * anyway.
  */
-export async function pruneUsage(db: Db, now: number): Promise<{ requestLog: number; rollups: number }> {
+export async function pruneUsage(db: Db, now: number): Promise<{ requestLogPages: number; rollups: number }> {
   const prune = async (statement: SQL) => {
     let deleted = 0;
     for (let i = 0; i < MAX_CHUNKS; i++) {
@@ -199,9 +277,9 @@ export async function pruneUsage(db: Db, now: number): Promise<{ requestLog: num
     return deleted;
   };
   return {
-    requestLog: await prune(sql`
-      DELETE FROM ${requestLog} WHERE at < ${now - RETENTION_MS.requestLog}
-        AND rowid IN (SELECT rowid FROM ${requestLog} ORDER BY rowid LIMIT ${DELETE_CHUNK})`),
+    requestLogPages: await prune(sql`
+      DELETE FROM ${requestLogPages} WHERE newest_at < ${now - RETENTION_MS.requestLog}
+        AND rowid IN (SELECT rowid FROM ${requestLogPages} ORDER BY rowid LIMIT ${PAGE_DELETE_CHUNK})`),
     rollups: await prune(sql`
       DELETE FROM ${usageRollups} WHERE rowid IN (
         SELECT rowid FROM ${usageRollups} WHERE hour < ${now - RETENTION_MS.rollups} LIMIT ${DELETE_CHUNK})`),

@@ -1,6 +1,8 @@
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import { UsageBuffer } from "../../src/analytics/buffer";
+import { DEFAULT_LIMITS } from "../../src/analytics/limits";
+import type { RecordedRequest } from "../../src/analytics/writer";
 import { admin, createKey, problem } from "./helpers";
 import { collectingContext, recorded, requestLog, type LogEntry } from "./usage-helpers";
 
@@ -15,6 +17,22 @@ async function keyWithLog(entries: { at: number; outcome?: string; status?: numb
   for (const r of sent) buffer.record(r, ctx);
   expect(await buffer.flush()).toBe(true);
   return { ...created, sent };
+}
+
+const newestFirst = (requests: RecordedRequest[]) =>
+  [...requests].sort((a, b) => b.at - a.at || (a.requestId < b.requestId ? 1 : -1)).map((r) => r.requestId);
+
+/** Every request id the route lists for a key, following nextCursor page by page. */
+async function wholeLog(id: string, limit: number, outcome?: string): Promise<string[]> {
+  const seen: string[] = [];
+  let cursor: string | null = null;
+  do {
+    const query = `?limit=${limit}${outcome ? `&outcome=${outcome}` : ""}${cursor ? `&cursor=${cursor}` : ""}`;
+    const page: { data: LogEntry[]; nextCursor: string | null } = await requestLog(id, query);
+    seen.push(...page.data.map((e) => e.requestId));
+    cursor = page.nextCursor;
+  } while (cursor);
+  return seen;
 }
 
 /** A 400 VALIDATION_FAILED whose issues name `parameter`. */
@@ -36,7 +54,6 @@ describe("GET /admin/keys/{id}/requests", () => {
       { at: now - 3000 },
       { at: now - 2000 },
     ]);
-    const newestFirst = [...sent].sort((a, b) => b.at - a.at || (a.requestId < b.requestId ? 1 : -1)).map((r) => r.requestId);
     const seen: string[] = [];
     let cursor: string | null = null;
     let pages = 0;
@@ -47,7 +64,35 @@ describe("GET /admin/keys/{id}/requests", () => {
       pages++;
     } while (cursor);
     expect(pages).toBe(3);
-    expect(seen).toEqual(newestFirst);
+    expect(seen).toEqual(newestFirst(sent));
+  });
+
+  it("merges the pages several isolates wrote, however they overlap in time and whatever their size", async () => {
+    const { id, ownerId } = await createKey();
+    const now = Date.now();
+    let seed = 20261124;
+    const random = () => (seed = (seed * 48271) % 2147483647) / 2147483647;
+    const sent: RecordedRequest[] = [];
+    // Three isolates whose batches hold 1, 3 and 40 requests: pages of one entry (many rounds of
+    // pages to read) and large ones, in time ranges that interleave. Half the requests fall in
+    // the last minute on whole seconds, so many share their `at`; the rest spread over 3 days.
+    for (const batchRequests of [1, 3, 40]) {
+      const buffer = new UsageBuffer(() => env.DB, { ...DEFAULT_LIMITS, batchRequests });
+      const ctx = collectingContext();
+      for (let i = 0; i < 40; i++) {
+        const at = random() < 0.5 ? now - Math.floor(random() * 60) * 1000 : now - Math.floor(random() * 3 * DAY);
+        const limited = random() < 0.25;
+        const r = recorded({ keyId: id, ownerId, at, outcome: limited ? "RATE_LIMITED" : "OK", status: limited ? 429 : 200 });
+        sent.push(r);
+        buffer.record(r, ctx);
+      }
+      expect(await buffer.flush()).toBe(true);
+    }
+    expect(await wholeLog(id, 7)).toEqual(newestFirst(sent));
+    expect(await wholeLog(id, 100)).toEqual(newestFirst(sent));
+    const limited = sent.filter((r) => r.outcome === "RATE_LIMITED");
+    expect(limited.length).toBeGreaterThan(10);
+    expect(await wholeLog(id, 4, "RATE_LIMITED")).toEqual(newestFirst(limited));
   });
 
   it("filters by outcome and shows each request's fields", async () => {
