@@ -54,7 +54,7 @@ const VARIANTS = {
     "analytics/buffer.ts": [[/await runOnce\(this\.d1\(\), batch\.id, [^;]*;/, ""]],
   },
   "usage buffer without request log rows (rollups only)": {
-    "analytics/buffer.ts": [[/if \(r\.keyId !== null\) batch\.log\.push\(r\);/, ""]],
+    "analytics/buffer.ts": [[/if \(r\.keyId !== null\) addToPage\([^;]*\);/, ""]],
   },
   "no usage record at all (AE write nor buffer)": { "gateway/index.ts": [[/record\(x, event\);/, ""]] },
   "no rate-limit headers on the answer": { "gateway/index.ts": [[/\.\.\.rateLimitHeaders\(admitted\.limits\), /, ""]] },

@@ -1,6 +1,6 @@
 import { env } from "cloudflare:workers";
 import { runOnce } from "../store/flush";
-import { flushStatements, type Rollup } from "../store/usage";
+import { addToPage, flushStatements, type LogPage, type Rollup } from "../store/usage";
 import { addRequest, emptyMeasures } from "./figures";
 import type { RecordedRequest } from "./writer";
 import { DEFAULT_LIMITS, type BufferLimits } from "./limits";
@@ -29,8 +29,8 @@ interface Batch {
   opened: number;
   requests: number;
   rollups: Map<string, Rollup>;
-  /** requests made with a known key; refusals before a key was known have no log row */
-  log: RecordedRequest[];
+  /** the request log, a page per key; refusals before a key was known have no entry */
+  pages: Map<string, LogPage>;
   /** when the running attempt started; null when none runs */
   writing: number | null;
 }
@@ -47,7 +47,7 @@ const newBatch = (opened: number): Batch => ({
   opened,
   requests: 0,
   rollups: new Map(),
-  log: [],
+  pages: new Map(),
   writing: null,
 });
 
@@ -61,7 +61,7 @@ function add(batch: Batch, r: RecordedRequest): void {
     batch.rollups.set(id, rollup);
   }
   addRequest(rollup, r);
-  if (r.keyId !== null) batch.log.push(r);
+  if (r.keyId !== null) addToPage(batch.pages, r.keyId, r);
   batch.requests += 1;
 }
 
@@ -146,7 +146,7 @@ export class UsageBuffer {
   private async write(batch: Batch): Promise<void> {
     batch.writing = Date.now();
     try {
-      await runOnce(this.d1(), batch.id, (notYetApplied) => flushStatements([...batch.rollups.values()], batch.log, batch.id, notYetApplied));
+      await runOnce(this.d1(), batch.id, (notYetApplied) => flushStatements([...batch.rollups.values()], [...batch.pages.values()], batch.id, notYetApplied));
       const i = this.sealed.indexOf(batch);
       if (i >= 0) this.sealed.splice(i, 1);
     } catch (err) {

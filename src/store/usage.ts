@@ -39,29 +39,31 @@ function chunks<T>(rows: T[]): T[][] {
 /** Request log entries per statement, in pages of up to a batch's size (a few hundred KB at most). */
 const ENTRIES_PER_STATEMENT = 500;
 
-/** A request log page before it reaches D1: one key's requests in one batch (docs/storage.md). */
-interface Page {
+/**
+ * A request log page before it reaches D1: one key's requests in one batch (docs/storage.md,
+ * `request_log_pages`). Each entry is kept as its JSON text from the moment it is added, so a
+ * batch holds strings, not an object per request, and the flush only joins them.
+ */
+export interface LogPage {
   keyId: string;
   newestAt: number;
   oldestAt: number;
   outcomes: Set<string>;
-  entries: unknown[][];
+  entries: string[];
 }
 
-/** The batch's log as pages, one per key, each entry in the layout of `request_log_pages.entries`. */
-function pagesOf(log: RecordedRequest[]): Page[] {
-  const pages = new Map<string, Page>();
-  for (const r of log) {
-    const keyId = r.keyId!;
-    let page = pages.get(keyId);
-    if (!page) {
-      page = { keyId, newestAt: r.at, oldestAt: r.at, outcomes: new Set(), entries: [] };
-      pages.set(keyId, page);
-    }
-    page.newestAt = Math.max(page.newestAt, r.at);
-    page.oldestAt = Math.min(page.oldestAt, r.at);
-    page.outcomes.add(r.outcome);
-    page.entries.push([
+/** Adds a request made with a known key to its key's page in `pages`. */
+export function addToPage(pages: Map<string, LogPage>, keyId: string, r: RecordedRequest): void {
+  let page = pages.get(keyId);
+  if (!page) {
+    page = { keyId, newestAt: r.at, oldestAt: r.at, outcomes: new Set(), entries: [] };
+    pages.set(keyId, page);
+  }
+  if (r.at > page.newestAt) page.newestAt = r.at;
+  if (r.at < page.oldestAt) page.oldestAt = r.at;
+  page.outcomes.add(r.outcome);
+  page.entries.push(
+    JSON.stringify([
       r.at,
       r.requestId,
       r.method,
@@ -74,16 +76,21 @@ function pagesOf(log: RecordedRequest[]): Page[] {
       r.country || null,
       r.gatewayMs,
       REACHED_ORIGIN.has(r.outcome) ? r.upstreamMs : null,
-    ]);
-  }
-  return [...pages.values()];
+    ]),
+  );
 }
+
+/** Pages as the JSON array `json_each` reads: `[[keyId, newestAt, oldestAt, outcomes, [entry, …]], …]`. */
+const pagesJson = (pages: LogPage[]) =>
+  `[${pages
+    .map((p) => `[${JSON.stringify(p.keyId)},${p.newestAt},${p.oldestAt},${JSON.stringify(` ${[...p.outcomes].join(" ")} `)},[${p.entries.join(",")}]]`)
+    .join(",")}]`;
 
 /**
  * The statements of one flush, each guarded by `notYetApplied` (src/store/flush.ts):
  * rollups and totals are added to what D1 holds; log pages are inserted once.
  */
-export function flushStatements(rollups: Rollup[], log: RecordedRequest[], flushId: string, notYetApplied: SQL): SQL[] {
+export function flushStatements(rollups: Rollup[], pages: LogPage[], flushId: string, notYetApplied: SQL): SQL[] {
   const statements: SQL[] = [];
   for (const part of chunks(rollups)) {
     const rows = part.map((r) => [r.keyId, r.hour, r.route, r.outcome, r.status, r.ownerId, ...measureValues(r)]);
@@ -99,7 +106,7 @@ export function flushStatements(rollups: Rollup[], log: RecordedRequest[], flush
       SELECT ${fields(3 + MEASURE_COLUMNS.length)} FROM json_each(${JSON.stringify(rows)}) WHERE ${notYetApplied}
       ON CONFLICT (route, outcome, status) DO UPDATE SET ${ADD_EXCLUDED}`);
   }
-  let part: unknown[][] = [];
+  let part: LogPage[] = [];
   let entries = 0;
   const pushPages = () => {
     if (part.length === 0) return;
@@ -107,14 +114,14 @@ export function flushStatements(rollups: Rollup[], log: RecordedRequest[], flush
     statements.push(sql`
       INSERT INTO ${requestLogPages} (key_id, newest_at, oldest_at, flush_id, outcomes, entries)
       SELECT value ->> 0, value ->> 1, value ->> 2, ${flushId}, value ->> 3, value -> 4
-      FROM json_each(${JSON.stringify(part)}) WHERE ${notYetApplied}
+      FROM json_each(${pagesJson(part)}) WHERE ${notYetApplied}
       ON CONFLICT DO NOTHING`);
     part = [];
     entries = 0;
   };
-  for (const page of pagesOf(log)) {
+  for (const page of pages) {
     if (entries + page.entries.length > ENTRIES_PER_STATEMENT) pushPages();
-    part.push([page.keyId, page.newestAt, page.oldestAt, ` ${[...page.outcomes].join(" ")} `, page.entries]);
+    part.push(page);
     entries += page.entries.length;
   }
   pushPages();
