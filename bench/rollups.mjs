@@ -26,6 +26,18 @@ function median(values) {
   return round(sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2, 3);
 }
 
+/** Two-sided 95% quantiles of Student's t for n - 1 degrees of freedom, n rounds (1.96 past 30). */
+const T95 = [12.71, 4.3, 3.18, 2.78, 2.57, 2.45, 2.36, 2.31, 2.26, 2.23, 2.2, 2.18, 2.16, 2.14, 2.13, 2.12, 2.11, 2.1, 2.09, 2.09, 2.08, 2.07, 2.07, 2.06, 2.06, 2.06, 2.05, 2.05, 2.05];
+
+/** The mean of the values and the half-width of its 95% interval (0 for a single value). */
+function meanInterval(values) {
+  const n = values.length;
+  const mean = values.reduce((a, b) => a + b, 0) / n;
+  if (n < 2) return { mean, spread: 0 };
+  const sd = Math.sqrt(values.reduce((a, b) => a + (b - mean) ** 2, 0) / (n - 1));
+  return { mean, spread: (T95[n - 2] ?? 1.96) * (sd / Math.sqrt(n)) };
+}
+
 export async function compareRollups({ originUrl, seconds, connections, rounds, log }) {
   const outdir = await mkdtemp(join(tmpdir(), "keygate-rollups-"));
   try {
@@ -85,6 +97,8 @@ export async function compareRollups({ originUrl, seconds, connections, rounds, 
       if (!(recorded.with_rollups > 0 && recorded.without_rollups === 0)) {
         throw new Error(`usage recorded: ${JSON.stringify(recorded)}; expected some with rollups and none without`);
       }
+      const drops = perRound.map((r) => r.without_rollups - r.with_rollups);
+      const { mean, spread } = meanInterval(drops);
       const rps = (s) => s.requests / s.seconds;
       const figures = (name) => ({
         rps: round(rps(sums[name])),
@@ -102,7 +116,10 @@ export async function compareRollups({ originUrl, seconds, connections, rounds, 
         with_rollups: figures("with_rollups"),
         without_rollups: figures("without_rollups"),
         /** median over the rounds of (ratio without - ratio with) */
-        ratio_drop: median(perRound.map((r) => r.without_rollups - r.with_rollups)),
+        ratio_drop: median(drops),
+        /** the mean of the rounds' drops and its 95% interval (t distribution): how precise the median is */
+        ratio_drop_mean: round(mean, 3),
+        ratio_drop_interval: [round(mean - spread, 3), round(mean + spread, 3)],
         per_round: perRound,
       };
       return result;
@@ -125,5 +142,6 @@ export function printRollups(r) {
     `${r.ratio_drop <= 0.02 ? "met   " : "MISSED"}  valid_key ratio drops by at most 0.02 with the rollups (measured ${r.ratio_drop.toFixed(3)}; ` +
       `per round ${r.per_round.map((x) => (x.without_rollups - x.with_rollups).toFixed(3)).join(", ")})`,
   );
+  console.log(`        mean drop ${r.ratio_drop_mean.toFixed(3)}, 95% interval ${r.ratio_drop_interval.map((x) => x.toFixed(3)).join(" to ")}`);
   console.log("");
 }

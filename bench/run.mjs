@@ -9,7 +9,7 @@
  *   --seconds N        seconds per scenario (default 10)
  *   --connections N    concurrent connections (default 50)
  *   --memory-keys N    distinct unknown keys for the memory run (default 100000)
- *   --rollup-rounds N  rounds of the with/without usage rollups comparison (default 8, quick 1)
+ *   --rollup-rounds N  rounds of the with/without usage rollups comparison (default 20, quick 1)
  *   --latency-rps N    the open-loop latency scenario's offered rate (default 300, quick 100)
  */
 import { fork } from "node:child_process";
@@ -42,7 +42,7 @@ const quick = args.quick;
 const seconds = Number(args.seconds ?? (quick ? 1 : 10));
 const connections = Number(args.connections ?? (quick ? 10 : 50));
 const memoryKeys = Number(args["memory-keys"] ?? (quick ? 2_000 : 100_000));
-const rollupRounds = Number(args["rollup-rounds"] ?? (quick ? 1 : 8));
+const rollupRounds = Number(args["rollup-rounds"] ?? (quick ? 1 : 20));
 const latencyRps = Number(args["latency-rps"] ?? (quick ? 100 : 300));
 const started = Date.now();
 const log = (msg) => console.log(`[${((Date.now() - started) / 1000).toFixed(1).padStart(5)} s] ${msg}`);
@@ -96,7 +96,7 @@ async function main() {
       await g.mf.dispose();
     }
     log(`usage rollups: valid_key with and without them, ${rollupRounds} alternating rounds`);
-    rollups = await compareRollups({ originUrl: origin.url, seconds: quick ? 1 : 4, connections, rounds: rollupRounds, log });
+    rollups = await compareRollups({ originUrl: origin.url, seconds: quick ? 1 : 3, connections, rounds: rollupRounds, log });
     memory = await measureMemory({ scriptPath, originUrl: origin.url, adminToken, keys: memoryKeys, connections, log });
   } finally {
     origin?.child.disconnect();

@@ -67,6 +67,8 @@ interface Results {
     with_rollups: { ratio_to_baseline: number; requests: number };
     without_rollups: { ratio_to_baseline: number; requests: number };
     ratio_drop: number;
+    ratio_drop_mean: number;
+    ratio_drop_interval: [number, number];
     per_round: { with_rollups: number; without_rollups: number }[];
   };
   memory: {
@@ -126,6 +128,10 @@ it("runs every scenario in quick mode and writes results where it is told", { ti
   expect(rollups.per_round).toHaveLength(1);
   const [only] = rollups.per_round;
   expect(rollups.ratio_drop).toBeCloseTo(only.without_rollups - only.with_rollups, 3);
+  // One round has no spread to estimate: its interval is the drop itself.
+  expect(rollups.ratio_drop_mean).toBeCloseTo(rollups.ratio_drop, 3);
+  expect(rollups.ratio_drop_interval).toEqual([rollups.ratio_drop_mean, rollups.ratio_drop_mean]);
+  expect(stdout).toMatch(/mean drop -?[\d.]+, 95% interval -?[\d.]+ to -?[\d.]+/);
 
   // Forged keys: one client reaches D1 at most as often as it may present unknown keys (20),
   // plus the requests it has in flight when it reaches that limit, then is refused; many clients
