@@ -15,6 +15,7 @@ import { parseArgs } from "node:util";
 import { build } from "esbuild";
 import { applyMigrations, compatibilityDate, loopbackMiniflare } from "../scripts/local-gateway.ts";
 import { cpuMs, workerdPid } from "./inspect.mjs";
+import { WORKER_BUILD } from "./variant-build.mjs";
 
 /** The table before migration 0004, as 0002 created it. */
 const ROWS_TABLE = [
@@ -32,18 +33,7 @@ const repeats = Number(args.repeats ?? 3);
 const outdir = await mkdtemp(join(tmpdir(), "keygate-d1-writes-"));
 try {
   const scriptPath = join(outdir, "worker.js");
-  await build({
-    entryPoints: [new URL("./d1-writes-worker.ts", import.meta.url).pathname],
-    outfile: scriptPath,
-    bundle: true,
-    format: "esm",
-    target: "es2022",
-    platform: "neutral",
-    conditions: ["workerd", "worker", "browser"],
-    mainFields: ["module", "main"],
-    external: ["cloudflare:*", "node:*"],
-    logLevel: "error",
-  });
+  await build({ ...WORKER_BUILD, entryPoints: [new URL("./d1-writes-worker.ts", import.meta.url).pathname], outfile: scriptPath });
   const mf = loopbackMiniflare([
     {
       name: "writer",

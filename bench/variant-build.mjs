@@ -9,6 +9,18 @@ import { build } from "esbuild";
 
 const ROOT = new URL("..", import.meta.url).pathname;
 
+/** esbuild's options for a Worker module, as wrangler bundles one (entry and output aside). */
+export const WORKER_BUILD = {
+  bundle: true,
+  format: "esm",
+  target: "es2022",
+  platform: "neutral",
+  conditions: ["workerd", "worker", "browser"],
+  mainFields: ["module", "main"],
+  external: ["cloudflare:*", "node:*"],
+  logLevel: "error",
+};
+
 /**
  * @param {Record<string, [RegExp, string][]>} patches  file under src/ -> [pattern, replacement][];
  *   every pattern must match, or the build fails naming it (src/ moved on).
@@ -18,16 +30,9 @@ export async function bundleVariant(patches, outdir) {
   const outfile = join(outdir, "worker.js");
   const applied = new Set();
   await build({
+    ...WORKER_BUILD,
     entryPoints: [join(ROOT, "bench/worker.ts")],
     outfile,
-    bundle: true,
-    format: "esm",
-    target: "es2022",
-    platform: "neutral",
-    conditions: ["workerd", "worker", "browser"],
-    mainFields: ["module", "main"],
-    external: ["cloudflare:*", "node:*"],
-    logLevel: "error",
     plugins: [
       {
         name: "patch-src",
