@@ -27,14 +27,35 @@ const ADD_EXCLUDED = sql.raw(MEASURE_COLUMNS.map((c) => `${c} = ${c} + excluded.
 const SUM_MEASURES = sql.raw(MEASURE_COLUMNS.map((c) => `SUM(${c}) AS ${c}`).join(", "));
 
 /** `value ->> 0, value ->> 1, …`: the fields of each JSON array json_each yields. */
-const fields = (count: number, wrap: (field: string, i: number) => string = (f) => f) =>
-  sql.raw(Array.from({ length: count }, (_, i) => wrap(`value ->> ${i}`, i)).join(", "));
+const fields = (count: number) => sql.raw(Array.from({ length: count }, (_, i) => `value ->> ${i}`).join(", "));
 
 function chunks<T>(rows: T[]): T[][] {
   const out: T[][] = [];
   for (let i = 0; i < rows.length; i += ROWS_PER_STATEMENT) out.push(rows.slice(i, i + ROWS_PER_STATEMENT));
   return out;
 }
+
+/** One request as the request log holds it. */
+export interface LogRow {
+  at: number;
+  requestId: string;
+  method: string;
+  path: string;
+  route: string;
+  status: number;
+  outcome: string;
+  ip: string | null;
+  userAgent: string | null;
+  country: string | null;
+  gatewayMs: number;
+  upstreamMs: number | null;
+}
+
+/** A log entry's fields in the order of its JSON array (`addToPage` writes them so, migration 0004 too). */
+const ENTRY_FIELDS: (keyof LogRow)[] = ["at", "requestId", "method", "path", "route", "status", "outcome", "ip", "userAgent", "country", "gatewayMs", "upstreamMs"];
+/** One field of the log entry `e` (a `json_each` row over a page's entries). */
+const entryField = (name: keyof LogRow) => sql.raw(`e.value ->> ${ENTRY_FIELDS.indexOf(name)}`);
+const ENTRY_COLUMNS = sql.join(ENTRY_FIELDS.map((name) => sql`${entryField(name)} AS ${sql.raw(`"${name}"`)}`), sql`, `);
 
 /** Request log entries per statement, in pages of up to a batch's size (a few hundred KB at most). */
 const ENTRIES_PER_STATEMENT = 500;
@@ -62,6 +83,7 @@ export function addToPage(pages: Map<string, LogPage>, keyId: string, r: Recorde
   if (r.at > page.newestAt) page.newestAt = r.at;
   if (r.at < page.oldestAt) page.oldestAt = r.at;
   page.outcomes.add(r.outcome);
+  // In ENTRY_FIELDS order.
   page.entries.push(
     JSON.stringify([
       r.at,
@@ -174,25 +196,6 @@ export async function groupedCells(db: Db, groupBy: GroupBy, range: HourRange, o
   return cellsBy(rows, (row) => String(row.grp ?? ""));
 }
 
-/** One request as the request log holds it. */
-export interface LogRow {
-  at: number;
-  requestId: string;
-  method: string;
-  path: string;
-  route: string;
-  status: number;
-  outcome: string;
-  ip: string | null;
-  userAgent: string | null;
-  country: string | null;
-  gatewayMs: number;
-  upstreamMs: number | null;
-}
-
-const ENTRY_FIELDS = ["at", "requestId", "method", "path", "route", "status", "outcome", "ip", "userAgent", "country", "gatewayMs", "upstreamMs"];
-const ENTRY_COLUMNS = sql.raw(ENTRY_FIELDS.map((name, i) => `e.value ->> ${i} AS "${name}"`).join(", "));
-
 export interface LogFilter {
   keyId: string;
   outcome?: string;
@@ -219,23 +222,22 @@ export async function listRequests(db: Db, filter: LogFilter): Promise<{ rows: L
   const { after } = filter;
   const outcome = filter.outcome === undefined ? sql`` : sql` AND instr(outcomes, ${` ${filter.outcome} `}) > 0`;
   const notNewer = after === undefined ? sql`` : sql` AND oldest_at <= ${after.at}`;
-  const entryFilter: SQL[] = [sql`e.value ->> 0 >= ${filter.since}`];
-  if (filter.outcome !== undefined) entryFilter.push(sql`e.value ->> 6 = ${filter.outcome}`);
-  if (after) {
-    entryFilter.push(sql`(e.value ->> 0 < ${after.at} OR (e.value ->> 0 = ${after.at} AND e.value ->> 1 < ${after.requestId}))`);
-  }
+  const [at, requestId] = [entryField("at"), entryField("requestId")];
+  const entryFilter: SQL[] = [sql`${at} >= ${filter.since}`];
+  if (filter.outcome !== undefined) entryFilter.push(sql`${entryField("outcome")} = ${filter.outcome}`);
+  if (after) entryFilter.push(sql`(${at} < ${after.at} OR (${at} = ${after.at} AND ${requestId} < ${after.requestId}))`);
   for (let pages = FIRST_PAGES; ; pages *= 4) {
     const picked = await db.all<{ id: number; newest: number }>(sql`
       SELECT rowid AS id, newest_at AS newest FROM ${requestLogPages}
       WHERE key_id = ${filter.keyId} AND newest_at >= ${filter.since}${notNewer}${outcome}
       ORDER BY newest_at DESC LIMIT ${pages + 1}`);
     const complete = picked.length <= pages;
-    const bound = complete ? [] : [sql`e.value ->> 0 > ${picked[pages]!.newest}`];
+    const bound = complete ? [] : [sql`${at} > ${picked[pages]!.newest}`];
     const ids = picked.slice(0, pages).map((p) => p.id);
     const rows = await db.all<LogRow>(sql`
       SELECT ${ENTRY_COLUMNS} FROM ${requestLogPages} p, json_each(p.entries) e
       WHERE p.rowid IN (SELECT value FROM json_each(${JSON.stringify(ids)})) AND ${sql.join([...entryFilter, ...bound], sql` AND `)}
-      ORDER BY e.value ->> 0 DESC, e.value ->> 1 DESC LIMIT ${filter.limit + 1}`);
+      ORDER BY ${at} DESC, ${requestId} DESC LIMIT ${filter.limit + 1}`);
     if (rows.length > filter.limit || complete) return { rows: rows.slice(0, filter.limit), more: rows.length > filter.limit };
   }
 }
