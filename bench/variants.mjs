@@ -53,6 +53,9 @@ const VARIANTS = {
   "usage buffer kept but never written to D1": {
     "analytics/buffer.ts": [[/await runOnce\(this\.d1\(\), batch\.id, [^;]*;/, ""]],
   },
+  "usage buffer with no waitUntil held for a batch's timer": {
+    "analytics/buffer.ts": [[/ctx\.waitUntil\(this\.writeLater\(batch, flushAfterMs\)\);/, "void this.writeLater(batch, flushAfterMs);"]],
+  },
   "usage buffer without request log rows (rollups only)": {
     "analytics/buffer.ts": [[/if \(r\.keyId !== null\) addToPage\([^;]*\);/, ""]],
   },
