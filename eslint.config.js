@@ -2,6 +2,11 @@ import js from "@eslint/js";
 import tseslint from "typescript-eslint";
 import globals from "globals";
 
+const NODE_ONLY = {
+  group: ["node:*", "fs", "path", "os", "child_process"],
+  message: "client/ and dashboard/ run in browsers; Node-only code lives in cli/ and scripts/.",
+};
+
 export default tseslint.config(
   { ignores: ["node_modules/", "dist/", "dist-assets/", ".wrangler/", "worker-configuration.d.ts", "migrations/", "bench/results.json"] },
   js.configs.recommended,
@@ -16,8 +21,22 @@ export default tseslint.config(
     // The admin API client also runs in browsers (the dashboard): nothing Node-only in it.
     files: ["client/**", "dashboard/**"],
     rules: {
-      "no-restricted-imports": ["error", { patterns: [{ group: ["node:*", "fs", "path", "os", "child_process"], message: "client/ and dashboard/ run in browsers; Node-only code lives in cli/ and scripts/." }] }],
+      "no-restricted-imports": ["error", { patterns: [NODE_ONLY] }],
       "no-restricted-globals": ["error", "process", "Buffer", "require", "__dirname"],
+    },
+  },
+  {
+    // hono/jsx runs useEffect on a later animation frame, even for a component already gone
+    // (see useLoad in dashboard/data.tsx): the dashboard's effects run with their render.
+    files: ["dashboard/**"],
+    rules: {
+      "no-restricted-imports": [
+        "error",
+        {
+          patterns: [NODE_ONLY],
+          paths: [{ name: "hono/jsx/dom", importNames: ["useEffect"], message: "Use useLayoutEffect: it runs with the render that drew the page." }],
+        },
+      ],
     },
   },
   {

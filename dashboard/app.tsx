@@ -1,6 +1,6 @@
 /** The dashboard: sign-in, then the page the path names inside the navigation. */
 import type { Child } from "hono/jsx";
-import { useCallback, useEffect, useRef, useState } from "hono/jsx/dom";
+import { useCallback, useLayoutEffect, useRef, useState } from "hono/jsx/dom";
 import { useUnauthorized } from "./data.tsx";
 import { href, Link, useLocation, type Location } from "./router.tsx";
 import { forget, resume, problemOf, type Problem, type Session } from "./session.ts";
@@ -17,7 +17,7 @@ export function App() {
   const [started, setStarted] = useState<Started>({ state: "starting" });
   const where = useLocation();
 
-  useEffect(() => {
+  useLayoutEffect(() => {
     resume().then(
       (session) => setStarted(session ? { state: "signed-in", session } : { state: "signed-out" }),
       (err) => setStarted({ state: "signed-out", problem: problemOf(err) }),
@@ -77,9 +77,10 @@ function Shell(props: { session: Session; where: Location; onSignOut: () => void
   const main = useRef<HTMLElement>(null);
   const section = props.where.path.startsWith("/keys") ? "/" : props.where.path;
   // A new page gets its own title, and moves focus to its heading, so keyboard and
-  // screen-reader users start there.
+  // screen-reader users start there. Both happen with the render that draws the page (a layout
+  // effect, as every effect of a page is here: see useLoad in data.tsx).
   const first = useRef(true);
-  useEffect(() => {
+  useLayoutEffect(() => {
     document.title = `${titleOf(props.where.path)} · keygate`;
     if (first.current) {
       first.current = false;

@@ -3,7 +3,7 @@
  * they happened: a load's problem where its data would be, an action's next to its control.
  * A 401 from any call ends the session: the app returns to sign-in.
  */
-import { useCallback, useEffect, useState } from "hono/jsx/dom";
+import { useCallback, useLayoutEffect, useState } from "hono/jsx/dom";
 import { problemOf, type Problem } from "./session.ts";
 
 const UNAUTHORIZED = "keygate:unauthorized";
@@ -16,7 +16,7 @@ function noticed(err: unknown): Problem {
 
 /** Calls `signOut` with keygate's problem when any call answers 401. */
 export function useUnauthorized(signOut: (problem: Problem) => void): void {
-  useEffect(() => {
+  useLayoutEffect(() => {
     const listener = (event: Event) => signOut((event as CustomEvent<Problem>).detail);
     window.addEventListener(UNAUTHORIZED, listener);
     return () => window.removeEventListener(UNAUTHORIZED, listener);
@@ -30,11 +30,17 @@ export interface Loaded<T> {
   reload: () => void;
 }
 
-/** Loads when `deps` change (and on reload()); an answer to an outdated load is dropped. */
+/**
+ * Loads when `deps` change (and on reload()); an answer to an outdated load, or one that comes
+ * after the page was left, is dropped. The load starts in a layout effect, with the render that
+ * drew the page: a plain effect waits for an animation frame, and one that runs after a quick
+ * click has already left the page would set state on a page no longer shown, which hono/jsx
+ * then draws again below the new one.
+ */
 export function useLoad<T>(load: () => Promise<T>, deps: unknown[]): Loaded<T> {
   const [state, setState] = useState<{ data?: T; problem?: Problem; loading: boolean }>({ loading: true });
   const [round, setRound] = useState(0);
-  useEffect(() => {
+  useLayoutEffect(() => {
     let current = true;
     setState((previous) => ({ ...previous, loading: true }));
     load().then(

@@ -4,7 +4,7 @@
  * token never does.
  */
 import type { Child } from "hono/jsx";
-import { useEffect, useState } from "hono/jsx/dom";
+import { useLayoutEffect, useState } from "hono/jsx/dom";
 import { UI_PATH } from "./session.ts";
 
 const NAVIGATED = "keygate:navigated";
@@ -35,7 +35,7 @@ function current(): Location {
 
 export function useLocation(): Location {
   const [where, setWhere] = useState(current);
-  useEffect(() => {
+  useLayoutEffect(() => {
     const update = () => setWhere(current());
     window.addEventListener("popstate", update);
     window.addEventListener(NAVIGATED, update);

@@ -3,11 +3,12 @@
  * Escape; focus returns to the control that opened it.
  */
 import type { Child } from "hono/jsx";
-import { useEffect, useRef } from "hono/jsx/dom";
+import { useLayoutEffect, useRef } from "hono/jsx/dom";
 
 export function Dialog(props: { title: string; onClose: () => void; children: Child }) {
   const dialog = useRef<HTMLDialogElement>(null);
-  useEffect(() => {
+  // A layout effect: the opener is the control just used, before any later key press moves focus.
+  useLayoutEffect(() => {
     const opener = document.activeElement as HTMLElement | null;
     const element = dialog.current;
     element?.showModal();

@@ -3,7 +3,7 @@
  * and the request body they make. keygate validates every value; the page only turns text
  * into the API's types and shows keygate's problems beside the fields they name.
  */
-import { useEffect, useRef, useState } from "hono/jsx/dom";
+import { useLayoutEffect, useRef, useState } from "hono/jsx/dom";
 import type { CreateKeyInput, KeyRecord, UpdateKeyInput } from "../../client/index.ts";
 import { describedBy, Field, FieldProblem, type FieldProblems } from "./field.tsx";
 
@@ -45,7 +45,7 @@ export function KeyFields(props: { mode: "create" | "edit"; record?: KeyRecord; 
   // Keyboard users land in the row they added, or back on "Add rate limit" after removing one.
   const [focus, setFocus] = useState<{ row: number } | { add: true } | null>(null);
   const addButton = useRef<HTMLButtonElement>(null);
-  useEffect(() => {
+  useLayoutEffect(() => {
     if (focus && "row" in focus) document.querySelector<HTMLInputElement>(`[name="limit-name-${focus.row}"]`)?.focus();
     if (focus && "add" in focus) addButton.current?.focus();
   }, [focus]);

@@ -2,7 +2,7 @@
  * A key shown once, as Stripe shows a new secret: a read-only field with a Copy button and a
  * plain warning. keygate stores only the key's hash; once this page is left, it is gone.
  */
-import { useEffect, useRef, useState } from "hono/jsx/dom";
+import { useLayoutEffect, useRef, useState } from "hono/jsx/dom";
 
 async function copy(field: HTMLInputElement): Promise<boolean> {
   try {
@@ -20,7 +20,7 @@ export function RevealedKey(props: { secret: string; heading: string; children?:
   const field = useRef<HTMLInputElement>(null);
   const heading = useRef<HTMLHeadingElement>(null);
   const [copied, setCopied] = useState<boolean | null>(null);
-  useEffect(() => heading.current?.focus(), []);
+  useLayoutEffect(() => heading.current?.focus(), []);
   return (
     <section class="reveal" aria-labelledby="reveal-heading">
       <h2 id="reveal-heading" tabindex={-1} ref={heading}>

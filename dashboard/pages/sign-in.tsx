@@ -1,12 +1,13 @@
 /** Sign-in: an admin token or admin key, checked with GET /whoami and kept in this tab only. */
-import { useEffect, useRef } from "hono/jsx/dom";
+import { useLayoutEffect, useRef } from "hono/jsx/dom";
 import { ProblemMessage, useAction } from "../data.tsx";
 import { signIn, type Problem, type Session } from "../session.ts";
 
 export function SignIn(props: { problem?: Problem; onSignedIn: (session: Session) => void }) {
   const field = useRef<HTMLInputElement>(null);
   const attempt = useAction(signIn);
-  useEffect(() => {
+  // With the render that draws the form, as the Shell's title and focus.
+  useLayoutEffect(() => {
     document.title = "Sign in · keygate";
     field.current?.focus();
   }, []);

@@ -165,16 +165,16 @@ describe("a read-only admin key", () => {
   });
 });
 
-describe("keyboard only", () => {
-  /** The focused element, and whether its focus ring shows (a solid outline at least 2 px wide). */
-  const focused = (page: Page) =>
-    page.evaluate(() => {
-      const el = document.activeElement as HTMLElement;
-      const style = getComputedStyle(el);
-      const label = el.getAttribute("aria-label") ?? (el.id ? document.querySelector(`label[for="${el.id}"]`)?.textContent : null) ?? el.textContent;
-      return { tag: el.tagName, label: (label ?? "").trim(), ring: style.outlineStyle !== "none" && parseFloat(style.outlineWidth) >= 2 };
-    });
+/** The focused element, and whether its focus ring shows (a solid outline at least 2 px wide). */
+const focused = (page: Page) =>
+  page.evaluate(() => {
+    const el = document.activeElement as HTMLElement;
+    const style = getComputedStyle(el);
+    const label = el.getAttribute("aria-label") ?? (el.id ? document.querySelector(`label[for="${el.id}"]`)?.textContent : null) ?? el.textContent;
+    return { tag: el.tagName, label: (label ?? "").trim(), ring: style.outlineStyle !== "none" && parseFloat(style.outlineWidth) >= 2 };
+  });
 
+describe("keyboard only", () => {
   /** Tabs to the control called `label`, checking that every control on the way shows its focus. */
   async function tabTo(page: Page, label: string, max = 40) {
     for (let i = 0; i < max; i++) {
@@ -247,6 +247,45 @@ describe("keyboard only", () => {
     await dialog.waitFor({ state: "detached" });
     await expect.poll(async () => (await focused(page)).label, POLL).toBe("Revoke");
     expect((await setting.api<{ data: { revokedAt: string | null }[] }>(`/keys?q=Keyboard`)).body.data[0].revokedAt).toBeNull();
+  });
+});
+
+describe("when the browser draws frames late (a busy machine, a tab in the background)", () => {
+  it("each page comes whole with its render: title, focus and data, and a quick click never leaves the old page behind", async () => {
+    const page = await open();
+    // Every animation frame half a second late.
+    await page.addInitScript(() => {
+      const frame = window.requestAnimationFrame.bind(window);
+      window.requestAnimationFrame = (callback) => window.setTimeout(() => frame(callback), 500);
+    });
+    await page.goto(`${base()}/admin/ui`);
+    await page.getByLabel("Admin token").waitFor();
+    expect([await page.title(), (await focused(page)).label]).toEqual(["Sign in · keygate", "Admin token"]);
+    await page.keyboard.type(setting.gateway.adminToken);
+    await page.keyboard.press("Enter");
+    await page.getByRole("heading", { name: "API keys", level: 1 }).waitFor();
+    expect(await page.title()).toBe("API keys · keygate");
+
+    // Away before the keys page's first frame: its list must not come back below the next page.
+    await page.getByRole("button", { name: "Create key", exact: true }).click();
+    await page.getByRole("heading", { name: "Create a key", level: 1 }).waitFor();
+    expect([await page.title(), (await focused(page)).tag]).toEqual(["Create a key · keygate", "H1"]);
+    await page.getByRole("link", { name: "Keys", exact: true }).click();
+    await page.getByRole("link", { name: "Sample key" }).click();
+    await page.getByRole("heading", { name: "Sample key", level: 1 }).waitFor();
+    await page.waitForTimeout(1500);
+    expect(await page.getByRole("heading", { level: 1 }).allInnerTexts()).toEqual(["Sample key"]);
+
+    // A dialog opened at once returns focus to its opener, not to a heading focused a frame late.
+    await page.getByRole("link", { name: "Keys", exact: true }).click();
+    await page.getByRole("link", { name: "Sample key" }).click();
+    await page.getByRole("button", { name: "Revoke", exact: true }).focus();
+    await page.keyboard.press("Enter");
+    await page.getByRole("dialog", { name: "Revoke Sample key?" }).waitFor();
+    await page.keyboard.press("Escape");
+    await page.getByRole("dialog").waitFor({ state: "detached" });
+    await page.waitForTimeout(1500);
+    expect((await focused(page)).label).toBe("Revoke");
   });
 });
 
