@@ -313,6 +313,8 @@ describe("the dashboard, as an operator uses it", () => {
       json: { name: "Operator key", ownerId: "ops", scopes: ["admin:write"] },
     });
     await signIn(page, base(), admin.key);
+    // The keys list answered before the key is revoked: the 401 comes from the next page's call.
+    await page.getByRole("table", { name: "API keys, newest first" }).waitFor();
     await setting.api(`/keys/${admin.id}`, { method: "DELETE" });
     await page.getByRole("link", { name: "Audit log", exact: true }).click();
     const problem = page.locator(".field", { has: page.getByLabel("Admin token") }).getByRole("alert");
