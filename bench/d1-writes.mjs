@@ -14,6 +14,7 @@ import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { build } from "esbuild";
 import { applyMigrations, compatibilityDate, loopbackMiniflare } from "../scripts/local-gateway.ts";
+import { benchStorage } from "./gateway.mjs";
 import { cpuMs, workerdPid } from "./inspect.mjs";
 import { WORKER_BUILD } from "./variant-build.mjs";
 
@@ -34,6 +35,7 @@ const outdir = await mkdtemp(join(tmpdir(), "keygate-d1-writes-"));
 try {
   const scriptPath = join(outdir, "worker.js");
   await build({ ...WORKER_BUILD, entryPoints: [new URL("./d1-writes-worker.ts", import.meta.url).pathname], outfile: scriptPath });
+  const storage = await benchStorage();
   const mf = loopbackMiniflare([
     {
       name: "writer",
@@ -44,7 +46,7 @@ try {
       d1Databases: { DB: "d1-writes" },
       unsafeDirectSockets: [{ host: "127.0.0.1", port: 0 }],
     },
-  ]);
+  ], storage.options);
   try {
     const db = await mf.getD1Database("DB");
     await applyMigrations(db);
@@ -67,7 +69,7 @@ try {
       }
     }
     const median = (xs) => [...xs].sort((a, b) => a - b)[xs.length >> 1];
-    console.log(`workerd CPU per request written, ${batches} batches of ${perBatch}, median of ${repeats} repeats:`);
+    console.log(`workerd CPU per request written, ${batches} batches of ${perBatch}, median of ${repeats} repeats (stores ${storage.kind === "memory" ? "in memory" : "on disk"}):`);
     const label = { rollups: "rollups and totals, no request log", pages: "with the log as pages (keygate)", rows: "with the log as a row per request (before 0004)" };
     for (const form of forms) {
       const extra = form === "rollups" ? "" : `  (the log: ${(median(results[form]) - median(results.rollups)).toFixed(1)} µs)`;
@@ -75,6 +77,7 @@ try {
     }
   } finally {
     await mf.dispose();
+    await storage.remove();
   }
 } finally {
   await rm(outdir, { recursive: true, force: true });

@@ -4,6 +4,8 @@
  * Analytics Engine dataset and its vars and secrets; beside it, in the same workerd, a
  * pass-through worker as the baseline. Each answers on its own loopback socket.
  */
+import { existsSync } from "node:fs";
+import { mkdtemp, rm } from "node:fs/promises";
 import { dirname } from "node:path";
 import { applyMigrations, assertionJwk, buildWorker, compatibilityDate, compatibilityFlags, loopbackMiniflare } from "../scripts/local-gateway.ts";
 import { FLOOR_SOURCE } from "./floor.mjs";
@@ -38,6 +40,22 @@ export default class extends WorkerEntrypoint {
 }`;
 
 const direct = () => [{ host: "127.0.0.1", port: 0 }];
+
+/**
+ * Where workerd keeps the local D1, KV and Durable Object stores for a run: in memory (a fresh
+ * directory on /dev/shm) when the machine has it, else Miniflare's own temporary directory on
+ * disk. Locally, workerd runs those stores' SQLite on the one thread that also runs keygate, so
+ * a store's writes to disk stall keygate's requests; on Cloudflare, D1 and Durable Objects run
+ * apart from the gateway's isolate and never do. KEYGATE_BENCH_STORAGE=disk keeps them on disk.
+ * `options` go to Miniflare; `remove` deletes the directory once Miniflare is disposed.
+ */
+export const STORES = process.env.KEYGATE_BENCH_STORAGE === "disk" || !existsSync("/dev/shm") ? "disk" : "memory";
+
+export async function benchStorage() {
+  if (STORES === "disk") return { kind: "disk", options: {}, remove: async () => {} };
+  const root = await mkdtemp("/dev/shm/keygate-bench-");
+  return { kind: "memory", options: { resourcePersistencePath: root }, remove: () => rm(root, { recursive: true, force: true }) };
+}
 
 function keygateWorker({ name = "keygate", scriptPath, compat, flags, originUrl, adminToken, kvStub }) {
   return {
@@ -93,13 +111,19 @@ export async function startGateway({ scriptPath, originUrl, adminToken, memory =
           }),
         ]),
   ];
-  const mf = loopbackMiniflare(workers, inspect ? { inspectorPort: 0, inspectorHost: "127.0.0.1" } : {});
+  const storage = await benchStorage();
+  const mf = loopbackMiniflare(workers, { ...storage.options, ...(inspect ? { inspectorPort: 0, inspectorHost: "127.0.0.1" } : {}) });
   await mf.ready;
   for (const name of ["keygate", ...others.map((o) => o.name)]) await applyMigrations(await mf.getD1Database("DB", name));
   const url = async (name) => (await mf.unsafeGetDirectURL(name)).href.replace(/\/$/, "");
   const probeWorker = await mf.getWorker("probe");
   return {
     mf,
+    /** stops workerd and removes its stores */
+    dispose: async () => {
+      await mf.dispose();
+      await storage.remove();
+    },
     gateway: await url("keygate"),
     baseline: memory ? null : await url("baseline"),
     floor: memory ? null : await url("floor"),

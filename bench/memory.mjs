@@ -85,6 +85,6 @@ export async function measureMemory({ scriptPath, originUrl, adminToken, keys, c
         "KV is a stub answering 'no such key', so each key takes the real negative-cache path without local KV/D1 I/O.",
     };
   } finally {
-    await g.mf.dispose();
+    await g.dispose();
   }
 }

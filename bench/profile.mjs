@@ -67,7 +67,7 @@ try {
   if (args.save) await writeFile(args.save, JSON.stringify(profile));
   printProfile(profile);
 } finally {
-  await g.mf.dispose();
+  await g.dispose();
   origin.disconnect();
   await rm(dirname(scriptPath), { recursive: true, force: true });
 }

@@ -5,10 +5,15 @@
  * workerd beside the baseline. Each round runs one build, the baseline, then the other build
  * (they swap every round); all three share the one workerd thread, so one baseline per round
  * serves both ratios. The figures reported are medians over the rounds.
+ *
+ * `npm run bench` runs it after the scenarios. Alone, for more rounds than the bench's twenty:
+ *   node bench/rollups.mjs --rounds 40   (3 s each, 50 connections; writes nothing)
  */
+import { fork } from "node:child_process";
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { parseArgs } from "node:util";
 import { randomToken, startGateway } from "./gateway.mjs";
 import { bundleVariant } from "./variant-build.mjs";
 import { cpuMs, workerdPid } from "./inspect.mjs";
@@ -124,7 +129,7 @@ export async function compareRollups({ originUrl, seconds, connections, rounds, 
       };
       return result;
     } finally {
-      await g.mf.dispose();
+      await g.dispose();
     }
   } finally {
     await rm(outdir, { recursive: true, force: true });
@@ -144,4 +149,16 @@ export function printRollups(r) {
   );
   console.log(`        mean drop ${r.ratio_drop_mean.toFixed(3)}, 95% interval ${r.ratio_drop_interval.map((x) => x.toFixed(3)).join(" to ")}`);
   console.log("");
+}
+
+if (import.meta.url === `file://${process.argv[1]}`) {
+  const { values } = parseArgs({ options: { rounds: { type: "string" } } });
+  const origin = fork(new URL("./origin.mjs", import.meta.url).pathname);
+  const { port } = await new Promise((resolve) => origin.once("message", resolve));
+  try {
+    const log = (msg) => console.log(msg);
+    printRollups(await compareRollups({ originUrl: `http://127.0.0.1:${port}`, seconds: 3, connections: 50, rounds: Number(values.rounds ?? 20), log }));
+  } finally {
+    origin.disconnect();
+  }
 }

@@ -61,7 +61,7 @@ try {
       }
       inspector.close();
     } finally {
-      await g.mf.dispose();
+      await g.dispose();
     }
   }
 } finally {

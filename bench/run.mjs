@@ -17,7 +17,7 @@ import { loadavg } from "node:os";
 import { rm, writeFile } from "node:fs/promises";
 import { dirname } from "node:path";
 import { parseArgs } from "node:util";
-import { buildBundle, randomToken, startGateway } from "./gateway.mjs";
+import { buildBundle, randomToken, startGateway, STORES } from "./gateway.mjs";
 import { cpuMs, workerdPid } from "./inspect.mjs";
 import { adminClient, keyBody } from "./keys.mjs";
 import { measureMemory } from "./memory.mjs";
@@ -56,7 +56,7 @@ function startOrigin() {
 }
 
 async function main() {
-  log(`building the worker (${quick ? "quick" : "full"} run: ${seconds} s per scenario, ${connections} connections)`);
+  log(`building the worker (${quick ? "quick" : "full"} run: ${seconds} s per scenario, ${connections} connections, stores ${STORES === "memory" ? "in memory" : "on disk"})`);
   const scriptPath = await buildBundle();
   const adminToken = randomToken();
   const results = {};
@@ -93,7 +93,7 @@ async function main() {
         results[scenario.name] = await scenario.run();
       }
     } finally {
-      await g.mf.dispose();
+      await g.dispose();
     }
     log(`usage rollups: valid_key with and without them, ${rollupRounds} alternating rounds`);
     rollups = await compareRollups({ originUrl: origin.url, seconds: quick ? 1 : 3, connections, rounds: rollupRounds, log });
@@ -149,6 +149,8 @@ async function main() {
       mode: quick ? "quick" : "full",
       seconds_per_scenario: seconds,
       connections,
+      /** where workerd kept D1, KV and the Durable Objects: "memory" (/dev/shm) or "disk" (bench/gateway.mjs) */
+      stores: STORES,
       requests: Object.fromEntries(Object.entries(results).map(([name, r]) => [name, r.requests])),
       latency_seconds_per_round: quick ? 1 : 2,
       latency_rounds: quick ? 1 : 10,

@@ -134,7 +134,7 @@ try {
       );
     }
   } finally {
-    await g.mf.dispose();
+    await g.dispose();
   }
 } finally {
   origin.disconnect();
