@@ -47,10 +47,10 @@ const direct = () => [{ host: "127.0.0.1", port: 0 }];
  * disk. Locally, workerd runs those stores' SQLite on the one thread that also runs keygate, so
  * a store's writes to disk stall keygate's requests; on Cloudflare, D1 and Durable Objects run
  * apart from the gateway's isolate and never do. KEYGATE_BENCH_STORAGE=disk keeps them on disk.
- * `options` go to Miniflare; `remove` deletes the directory once Miniflare is disposed.
  */
 export const STORES = process.env.KEYGATE_BENCH_STORAGE === "disk" || !existsSync("/dev/shm") ? "disk" : "memory";
 
+/** A run's stores (STORES): `options` go to Miniflare; `remove` deletes them once it is disposed. */
 export async function benchStorage() {
   if (STORES === "disk") return { kind: "disk", options: {}, remove: async () => {} };
   const root = await mkdtemp("/dev/shm/keygate-bench-");
