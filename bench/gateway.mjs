@@ -4,6 +4,7 @@
  * Analytics Engine dataset and its vars and secrets; beside it, in the same workerd, a
  * pass-through worker as the baseline. Each answers on its own loopback socket.
  */
+import { fork } from "node:child_process";
 import { existsSync } from "node:fs";
 import { mkdtemp, rm } from "node:fs/promises";
 import { dirname } from "node:path";
@@ -40,6 +41,15 @@ export default class extends WorkerEntrypoint {
 }`;
 
 const direct = () => [{ host: "127.0.0.1", port: 0 }];
+
+/** The origin (bench/origin.mjs) in its own process: `{ child, url }`; `child.disconnect()` stops it. */
+export function startOrigin() {
+  const child = fork(new URL("./origin.mjs", import.meta.url).pathname, { stdio: "inherit" });
+  return new Promise((resolve, reject) => {
+    child.once("message", ({ port }) => resolve({ child, url: `http://127.0.0.1:${port}` }));
+    child.once("exit", (code) => reject(new Error(`origin exited with ${code}`)));
+  });
+}
 
 /**
  * Where workerd keeps the local D1, KV and Durable Object stores for a run: in memory (a fresh

@@ -7,11 +7,10 @@
  *   --seconds N   per variant (default 8)   --connections N (default 50)
  *   --save PATH   also write the CPU profile (.cpuprofile, opens in Chrome DevTools)
  */
-import { fork } from "node:child_process";
 import { rm, writeFile } from "node:fs/promises";
 import { dirname } from "node:path";
 import { parseArgs } from "node:util";
-import { buildBundle, randomToken, startGateway } from "./gateway.mjs";
+import { buildBundle, randomToken, startGateway, startOrigin } from "./gateway.mjs";
 import { isolateInspector } from "./inspect.mjs";
 import { adminClient, keyBody, malformedKey } from "./keys.mjs";
 import { load, round } from "./load.mjs";
@@ -23,10 +22,9 @@ const PATH = "/v1/items";
 const bearer = (key) => ({ Authorization: `Bearer ${key}` });
 
 const scriptPath = await buildBundle();
-const origin = fork(new URL("./origin.mjs", import.meta.url).pathname);
-const { port } = await new Promise((resolve) => origin.once("message", resolve));
+const { child: origin, url: originUrl } = await startOrigin();
 const adminToken = randomToken();
-const g = await startGateway({ scriptPath, originUrl: `http://127.0.0.1:${port}`, adminToken, inspect: true });
+const g = await startGateway({ scriptPath, originUrl, adminToken, inspect: true });
 const admin = adminClient(g.gateway, adminToken);
 
 async function warm(keys) {

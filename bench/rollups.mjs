@@ -9,12 +9,11 @@
  * `npm run bench` runs it after the scenarios. Alone, for more rounds than the bench's twenty:
  *   node bench/rollups.mjs --rounds 40   (3 s each, 50 connections; writes nothing)
  */
-import { fork } from "node:child_process";
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
-import { randomToken, startGateway } from "./gateway.mjs";
+import { randomToken, startGateway, startOrigin } from "./gateway.mjs";
 import { bundleVariant } from "./variant-build.mjs";
 import { cpuMs, workerdPid } from "./inspect.mjs";
 import { adminClient, keyBody } from "./keys.mjs";
@@ -153,11 +152,10 @@ export function printRollups(r) {
 
 if (import.meta.url === `file://${process.argv[1]}`) {
   const { values } = parseArgs({ options: { rounds: { type: "string" } } });
-  const origin = fork(new URL("./origin.mjs", import.meta.url).pathname);
-  const { port } = await new Promise((resolve) => origin.once("message", resolve));
+  const { child: origin, url: originUrl } = await startOrigin();
   try {
     const log = (msg) => console.log(msg);
-    printRollups(await compareRollups({ originUrl: `http://127.0.0.1:${port}`, seconds: 3, connections: 50, rounds: Number(values.rounds ?? 20), log }));
+    printRollups(await compareRollups({ originUrl, seconds: 3, connections: 50, rounds: Number(values.rounds ?? 20), log }));
   } finally {
     origin.disconnect();
   }

@@ -6,12 +6,11 @@
  *
  *   --keys N   distinct keys per step, three steps (default 25000)
  */
-import { fork } from "node:child_process";
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
-import { randomToken, startGateway } from "./gateway.mjs";
+import { randomToken, startGateway, startOrigin } from "./gateway.mjs";
 import { isolateInspector, rssBytes, workerdPid } from "./inspect.mjs";
 import { unknownKey } from "./keys.mjs";
 import { load } from "./load.mjs";
@@ -27,13 +26,12 @@ const RUNS = {
   },
 };
 
-const origin = fork(new URL("./origin.mjs", import.meta.url).pathname);
-const { port } = await new Promise((resolve) => origin.once("message", resolve));
+const { child: origin, url: originUrl } = await startOrigin();
 const outdir = await mkdtemp(join(tmpdir(), "keygate-rss-"));
 try {
   for (const [name, patches] of Object.entries(RUNS)) {
     const scriptPath = await bundleVariant(patches, join(outdir, String(Object.keys(patches).length)));
-    const g = await startGateway({ scriptPath, originUrl: `http://127.0.0.1:${port}`, adminToken: randomToken(), memory: true });
+    const g = await startGateway({ scriptPath, originUrl, adminToken: randomToken(), memory: true });
     try {
       const pid = await workerdPid();
       const inspector = await isolateInspector(g.inspectorUrl, "keygate", () => fetch(`${g.gateway}/healthz`).then((r) => r.arrayBuffer()));

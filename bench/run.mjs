@@ -12,12 +12,11 @@
  *   --rollup-rounds N  rounds of the with/without usage rollups comparison (default 20, quick 1)
  *   --latency-rps N    the open-loop latency scenario's offered rate (default 300, quick 100)
  */
-import { fork } from "node:child_process";
 import { loadavg } from "node:os";
 import { rm, writeFile } from "node:fs/promises";
 import { dirname } from "node:path";
 import { parseArgs } from "node:util";
-import { buildBundle, randomToken, startGateway, STORES } from "./gateway.mjs";
+import { buildBundle, randomToken, startGateway, startOrigin, STORES } from "./gateway.mjs";
 import { cpuMs, workerdPid } from "./inspect.mjs";
 import { adminClient, keyBody } from "./keys.mjs";
 import { measureMemory } from "./memory.mjs";
@@ -47,13 +46,6 @@ const latencyRps = Number(args["latency-rps"] ?? (quick ? 100 : 300));
 const started = Date.now();
 const log = (msg) => console.log(`[${((Date.now() - started) / 1000).toFixed(1).padStart(5)} s] ${msg}`);
 
-function startOrigin() {
-  const child = fork(new URL("./origin.mjs", import.meta.url).pathname, { stdio: "inherit" });
-  return new Promise((resolve, reject) => {
-    child.once("message", ({ port }) => resolve({ child, url: `http://127.0.0.1:${port}` }));
-    child.once("exit", (code) => reject(new Error(`origin exited with ${code}`)));
-  });
-}
 
 async function main() {
   log(`building the worker (${quick ? "quick" : "full"} run: ${seconds} s per scenario, ${connections} connections, stores ${STORES === "memory" ? "in memory" : "on disk"})`);

@@ -9,12 +9,11 @@
  *   --seconds N per run (default 2)   --rounds N (default 5)   --connections N (default 50)
  *   --only NAME,NAME   run only these variants (and "as built")
  */
-import { fork } from "node:child_process";
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
-import { randomToken, startGateway } from "./gateway.mjs";
+import { randomToken, startGateway, startOrigin } from "./gateway.mjs";
 import { bundleVariant } from "./variant-build.mjs";
 import { cpuMs, workerdPid } from "./inspect.mjs";
 import { adminClient, keyBody } from "./keys.mjs";
@@ -76,8 +75,7 @@ const VARIANTS = {
 
 const only = args.only ? new Set(["as built", "as built, again (shows the noise)", ...args.only.split(",")]) : null;
 const chosen = Object.entries(VARIANTS).filter(([name]) => !only || only.has(name));
-const origin = fork(new URL("./origin.mjs", import.meta.url).pathname);
-const { port } = await new Promise((resolve) => origin.once("message", resolve));
+const { child: origin, url: originUrl } = await startOrigin();
 const outdir = await mkdtemp(join(tmpdir(), "keygate-variants-"));
 try {
   const builds = [];
@@ -92,7 +90,7 @@ try {
   const [first, ...others] = builds;
   const g = await startGateway({
     scriptPath: first.scriptPath,
-    originUrl: `http://127.0.0.1:${port}`,
+    originUrl,
     adminToken,
     others: others.map((b) => ({ name: b.worker, scriptPath: b.scriptPath })),
   });
