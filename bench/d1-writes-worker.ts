@@ -10,10 +10,12 @@
  *            (bench/d1-writes.mjs creates it as `request_log_rows`)
  */
 import { sql } from "drizzle-orm";
-import { addRequest, emptyMeasures } from "../src/analytics/figures";
+import { addRequest } from "../src/analytics/figures";
+import { emptyMeasures } from "../src/store/measures";
 import type { RecordedRequest } from "../src/analytics/writer";
 import { runOnce } from "../src/store/flush";
 import { addToPage, flushStatements, type LogPage, type Rollup } from "../src/store/usage";
+import { logRow } from "../src/analytics/buffer";
 
 const KEY_ID = "key_01JD0000000000000000000000";
 let clock = Date.now();
@@ -51,7 +53,7 @@ export default {
     const pages = new Map<string, LogPage>();
     for (const r of requests) {
       addRequest(rollup, r);
-      if (form === "pages") addToPage(pages, KEY_ID, r);
+      if (form === "pages") addToPage(pages, KEY_ID, logRow(r));
     }
     const id = `usage_${crypto.randomUUID()}`;
     await runOnce(env.DB, id, (notYetApplied) => {

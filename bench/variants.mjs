@@ -40,7 +40,7 @@ const VARIANTS = {
     ],
   },
   "no timer for the request's waits (KeyState, origin)": {
-    "gateway/deadline.ts": [[/const due = Date\.now\(\) \+ ms;/, "if (ms > 0) return work;\n    const due = Date.now() + ms;"]],
+    "http/deadline.ts": [[/const due = Date\.now\(\) \+ ms;/, "if (ms > 0) return work;\n    const due = Date.now() + ms;"]],
   },
   "origin's answer passed on as it is (no header walk, no keygate headers)": {
     "gateway/index.ts": [[/const answer = answerFrom\([^;]*;/, "const answer = { response: upstream, bytes: 0 };"]],

@@ -3,7 +3,7 @@ import { Command } from "commander";
 import type { AuditEntry } from "../client/index.ts";
 import { relativeTime } from "../client/format.ts";
 import { listPages, withPaging } from "./paging.ts";
-import type { ContextFor } from "./program.ts";
+import type { ContextFor } from "./context.ts";
 
 export function auditCommand(contextFor: ContextFor): Command {
   const command = new Command("audit")

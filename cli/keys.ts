@@ -4,7 +4,7 @@ import { type CreatedKey, type CreateKeyInput, type KeyRecord, type UpdateKeyInp
 import { integer, isoTime, jsonObject, ratelimit, refill, repeatable, text } from "./options.ts";
 import { relativeTime, utcMinute } from "../client/format.ts";
 import { listPages, withPaging } from "./paging.ts";
-import type { Context, ContextFor } from "./program.ts";
+import type { Context, ContextFor } from "./context.ts";
 import { countColumns, duration, keyColumns, keyFields, requestColumns, USAGE_COLUMNS_HELP, verdictFields } from "./views.ts";
 
 const examples = (...lines: string[]) => `\nExamples:\n${lines.map((line) => `  $ ${line}`).join("\n")}`;

@@ -2,7 +2,7 @@
 import { Command, Option } from "commander";
 import { collectPages } from "../client/index.ts";
 import { integer } from "./options.ts";
-import type { Context } from "./program.ts";
+import type { Context } from "./context.ts";
 
 const PAGE_SIZE = 100; // the admin API's largest page
 const DEFAULT_LIMIT = 50;

@@ -4,23 +4,14 @@
  */
 import { readFileSync } from "node:fs";
 import { Command, CommanderError } from "commander";
-import { createKeygateClient, KeygateError, KeygateUnreachableError, type KeygateClient } from "../client/index.ts";
+import { createKeygateClient, KeygateError, KeygateUnreachableError } from "../client/index.ts";
 import { DEFAULT_URL, resolveConnection, UsageError } from "./config.ts";
 import { createOutput, type Output } from "./output/index.ts";
+import type { ContextFor } from "./context.ts";
 import { printable } from "./output/table.ts";
 import { keysCommand } from "./keys.ts";
 import { usageCommand } from "./usage.ts";
 import { auditCommand } from "./audit.ts";
-
-export interface Context {
-  client: KeygateClient;
-  out: Output;
-  /** print the API's JSON instead of tables */
-  json: boolean;
-}
-
-/** Builds the Context for a command once its options are parsed. */
-export type ContextFor = (command: Command) => Context;
 
 const { version } = JSON.parse(readFileSync(new URL("../package.json", import.meta.url), "utf8")) as { version: string };
 

@@ -2,7 +2,7 @@
 import { Command, Option } from "commander";
 import { isoTime } from "./options.ts";
 import { utcMinute } from "../client/format.ts";
-import type { ContextFor } from "./program.ts";
+import type { ContextFor } from "./context.ts";
 import { countColumns, USAGE_COLUMNS_HELP } from "./views.ts";
 
 export function usageCommand(contextFor: ContextFor): Command {

@@ -6,7 +6,7 @@ import { requestId, services } from "./middleware";
 import { keyStateClient } from "./state/client";
 import { adminApp } from "./admin";
 import { wellKnown } from "./gateway/well-known";
-import { targetOf, underPrefix } from "./gateway/paths";
+import { targetOf, underPrefix } from "./http/paths";
 
 const servicesByEnv = new WeakMap<Env, Services>();
 

@@ -1,6 +1,6 @@
 import type { Context } from "hono";
 import { ZodError } from "zod";
-import { newRequestId } from "./middleware";
+import { newRequestId } from "./http/request-id";
 
 /** Every error code keygate answers with, its HTTP status and its human title. */
 export const PROBLEMS = {

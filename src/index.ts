@@ -1,10 +1,10 @@
 import { appFor, buildServices, ownsPath } from "./app";
 import { getConfig } from "./config";
 import { problemResponse, toProblem } from "./errors";
-import { newRequestId } from "./middleware";
+import { newRequestId } from "./http/request-id";
 import { cleanUp } from "./scheduled";
 import { signerReady } from "./gateway/assertion";
-import { keepTarget, parseTarget } from "./gateway/paths";
+import { keepTarget, parseTarget } from "./http/paths";
 import { handleConsumer } from "./gateway";
 
 export { KeyState } from "./state/key-state";

@@ -1,8 +1,7 @@
 import type { MiddlewareHandler } from "hono";
 import type { AppEnv, Services } from "./context";
+import { newRequestId } from "./http/request-id";
 
-/** `req_` and 32 hex characters: the one form of request id keygate issues. */
-export const newRequestId = (): string => `req_${crypto.randomUUID().replaceAll("-", "")}`;
 
 /** A fresh id per request, on the context and on every response (inbound ids are not trusted). */
 export const requestId = (): MiddlewareHandler<AppEnv> => async (c, next) => {

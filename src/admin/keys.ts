@@ -7,7 +7,7 @@ import { missingScopes } from "../keys/scopes";
 import { keyUnusable, VERIFY_CODES } from "../keys/verify";
 import { KEY_ID_PATTERN, getDb } from "../store/db";
 import { findByHash, listKeys } from "../store/keys";
-import { toRecord, type StoredKey } from "../store/record";
+import { toRecord, type StoredKey } from "../keys/record";
 import { clientIp } from "../middleware";
 import { createKey, loadKey, revokeKey, rotate, updateKeyFields, type Changed, type LifecycleEnv } from "./lifecycle";
 import { loadLineageOf, type Lineage } from "../store/lineage";
@@ -212,7 +212,7 @@ async function verify(c: Context<AppEnv>, body: { key: string; scopes?: string[]
   const key = await findByHash(getDb(c.env.DB), await hashKey(body.key));
   if (!key) return refuse("KEY_NOT_FOUND");
   const unusable = keyUnusable(key, Date.now());
-  if (unusable) return refuse(unusable.code as (typeof VERIFY_CODES)[number], key);
+  if (unusable) return refuse(unusable.code, key);
   if (body.scopes && missingScopes(key.scopes, body.scopes).length > 0) return refuse("INSUFFICIENT_SCOPE", key);
 
   const lineage = await loadLineageOf(c.env.DB, key.id);

@@ -5,7 +5,7 @@ import { getDb, newId, storageUnavailable } from "../store/db";
 import { activeKeysOf, findById } from "../store/keys";
 import { changedByRequest, commitChange, loadLineageOf, type KeyWrite, type Lineage } from "../store/lineage";
 import { publishKey } from "../store/cache";
-import { keyStatus, type Credits, type StoredKey } from "../store/record";
+import { keyStatus, type Credits, type StoredKey } from "../keys/record";
 import type { AuditContext } from "../store/audit";
 import type { Services } from "../context";
 import { StateUnavailableError } from "../state/client";

@@ -3,6 +3,10 @@ import { PREFIX_PATTERN } from "../keys/format";
 import { SCOPE_PATTERN } from "../keys/scopes";
 import { parseRange } from "../keys/ip";
 import { VERIFY_CODES } from "../keys/verify";
+import type { ProblemCode } from "../errors";
+
+/** Every verdict but VALID is a code the gateway answers with. */
+VERIFY_CODES satisfies readonly ("VALID" | ProblemCode)[];
 
 /** Limits that DESIGN.md leaves open; docs/behaviour.md ("Validation") writes them down. */
 export const LIMITS = {

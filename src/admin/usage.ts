@@ -1,7 +1,8 @@
 import { createRoute, z, type OpenAPIHono } from "@hono/zod-openapi";
 import type { AppEnv } from "../context";
 import { ProblemError } from "../errors";
-import { Tally, type Cell, type UsageFigures } from "../analytics/figures";
+import { Tally, type UsageFigures } from "../analytics/figures";
+import type { Cell } from "../store/measures";
 import { usageSource } from "../analytics/usage";
 import { GROUP_COLUMNS, type GroupBy, type HourRange } from "../store/usage";
 import { getKey } from "./lifecycle";

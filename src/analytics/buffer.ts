@@ -1,8 +1,9 @@
 import { env } from "cloudflare:workers";
 import { runOnce } from "../store/flush";
-import { addToPage, flushStatements, type LogPage, type Rollup } from "../store/usage";
-import { addRequest, emptyMeasures } from "./figures";
-import type { RecordedRequest } from "./writer";
+import { addToPage, flushStatements, type LogPage, type LogRow, type Rollup } from "../store/usage";
+import { addRequest } from "./figures";
+import { emptyMeasures } from "../store/measures";
+import { REACHED_ORIGIN, type RecordedRequest } from "./writer";
 import { DEFAULT_LIMITS, type BufferLimits } from "./limits";
 
 /**
@@ -61,9 +62,25 @@ function add(batch: Batch, r: RecordedRequest): void {
     batch.rollups.set(id, rollup);
   }
   addRequest(rollup, r);
-  if (r.keyId !== null) addToPage(batch.pages, r.keyId, r);
+  if (r.keyId !== null) addToPage(batch.pages, r.keyId, logRow(r));
   batch.requests += 1;
 }
+
+/** A request as its key's request log shows it. */
+export const logRow = (r: RecordedRequest): LogRow => ({
+  at: r.at,
+  requestId: r.requestId,
+  method: r.method,
+  path: r.path,
+  route: r.route,
+  status: r.status,
+  outcome: r.outcome,
+  ip: r.clientIp || null,
+  userAgent: r.userAgent || null,
+  country: r.country || null,
+  gatewayMs: r.gatewayMs,
+  upstreamMs: REACHED_ORIGIN.has(r.outcome) ? r.upstreamMs : null,
+});
 
 export class UsageBuffer {
   private open: Batch | null = null;

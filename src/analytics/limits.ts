@@ -1,3 +1,5 @@
+import { USAGE_FLUSH_MS } from "../config";
+
 /** The usage buffer's limits (src/analytics/buffer.ts), which bound how late and how lossy usage can be. */
 
 export interface BufferLimits {
@@ -11,14 +13,8 @@ export interface BufferLimits {
   retryDelaysMs: number[];
 }
 
-/**
- * The longest USAGE_FLUSH_MS allowed: the timer and every retry of a write then fit within the
- * 30 s that Workers give `waitUntil` after a response, so a figure is at most 60 s late.
- */
-export const MAX_FLUSH_AFTER_MS = 15_000;
-
 export const DEFAULT_LIMITS: BufferLimits = {
-  flushAfterMs: 10_000,
+  flushAfterMs: USAGE_FLUSH_MS.default,
   batchRequests: 500,
   maxHeldRequests: 5_000,
   retryDelaysMs: [2_000, 4_000, 8_000],

@@ -1,5 +1,5 @@
-import { addMeasures, emptyMeasures, type Cell } from "./figures";
-import { BOUNDS_MS } from "./histogram";
+import { addMeasures, emptyMeasures, type Cell } from "../store/measures";
+import { BOUNDS_MS } from "../store/histogram";
 
 /**
  * /admin/metrics in the Prometheus text exposition format (version 0.0.4): counters from the

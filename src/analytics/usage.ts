@@ -2,8 +2,8 @@ import { ProblemError } from "../errors";
 import type { Config } from "../config";
 import { getDb } from "../store/db";
 import { groupedCells, keyCells, type GroupBy, type HourRange } from "../store/usage";
-import { cellsBy, HISTOGRAM_COLUMNS, type Cell } from "./figures";
-import { BOUNDS_MS } from "./histogram";
+import { cellsBy, HISTOGRAM_COLUMNS, type Cell } from "../store/measures";
+import { BOUNDS_MS } from "../store/histogram";
 import { REACHED_ORIGIN } from "./writer";
 
 /**

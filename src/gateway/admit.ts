@@ -5,7 +5,7 @@ import { missingScopes } from "../keys/scopes";
 import { ipAllowed } from "../keys/ip";
 import { keyUnusable } from "../keys/verify";
 import { lookupKey, refetchKey } from "../store/cache";
-import type { StoredKey } from "../store/record";
+import type { StoredKey } from "../keys/record";
 import type { CheckResult, LimitState } from "../state/key-state";
 import { StateUnavailableError, type KeyStateClient } from "../state/client";
 import type { RequestEvent } from "../analytics/writer";
@@ -15,7 +15,7 @@ import { requiredScopes } from "./routes";
 import { METHODS } from "./cors";
 import { setRateLimitHeaders } from "./headers";
 import type { Exchange } from "./exchange";
-import type { Deadline } from "./deadline";
+import type { Deadline } from "../http/deadline";
 
 export interface Admitted {
   key: StoredKey;
@@ -124,7 +124,7 @@ function refuse(
   ip: string | null,
 ): ProblemError | null {
   const unusable = keyUnusable(key, Date.now()); // 4, 5, 6
-  if (unusable) return unusable;
+  if (unusable) return new ProblemError(unusable.code, unusable.detail);
   if (path === null) {
     return new ProblemError("NO_ROUTE", "No route serves this target: its path holds an encoded /, \\ or NUL, a ; or a broken % encoding, or it has no path."); // 7
   }

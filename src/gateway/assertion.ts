@@ -1,7 +1,7 @@
 import { calculateJwkThumbprint, importJWK, SignJWT, type JWK } from "jose";
 import type { Config } from "../config";
 import { ProblemError } from "../errors";
-import type { StoredKey } from "../store/record";
+import type { StoredKey } from "../keys/record";
 
 /**
  * The identity assertion the origin can verify (DESIGN.md, "What the origin receives"):

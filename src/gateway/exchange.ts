@@ -1,6 +1,6 @@
 import type { Route } from "../config";
 import type { Services } from "../context";
-import type { Deadline } from "./deadline";
+import type { Deadline } from "../http/deadline";
 
 /**
  * One consumer request as the gateway handles it: what every step of the hot path reads,

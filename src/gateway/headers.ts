@@ -1,5 +1,5 @@
 import type { LimitState } from "../state/key-state";
-import type { StoredKey } from "../store/record";
+import type { StoredKey } from "../keys/record";
 
 /** Connection-level headers never forwarded in either direction (RFC 9110, 7.6.1). */
 export const HOP_BY_HOP = new Set([

@@ -5,13 +5,13 @@ import type { RequestEvent } from "../analytics/writer";
 import { admit, type Admitted } from "./admit";
 import type { Exchange } from "./exchange";
 import { matchRoute, upstreamUrl } from "./routes";
-import type { Target } from "./paths";
+import type { Target } from "../http/paths";
 import { isPreflight, preflight, withCors } from "./cors";
 import { identityHeaders, rateLimitHeaders } from "./headers";
 import { assertionFor } from "./assertion";
 import { answerFrom, forward, originHeaders } from "./proxy";
 import { record } from "./record";
-import { Deadline } from "./deadline";
+import { Deadline } from "../http/deadline";
 
 /**
  * The hot path (DESIGN.md, "Consumer requests"): verify the key in the table's order, meter

@@ -1,6 +1,6 @@
 import { ProblemError } from "../errors";
 import { HOP_BY_HOP } from "./headers";
-import type { Deadline } from "./deadline";
+import type { Deadline } from "../http/deadline";
 
 /**
  * Sends the request to the origin, streaming the body both ways, and answers with the

@@ -1,5 +1,5 @@
 import type { Route } from "../config";
-import { underPrefix } from "./paths";
+import { underPrefix } from "../http/paths";
 
 /** The first route whose prefix covers the canonical path (null path: no canonical form, no route). */
 export function matchRoute(routes: readonly Route[], path: string | null): Route | null {

@@ -1,18 +1,24 @@
-import { ProblemError, type ProblemCode } from "../errors";
-import type { StoredKey } from "../store/record";
+import type { StoredKey } from "./record";
+
+/** Why a key cannot be used: one of DESIGN.md's codes and a sentence for the consumer. */
+export interface Refusal {
+  code: "KEY_REVOKED" | "KEY_EXPIRED" | "KEY_DISABLED";
+  detail: string;
+}
 
 /** Checks 4 to 6 of DESIGN.md's table: what makes a stored key unusable, whatever the route. */
-export function keyUnusable(key: StoredKey, now: number): ProblemError | null {
+export function keyUnusable(key: StoredKey, now: number): Refusal | null {
   if (key.revokedAt !== null) {
-    return new ProblemError("KEY_REVOKED", `This key was revoked at ${new Date(key.revokedAt).toISOString()}.`);
+    return { code: "KEY_REVOKED", detail: `This key was revoked at ${new Date(key.revokedAt).toISOString()}.` };
   }
   if (key.expiresAt !== null && key.expiresAt <= now) {
-    return new ProblemError("KEY_EXPIRED", `This key expired at ${new Date(key.expiresAt).toISOString()}.`);
+    return { code: "KEY_EXPIRED", detail: `This key expired at ${new Date(key.expiresAt).toISOString()}.` };
   }
-  if (!key.enabled) return new ProblemError("KEY_DISABLED", "This key is disabled; ask the API's operator to enable it.");
+  if (!key.enabled) return { code: "KEY_DISABLED", detail: "This key is disabled; ask the API's operator to enable it." };
   return null;
 }
 
+/** What `POST /admin/keys/verify` answers in `code`: VALID, or the code the gateway would answer. */
 export const VERIFY_CODES = [
   "VALID",
   "MISSING_KEY",
@@ -24,4 +30,4 @@ export const VERIFY_CODES = [
   "INSUFFICIENT_SCOPE",
   "RATE_LIMITED",
   "QUOTA_EXHAUSTED",
-] as const satisfies readonly ("VALID" | ProblemCode)[];
+] as const;

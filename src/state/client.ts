@@ -1,5 +1,5 @@
 import { Lru } from "../store/lru";
-import { Deadline } from "../gateway/deadline";
+import { Deadline } from "../http/deadline";
 import type { CheckRequest, CheckResult, Confirm, KeyState, PeekResult, Prepare } from "./key-state";
 
 /**

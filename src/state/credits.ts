@@ -1,4 +1,4 @@
-import type { Refill } from "../store/record";
+import type { Refill } from "../keys/record";
 
 const DAY_MS = 86_400_000;
 

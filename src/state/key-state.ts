@@ -1,7 +1,7 @@
 import { DurableObject } from "cloudflare:workers";
 import { recordUsage, type UsageDelta } from "../store/keys";
 import { readLineageState, type LineageState } from "../store/lineage";
-import type { Credits, RateLimit } from "../store/record";
+import type { Credits, RateLimit } from "../keys/record";
 import { nextRefill } from "./credits";
 
 /**

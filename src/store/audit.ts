@@ -1,6 +1,6 @@
 import { and, desc, eq, lt, sql, type SQL } from "drizzle-orm";
 import { auditLog, type AuditRow } from "./schema";
-import { iso, type StoredKey } from "./record";
+import { iso, type StoredKey } from "../keys/record";
 import { newId, type Db } from "./db";
 
 export type AuditAction = "key.create" | "key.update" | "key.revoke" | "key.rotate";

@@ -2,7 +2,7 @@ import { ProblemError } from "../errors";
 import { findByHash } from "./keys";
 import { getDb } from "./db";
 import { Lru } from "./lru";
-import type { StoredKey } from "./record";
+import type { StoredKey } from "../keys/record";
 
 /**
  * Key lookup through three tiers (docs/storage.md): isolate memory, then KV, then D1.

@@ -1,6 +1,7 @@
 import { and, desc, eq, gt, isNotNull, isNull, lt, lte, or, sql, type SQL } from "drizzle-orm";
 import { keys } from "./schema";
-import { fromRow, type KeyStatus, type StoredKey } from "./record";
+import { fromRow } from "./record";
+import type { KeyStatus, StoredKey } from "../keys/record";
 import { getDb, type Db } from "./db";
 import { runOnce } from "./flush";
 

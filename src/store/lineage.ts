@@ -1,6 +1,7 @@
 import { and, eq, getTableColumns, sql, type SQL } from "drizzle-orm";
 import { auditLog, keys, lineages } from "./schema";
-import { fromRow, toRow, type Credits, type StoredKey } from "./record";
+import { fromRow, toRow } from "./record";
+import type { Credits, StoredKey } from "../keys/record";
 import { auditAfterChange, diff, type AuditAction, type AuditContext } from "./audit";
 import { getDb, newId, runBatch, type Db, type Statement } from "./db";
 

@@ -1,5 +1,5 @@
 import { index, integer, primaryKey, sqliteTable, text } from "drizzle-orm/sqlite-core";
-import { HISTOGRAM_COLUMNS } from "../analytics/figures";
+import { HISTOGRAM_COLUMNS } from "./measures";
 
 /**
  * D1 tables (docs/storage.md). Times are integer milliseconds since the epoch; lists are
@@ -96,7 +96,7 @@ export const appliedFlushes = sqliteTable(
 );
 
 
-/** One counter column per latency bucket (src/analytics/histogram.ts): `gw_ms_1` … `gw_ms_inf`. */
+/** One counter column per latency bucket (src/store/histogram.ts): `gw_ms_1` … `gw_ms_inf`. */
 const histogramColumns = (names: string[]) =>
   Object.fromEntries(names.map((name) => [name, integer(name).notNull().default(0)]));
 

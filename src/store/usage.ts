@@ -1,6 +1,5 @@
 import { sql, type SQL } from "drizzle-orm";
-import { addMeasures, cellFromRow, cellsBy, emptyMeasures, MEASURE_COLUMNS, measureValues, type Cell, type Measures } from "../analytics/figures";
-import { REACHED_ORIGIN, type RecordedRequest } from "../analytics/writer";
+import { addMeasures, cellFromRow, cellsBy, emptyMeasures, MEASURE_COLUMNS, measureValues, type Cell, type Measures } from "./measures";
 import type { Db } from "./db";
 import { keys, requestLogPages, usageRollups, usageTotals } from "./schema";
 
@@ -74,32 +73,16 @@ export interface LogPage {
 }
 
 /** Adds a request made with a known key to its key's page in `pages`. */
-export function addToPage(pages: Map<string, LogPage>, keyId: string, r: RecordedRequest): void {
+export function addToPage(pages: Map<string, LogPage>, keyId: string, row: LogRow): void {
   let page = pages.get(keyId);
   if (!page) {
-    page = { keyId, newestAt: r.at, oldestAt: r.at, outcomes: new Set(), entries: [] };
+    page = { keyId, newestAt: row.at, oldestAt: row.at, outcomes: new Set(), entries: [] };
     pages.set(keyId, page);
   }
-  if (r.at > page.newestAt) page.newestAt = r.at;
-  if (r.at < page.oldestAt) page.oldestAt = r.at;
-  page.outcomes.add(r.outcome);
-  // In ENTRY_FIELDS order.
-  page.entries.push(
-    JSON.stringify([
-      r.at,
-      r.requestId,
-      r.method,
-      r.path,
-      r.route,
-      r.status,
-      r.outcome,
-      r.clientIp || null,
-      r.userAgent || null,
-      r.country || null,
-      r.gatewayMs,
-      REACHED_ORIGIN.has(r.outcome) ? r.upstreamMs : null,
-    ]),
-  );
+  if (row.at > page.newestAt) page.newestAt = row.at;
+  if (row.at < page.oldestAt) page.oldestAt = row.at;
+  page.outcomes.add(row.outcome);
+  page.entries.push(JSON.stringify(ENTRY_FIELDS.map((name) => row[name])));
 }
 
 /** Pages as the JSON array `json_each` reads: `[[keyId, newestAt, oldestAt, outcomes, [entry, …]], …]`. */

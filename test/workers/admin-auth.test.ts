@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { generateKey } from "../../src/keys/format";
-import type { KeyRecord } from "../../src/store/record";
+import type { KeyRecord } from "../../src/keys/record";
 import { ADMIN_TOKEN, admin, createKey, send, uniqueOwner, type Created } from "./helpers";
 import { adminKey, auditBy, body, expectProblem, getRecord, keysOf, revoke } from "./admin-helpers";
 

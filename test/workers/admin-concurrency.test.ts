@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import type { KeyRecord } from "../../src/store/record";
+import type { KeyRecord } from "../../src/keys/record";
 import { createKey, uniqueOwner } from "./helpers";
 import { auditOf, expectProblem, getRecord, keysOf, patch, revoke, rotate, sleep } from "./admin-helpers";
 

@@ -1,5 +1,5 @@
 import { beforeAll, describe, expect, it } from "vitest";
-import type { KeyRecord } from "../../src/store/record";
+import type { KeyRecord } from "../../src/keys/record";
 import { admin, createKey, uniqueOwner, type Created } from "./helpers";
 import { adminKey, auditBy, body, expectInvalid, expectProblem, keysOf } from "./admin-helpers";
 

@@ -1,5 +1,5 @@
 import { expect } from "vitest";
-import type { KeyRecord } from "../../src/store/record";
+import type { KeyRecord } from "../../src/keys/record";
 import { admin, createKey, problem, uniqueOwner, type Created } from "./helpers";
 
 /** What `GET /admin/audit` lists. */

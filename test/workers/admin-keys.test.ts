@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { parseKey } from "../../src/keys/format";
-import type { KeyRecord } from "../../src/store/record";
+import type { KeyRecord } from "../../src/keys/record";
 import { admin, call, createKey, uniqueOwner } from "./helpers";
 import { body, getRecord, isIso, KEY_ID, RECORD_FIELDS, sleep } from "./admin-helpers";
 

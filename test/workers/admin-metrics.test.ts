@@ -1,8 +1,8 @@
 import parsePrometheusTextFormat from "parse-prometheus-text-format";
 import { describe, expect, it } from "vitest";
 import { renderMetrics } from "../../src/analytics/prometheus";
-import { BOUNDS_MS } from "../../src/analytics/histogram";
-import { emptyMeasures } from "../../src/analytics/figures";
+import { BOUNDS_MS } from "../../src/store/histogram";
+import { emptyMeasures } from "../../src/store/measures";
 import { admin, call, createKey } from "./helpers";
 import { sleep } from "./gateway-helpers";
 import { drainUsage, family, scrape, valueOf } from "./usage-helpers";

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { call, createKey, type Created } from "./helpers";
-import type { StoredKey } from "../../src/store/record";
+import type { StoredKey } from "../../src/keys/record";
 import { expectProblem, patchKey, revokeKey, rotateKey, serveStale, sleep, storedRecord } from "./gateway-helpers";
 
 /** A key with a warm cache: a few requests have gone through it already. */

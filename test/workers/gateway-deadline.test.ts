@@ -1,9 +1,9 @@
 import { describe, expect, it } from "vitest";
-import { Deadline } from "../../src/gateway/deadline";
+import { Deadline } from "../../src/http/deadline";
 import { call, createKey } from "./helpers";
 import { expectProblem, sleep } from "./gateway-helpers";
 
-/** A request's waits share one timer (src/gateway/deadline.ts); each still ends at its own deadline. */
+/** A request's waits share one timer (src/http/deadline.ts); each still ends at its own deadline. */
 const never = () => new Promise<never>(() => {});
 const late = () => new Error("late");
 

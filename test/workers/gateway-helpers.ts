@@ -6,8 +6,7 @@ import { generateKey, hashKey } from "../../src/keys/format";
 import { clearMemoryCache, publishKey } from "../../src/store/cache";
 import { getDb } from "../../src/store/db";
 import { findByHash } from "../../src/store/keys";
-import type { StoredKey } from "../../src/store/record";
-import type { KeyRecord } from "../../src/store/record";
+import type { KeyRecord, StoredKey } from "../../src/keys/record";
 import { admin, BASE, problem } from "./helpers";
 
 /** What the test origin echoes back: the request exactly as it arrived there. */

@@ -2,7 +2,7 @@ import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import { createKey } from "./helpers";
 import { expectProblem, gatewayWith } from "./gateway-helpers";
-import { canonicalPath } from "../../src/gateway/paths";
+import { canonicalPath } from "../../src/http/paths";
 
 /**
  * DESIGN.md "Routes": paths are made canonical before matching and forwarded canonical, so no

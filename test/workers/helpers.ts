@@ -1,7 +1,7 @@
 import { env, exports } from "cloudflare:workers";
 import { expect } from "vitest";
-import type { KeyRecord } from "../../src/store/record";
-import { canonicalPath } from "../../src/gateway/paths";
+import type { KeyRecord } from "../../src/keys/record";
+import { canonicalPath } from "../../src/http/paths";
 
 export const ADMIN_TOKEN = "test-admin-token-0123456789";
 export const BASE = "https://gateway.test";

@@ -1,7 +1,10 @@
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import { UsageBuffer } from "../../src/analytics/buffer";
-import { DEFAULT_LIMITS, MAX_FLUSH_AFTER_MS, type BufferLimits } from "../../src/analytics/limits";
+import { DEFAULT_LIMITS, type BufferLimits } from "../../src/analytics/limits";
+import { USAGE_FLUSH_MS } from "../../src/config";
+
+const MAX_FLUSH_AFTER_MS = USAGE_FLUSH_MS.max;
 import { createKey } from "./helpers";
 import { expectProblem, gatewayWith } from "./gateway-helpers";
 import { collectingContext, drainUsage, keyUsage, recorded, requestLog } from "./usage-helpers";
