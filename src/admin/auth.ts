@@ -4,8 +4,8 @@ import { BARE_CHALLENGE, ProblemError } from "../errors";
 import { hashKey, parseKey } from "../keys/format";
 import { ipAllowed } from "../keys/ip";
 import { keyUnusable } from "../keys/verify";
-import { getDb } from "../store/db";
-import { findByHash } from "../store/keys";
+import { readKeyNow } from "../store/cache";
+import { recordUnknownKey, refuseIfTooManyInvalid } from "../store/invalid-keys";
 import { clientIp } from "../middleware";
 
 /** Who is calling the admin API: "root" (ADMIN_TOKEN) or the admin key's id. */
@@ -25,7 +25,9 @@ const READ_METHODS = new Set(["GET", "HEAD"]);
 /**
  * ADMIN_TOKEN (compared in constant time), or a keygate key holding exactly `admin:read`
  * (GET routes) or `admin:write` (all). Wildcards never grant admin access. The key is read
- * from D1, not a cache, so revoking an admin key takes effect at once.
+ * from D1, not a cache, so revoking an admin key takes effect at once; a credential that
+ * matches nothing costs what an unknown consumer key does (the same D1 budget, and
+ * TOO_MANY_INVALID_KEYS for a client that keeps presenting them).
  */
 export const adminAuth = (): MiddlewareHandler<AppEnv> => async (c, next) => {
   const { config } = c.get("services");
@@ -37,7 +39,7 @@ export const adminAuth = (): MiddlewareHandler<AppEnv> => async (c, next) => {
   }
   const actor = (await sameSecret(presented, config.adminToken))
     ? { id: "root", canWrite: true }
-    : await keyActor(c.env.DB, presented, clientIp(c.req.raw.headers));
+    : await keyActor(c.env, presented, clientIp(c.req.raw.headers));
   if (!READ_METHODS.has(c.req.method) && !actor.canWrite) {
     throw new ProblemError("FORBIDDEN", "This key holds admin:read; changes need admin:write.");
   }
@@ -52,11 +54,16 @@ async function sameSecret(a: string, b: string): Promise<boolean> {
   return crypto.subtle.timingSafeEqual(ha, hb);
 }
 
-async function keyActor(d1: D1Database, presented: string, ip: string | null): Promise<Actor> {
+async function keyActor(env: Env, presented: string, ip: string | null): Promise<Actor> {
   const unauthorized = (why: string) => new ProblemError("UNAUTHORIZED", why);
   if (!parseKey(presented)) throw unauthorized("The token is neither ADMIN_TOKEN nor a keygate key.");
-  const key = await findByHash(getDb(d1), await hashKey(presented));
-  if (!key) throw unauthorized("No key matches this token.");
+  refuseIfTooManyInvalid(ip);
+  const hash = await hashKey(presented);
+  const key = await readKeyNow(env, hash);
+  if (!key) {
+    recordUnknownKey(ip, hash, Date.now());
+    throw unauthorized("No key matches this token.");
+  }
   const unusable = keyUnusable(key, Date.now());
   if (unusable) throw unauthorized(unusable.detail);
   if (!ipAllowed(ip, key.allowedIps)) throw new ProblemError("FORBIDDEN", "This key may not be used from this address.");

@@ -51,6 +51,7 @@ for (const [code, [status]] of Object.entries(PROBLEMS)) (STATUS_CODES[status] ?
 /** Headers a problem of this status carries besides X-Request-Id. */
 const PROBLEM_HEADERS: Record<number, Record<string, { $ref: string }>> = {
   401: { "WWW-Authenticate": header("WWW-Authenticate") },
+  429: { "Retry-After": header("Retry-After") },
   503: { "Retry-After": header("Retry-After") },
 };
 
@@ -70,9 +71,10 @@ function errorResponses(...statuses: number[]) {
 
 /**
  * What any admin route may answer besides its own outcomes: 400 for a request that fails
- * validation, 401 and 403 from admin auth, 503 when key storage cannot be reached.
+ * validation, 401 and 403 from admin auth, 429 TOO_MANY_INVALID_KEYS for a client that keeps
+ * presenting credentials that match nothing, 503 when key storage cannot be reached.
  */
-const EVERY_ROUTE = [400, 401, 403, 503];
+const EVERY_ROUTE = [400, 401, 403, 429, 503];
 
 /** The problems a route can answer: every route's, those of a JSON body (413, 415) when it reads one, and its own. */
 export function problemResponses(options: { body?: boolean; own?: number[] } = {}) {

@@ -10,7 +10,7 @@ import type { CheckResult, LimitState } from "../state/key-state";
 import { StateUnavailableError, type KeyStateClient } from "../state/client";
 import type { RequestEvent } from "../analytics/writer";
 import { extractKey, requireWellFormed } from "./authenticate";
-import { invalidKeyBackoff, recordUnknownKey } from "./invalid-keys";
+import { recordUnknownKey, refuseIfTooManyInvalid } from "../store/invalid-keys";
 import { requiredScopes } from "./routes";
 import { METHODS } from "./cors";
 import { setRateLimitHeaders } from "./headers";
@@ -36,7 +36,7 @@ export async function admit(x: Exchange, event: RequestEvent): Promise<Admitted>
 
   const presented = extractKey(x.request.headers, url.search, route); // 1
   requireWellFormed(presented); // 2
-  refuseIfTooManyInvalid(ip);
+  refuseIfTooManyInvalid(ip); // checked after 2, before 3
   const hash = await hashKey(presented);
   const waitUntil = (p: Promise<unknown>) => x.ctx.waitUntil(p);
   const found = lookupKey(env, hash, waitUntil);
@@ -104,15 +104,6 @@ export async function admit(x: Exchange, event: RequestEvent): Promise<Admitted>
     }
     return { ...admitted, limits: result.limits, creditsUsed: result.credits ? admitted.route.cost : 0 };
   }
-}
-
-/** TOO_MANY_INVALID_KEYS (checked after 2, before 3). */
-function refuseIfTooManyInvalid(ip: string | null): void {
-  const backoff = invalidKeyBackoff(ip, Date.now());
-  if (backoff === null) return;
-  throw new ProblemError("TOO_MANY_INVALID_KEYS", "This client presented too many keys that match nothing; wait before trying again.", {
-    headers: { "Retry-After": String(backoff) },
-  });
 }
 
 /** Checks 4 to 9: what the key's record and the route say, without consuming anything. */

@@ -88,6 +88,32 @@ async function loadOrKeep(env: KeyCacheEnv, hash: string, waitUntil: WaitUntil, 
 export const refetchKey = (env: KeyCacheEnv, hash: string, waitUntil: WaitUntil): Promise<StoredKey | null> =>
   load(env, hash, true, waitUntil);
 
+/**
+ * A record read from D1 now, for a caller that must not act on a cached copy: the admin API's
+ * credentials, so that revoking an admin key takes effect at once. It costs what an unknown
+ * consumer key costs (DESIGN.md, "Admin API"): a hash this isolate knows matches nothing is
+ * answered from memory, and a hash it holds no record for takes one of the rationed D1 reads.
+ */
+export async function readKeyNow(env: KeyCacheEnv, hash: string): Promise<StoredKey | null> {
+  const now = Date.now();
+  if (!memory.get(hash)) {
+    const seen = unknown.get(hash);
+    if (seen !== undefined && now - seen < CACHE.unknownTtlMs) return null;
+    if (!takeD1Read(now)) throw storageBusy();
+  }
+  d1Lookups++;
+  const key = await findByHash(getDb(env.DB), hash);
+  if (!key) {
+    memory.delete(hash);
+    unknown.set(hash, Date.now(), UNKNOWN_WEIGHT);
+    return null;
+  }
+  remember(hash, key, JSON.stringify(key).length);
+  return key;
+}
+
+const storageBusy = () => new ProblemError("GATEWAY_UNAVAILABLE", "Key storage is busy; try again shortly.", { headers: { "Retry-After": "1" } });
+
 /** One load per hash at a time in an isolate: concurrent misses share it. */
 function load(env: KeyCacheEnv, hash: string, known: boolean, waitUntil: WaitUntil): Promise<StoredKey | null> {
   const flightKey = known ? `d1:${hash}` : hash;
@@ -111,9 +137,7 @@ async function loadUncached(env: KeyCacheEnv, hash: string, known: boolean, wait
       remember(hash, cached.key, cached.text.length);
       return cached.key;
     }
-    if (!takeD1Read(Date.now())) {
-      throw new ProblemError("GATEWAY_UNAVAILABLE", "Key storage is busy; try again shortly.", { headers: { "Retry-After": "1" } });
-    }
+    if (!takeD1Read(Date.now())) throw storageBusy();
   }
   d1Lookups++;
   const key = await findByHash(getDb(env.DB), hash);

@@ -4,7 +4,7 @@ import { createKey } from "./helpers";
 import { expectProblem, gatewayWith, unknownKey } from "./gateway-helpers";
 import { hashKey } from "../../src/keys/format";
 import { CACHE, clearMemoryCache, memoryCacheStats } from "../../src/store/cache";
-import { INVALID_KEYS } from "../../src/gateway/invalid-keys";
+import { INVALID_KEYS } from "../../src/store/invalid-keys";
 
 /**
  * Well-formed keys are free to mint (the checksum is public). DESIGN.md bounds what they cost

@@ -1,4 +1,5 @@
-import { Lru } from "../store/lru";
+import { ProblemError } from "../errors";
+import { Lru } from "./lru";
 
 /**
  * Distinct unknown keys per client, per isolate (DESIGN.md: `TOO_MANY_INVALID_KEYS`, checked
@@ -24,6 +25,15 @@ const current = (ip: string, now: number): Client | undefined => {
   const client = clients.get(ip);
   return client && now - client.start < INVALID_KEYS.windowMs ? client : undefined;
 };
+
+/** TOO_MANY_INVALID_KEYS, for consumer keys and admin credentials alike (checked after a key's format, before its lookup). */
+export function refuseIfTooManyInvalid(ip: string | null): void {
+  const backoff = invalidKeyBackoff(ip, Date.now());
+  if (backoff === null) return;
+  throw new ProblemError("TOO_MANY_INVALID_KEYS", "This client presented too many keys that match nothing; wait before trying again.", {
+    headers: { "Retry-After": String(backoff) },
+  });
+}
 
 /** Seconds until this client may try again; null while it may. */
 export function invalidKeyBackoff(ip: string | null, now: number): number | null {
