@@ -56,7 +56,7 @@ const VARIANTS = {
     "analytics/buffer.ts": [[/ctx\.waitUntil\(this\.writeLater\(batch, flushAfterMs\)\);/, "void this.writeLater(batch, flushAfterMs);"]],
   },
   "usage buffer without request log rows (rollups only)": {
-    "analytics/buffer.ts": [[/if \(r\.keyId !== null\) addToPage\([^;]*\);/, ""]],
+    "analytics/buffer.ts": [[/if \(r\.keyId !== null\) log\([^;]*\);/, ""]],
   },
   "no usage record at all (AE write nor buffer)": { "gateway/index.ts": [[/record\(x, event\);/, ""]] },
   "no rate-limit headers on the answer": { "gateway/index.ts": [[/\.\.\.rateLimitHeaders\(admitted\.limits\), /, ""]] },

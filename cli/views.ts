@@ -65,7 +65,8 @@ export function requestColumns(paint: Paint, now = Date.now()): Column<RequestEn
       align: "right",
       style: (cell, r) => (r.status >= 500 ? paint.red(cell) : r.status >= 400 ? paint.yellow(cell) : paint.green(cell)),
     },
-    { header: "OUTCOME", value: (r) => r.outcome, min: 8 },
+    // an entry that stands for several refusals of a dead key says how many
+    { header: "OUTCOME", value: (r) => (r.count ? `${r.outcome} ×${r.count}` : r.outcome), min: 8 },
     { header: "MS", value: (r) => String(r.gatewayMs + (r.upstreamMs ?? 0)), align: "right" },
     { header: "IP", value: (r) => r.ip ?? "", drop: 1 },
     { header: "REQUEST ID", value: (r) => r.requestId, drop: 2 },

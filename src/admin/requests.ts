@@ -25,6 +25,11 @@ const RequestEntrySchema = z
     country: z.string().nullable(),
     gatewayMs: z.number().int().min(0),
     upstreamMs: z.number().int().min(0).nullable().openapi({ description: "null when the request never reached the origin" }),
+    count: z.number().int().min(2).optional().openapi({
+      description:
+        "present on an entry that stands for several requests: a revoked or expired key's refusals past 100 a minute are " +
+        "summarised, per batch, in one entry with their count (the first of them gives the other fields)",
+    }),
   })
   .openapi("RequestLogEntry");
 
@@ -45,6 +50,7 @@ const toEntry = (row: LogRow) => ({
   country: row.country,
   gatewayMs: row.gatewayMs,
   upstreamMs: row.upstreamMs,
+  ...(row.count && row.count > 1 ? { count: row.count } : {}),
 });
 
 const invalidCursor = () =>

@@ -1,6 +1,7 @@
 import { env } from "cloudflare:workers";
 import { runOnce } from "../store/flush";
-import { addToPage, flushStatements, type LogPage, type LogRow, type Rollup } from "../store/usage";
+import { addToPage, entryText, flushStatements, type LogPage, type LogRow, type Rollup } from "../store/usage";
+import { Lru } from "../store/lru";
 import { addRequest } from "./figures";
 import { emptyMeasures } from "../store/measures";
 import { REACHED_ORIGIN, type RecordedRequest } from "./writer";
@@ -52,6 +53,52 @@ const newBatch = (opened: number): Batch => ({
   writing: null,
 });
 
+/**
+ * Refusals of a revoked or expired key that an isolate logs one by one per key and minute
+ * (DESIGN.md, request log): past it, one entry per batch carries the `count` of the rest, so a
+ * leaked dead key cannot fill the log with the text its requests bring (paths, user agents).
+ */
+export const DEAD_KEY_LOG = { perMinute: 100, maxKeys: 10_000 };
+const DEAD_KEY_OUTCOMES = new Set(["KEY_REVOKED", "KEY_EXPIRED"]);
+
+/** One dead key's refusals in the current minute, and the entry that summarises the rest in the open batch. */
+interface DeadKeyMinute {
+  minute: number;
+  logged: number;
+  summary: { batch: Batch; page: LogPage; index: number; row: LogRow } | null;
+}
+
+const deadKeys = new Lru<DeadKeyMinute>(DEAD_KEY_LOG.maxKeys, DEAD_KEY_LOG.maxKeys * 256);
+
+/** Adds the request to its key's log page, or, for a dead key past its bound, to the entry that stands for the rest. */
+function log(batch: Batch, keyId: string, row: LogRow): void {
+  if (!DEAD_KEY_OUTCOMES.has(row.outcome)) {
+    addToPage(batch.pages, keyId, row);
+    return;
+  }
+  const minute = Math.floor(row.at / 60_000);
+  let seen = deadKeys.get(keyId);
+  if (!seen || seen.minute !== minute) {
+    seen = { minute, logged: 0, summary: null };
+    deadKeys.set(keyId, seen, 256);
+  }
+  if (seen.logged < DEAD_KEY_LOG.perMinute) {
+    seen.logged += 1;
+    addToPage(batch.pages, keyId, row);
+    return;
+  }
+  const summary = seen.summary;
+  if (summary && summary.batch === batch) {
+    summary.row.count = (summary.row.count ?? 1) + 1;
+    summary.page.entries[summary.index] = entryText(summary.row);
+    summary.page.newestAt = Math.max(summary.page.newestAt, row.at);
+    return;
+  }
+  row.count = 1;
+  const page = addToPage(batch.pages, keyId, row);
+  seen.summary = { batch, page, index: page.entries.length - 1, row };
+}
+
 function add(batch: Batch, r: RecordedRequest): void {
   const keyId = r.keyId ?? "anonymous";
   const hour = r.at - (r.at % HOUR_MS);
@@ -62,7 +109,7 @@ function add(batch: Batch, r: RecordedRequest): void {
     batch.rollups.set(id, rollup);
   }
   addRequest(rollup, r);
-  if (r.keyId !== null) addToPage(batch.pages, r.keyId, logRow(r));
+  if (r.keyId !== null) log(batch, r.keyId, logRow(r));
   batch.requests += 1;
 }
 

@@ -48,10 +48,12 @@ export interface LogRow {
   country: string | null;
   gatewayMs: number;
   upstreamMs: number | null;
+  /** on an entry that stands for several requests (the refusals of a dead key past its bound): how many; absent otherwise */
+  count?: number | null;
 }
 
 /** A log entry's fields in the order of its JSON array (`addToPage` writes them so, migration 0004 too). */
-const ENTRY_FIELDS: (keyof LogRow)[] = ["at", "requestId", "method", "path", "route", "status", "outcome", "ip", "userAgent", "country", "gatewayMs", "upstreamMs"];
+const ENTRY_FIELDS: (keyof LogRow)[] = ["at", "requestId", "method", "path", "route", "status", "outcome", "ip", "userAgent", "country", "gatewayMs", "upstreamMs", "count"];
 /** One field of the log entry `e` (a `json_each` row over a page's entries). */
 const entryField = (name: keyof LogRow) => sql.raw(`e.value ->> ${ENTRY_FIELDS.indexOf(name)}`);
 const ENTRY_COLUMNS = sql.join(ENTRY_FIELDS.map((name) => sql`${entryField(name)} AS ${sql.raw(`"${name}"`)}`), sql`, `);
@@ -72,8 +74,15 @@ export interface LogPage {
   entries: string[];
 }
 
-/** Adds a request made with a known key to its key's page in `pages`. */
-export function addToPage(pages: Map<string, LogPage>, keyId: string, row: LogRow): void {
+/** A log entry as its page holds it: the fields in ENTRY_FIELDS order, `count` only where there is one. */
+export function entryText(row: LogRow): string {
+  const values = ENTRY_FIELDS.map((name) => row[name]);
+  if (!row.count) values.pop();
+  return JSON.stringify(values);
+}
+
+/** Adds a request made with a known key to its key's page in `pages`; answers the page. */
+export function addToPage(pages: Map<string, LogPage>, keyId: string, row: LogRow): LogPage {
   let page = pages.get(keyId);
   if (!page) {
     page = { keyId, newestAt: row.at, oldestAt: row.at, outcomes: new Set(), entries: [] };
@@ -82,7 +91,8 @@ export function addToPage(pages: Map<string, LogPage>, keyId: string, row: LogRo
   if (row.at > page.newestAt) page.newestAt = row.at;
   if (row.at < page.oldestAt) page.oldestAt = row.at;
   page.outcomes.add(row.outcome);
-  page.entries.push(JSON.stringify(ENTRY_FIELDS.map((name) => row[name])));
+  page.entries.push(entryText(row));
+  return page;
 }
 
 /** Pages as the JSON array `json_each` reads: `[[keyId, newestAt, oldestAt, outcomes, [entry, …]], …]`. */
