@@ -15,7 +15,7 @@ export const HEADER_COMPONENTS = {
   "Cache-Control": {
     description: "Every admin answer is `no-store`: no browser, proxy or CDN keeps a key, a record or a figure.",
     required: true,
-    schema: { type: "string", enum: ["no-store"] },
+    schema: { type: "string", enum: ["no-store"] as string[] },
   },
   "Retry-After": {
     description: "Seconds to wait before trying again, when the outage is expected to pass.",
