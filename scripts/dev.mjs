@@ -27,7 +27,10 @@ if (Number(process.versions.node.split(".")[0]) < 22) {
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
 const wrangler = path.join(path.dirname(createRequire(import.meta.url).resolve("wrangler/package.json")), "bin", "wrangler.js");
 // No telemetry, and no fetch of a `Request.cf` sample from workers.cloudflare.com (works offline).
-const env = { CLOUDFLARE_CF_FETCH_ENABLED: "false", ...process.env, WRANGLER_SEND_METRICS: "false" };
+// No local observability store: wrangler would record every request's whole URL, a key sent as
+// `api_key` included, under the state directory (v3/observability), whatever wrangler.toml says;
+// X_LOCAL_OBSERVABILITY=true brings it back.
+const env = { CLOUDFLARE_CF_FETCH_ENABLED: "false", X_LOCAL_OBSERVABILITY: "false", ...process.env, WRANGLER_SEND_METRICS: "false" };
 const userArgs = process.argv.slice(2);
 const opts = parseDevArgs(userArgs);
 

@@ -1,4 +1,5 @@
 import { OpenAPIHono } from "@hono/zod-openapi";
+import type { MiddlewareHandler } from "hono";
 import { bodyLimit } from "hono/body-limit";
 import type { AppEnv } from "../context";
 import { ProblemError } from "../errors";
@@ -26,6 +27,8 @@ export function adminApp(adminPath: string) {
     },
   });
 
+  // First, so it wraps every answer below, the document's included.
+  app.use("*", noStore(adminPath));
   app.doc31("/openapi.json", {
     openapi: "3.1.0",
     info: { title: "keygate admin API", version: "1.0.0", description: "Create, list, rotate and revoke API keys; read the audit log." },
@@ -60,6 +63,21 @@ export function adminApp(adminPath: string) {
   registerMetricsRoutes(app);
   registerWhoamiRoute(app);
   return app;
+}
+
+/**
+ * DESIGN.md: "Admin answers are `Cache-Control: no-store`": every answer under ADMIN_PATH, of
+ * every status, so no browser, proxy or CDN keeps a one-time key, a record or a figure. The
+ * one exception is a static asset the dashboard loads (`/assets/...`, 2xx or 304): it holds no
+ * data, and keeps the `no-cache` ui.ts gives it (docs/behaviour.md, "Dashboard").
+ */
+function noStore(adminPath: string): MiddlewareHandler<AppEnv> {
+  const assets = `${adminPath}/assets/`;
+  return async (c, next) => {
+    await next();
+    if (c.req.path.startsWith(assets) && c.res.status < 400) return;
+    c.res.headers.set("Cache-Control", "no-store");
+  };
 }
 
 function describeIssues(issues: { path: PropertyKey[]; message: string }[]): string {

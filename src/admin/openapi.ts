@@ -12,6 +12,11 @@ export const HEADER_COMPONENTS = {
     required: true,
     schema: { type: "string", pattern: "^req_[0-9a-f]{32}$", example: "req_0f4c1c8e5b2a4d7f9e3a6b1c2d5e8f90" },
   },
+  "Cache-Control": {
+    description: "Every admin answer is `no-store`: no browser, proxy or CDN keeps a key, a record or a figure.",
+    required: true,
+    schema: { type: "string", enum: ["no-store"] as string[] },
+  },
   "Retry-After": {
     description: "Seconds to wait before trying again, when the outage is expected to pass.",
     schema: { type: "string", pattern: "^[0-9]+$" },
@@ -24,18 +29,19 @@ export const HEADER_COMPONENTS = {
 } as const;
 
 const header = (name: keyof typeof HEADER_COMPONENTS) => ({ $ref: `#/components/headers/${name}` });
-const REQUEST_ID = { "X-Request-Id": header("X-Request-Id") };
+/** The headers every admin answer carries. */
+const EVERY_ANSWER = { "X-Request-Id": header("X-Request-Id"), "Cache-Control": header("Cache-Control") };
 
 export const jsonContent = <T extends z.ZodType>(schema: T, description: string) => ({
   content: { "application/json": { schema } },
-  headers: REQUEST_ID,
+  headers: EVERY_ANSWER,
   description,
 });
 
 /** A non-JSON answer (the Prometheus text of /metrics), with the headers every answer carries. */
 export const textContent = <T extends z.ZodType>(mediaType: string, schema: T, description: string) => ({
   content: { [mediaType]: { schema } },
-  headers: REQUEST_ID,
+  headers: EVERY_ANSWER,
   description,
 });
 
@@ -62,7 +68,7 @@ function errorResponses(...statuses: number[]) {
       status,
       {
         content: { "application/problem+json": { schema: ProblemSchema } },
-        headers: { ...REQUEST_ID, ...PROBLEM_HEADERS[status] },
+        headers: { ...EVERY_ANSWER, ...PROBLEM_HEADERS[status] },
         description: `Problem: ${STATUS_CODES[status]?.join(", ") ?? "error"}`,
       },
     ]),

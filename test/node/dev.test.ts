@@ -1,98 +1,21 @@
-import { spawn, type ChildProcess } from "node:child_process";
-import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { readFileSync } from "node:fs";
 import http from "node:http";
-import net, { type AddressInfo } from "node:net";
-import os from "node:os";
-import path from "node:path";
+import type { AddressInfo } from "node:net";
 import { parseEnv } from "node:util";
 import { createRemoteJWKSet, decodeProtectedHeader, jwtVerify } from "jose";
-import { afterAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { launchChromium } from "./browser.ts";
 import { signIn } from "./dashboard-support.ts";
 import { freePort } from "../support/net.ts";
 import { keygate } from "./cli-support.ts";
+import { call, portFree, useDev } from "./dev-support.ts";
 
 /**
  * What a newcomer does after cloning: `npm run dev`, then the README's curl flow.
  * The dev server keeps its secrets in a temp file (KEYGATE_DEV_VARS) and its state in a temp
  * --persist-to, so the developer's own .dev.vars and .wrangler/state are never touched.
  */
-const root = path.resolve(import.meta.dirname, "../..");
-const tmp = mkdtempSync(path.join(os.tmpdir(), "keygate-dev-"));
-const devVars = path.join(tmp, "dev.vars");
-const persist = path.join(tmp, "state");
-const running = new Set<DevServer>();
-
-afterAll(async () => {
-  await Promise.all([...running].map((server) => server.stop("SIGKILL")));
-  rmSync(tmp, { recursive: true, force: true });
-});
-
-const portFree = (port: number) =>
-  new Promise<boolean>((resolve) => {
-    const socket = net.connect(port, "127.0.0.1");
-    socket.once("connect", () => (socket.destroy(), resolve(false)));
-    socket.once("error", () => resolve(true));
-  });
-
-function groupAlive(pid: number): boolean {
-  try {
-    process.kill(-pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
-interface DevServer {
-  base: string;
-  output: () => string;
-  /** Signals npm (or its whole group); true when every process of the group exited within 15 s. */
-  stop: (signal: NodeJS.Signals, whole?: boolean) => Promise<boolean>;
-}
-
-/** `npm run dev -- ARGS` in its own process group; resolves once it prints its next steps. */
-async function startDev(args: string[], demoPort: number): Promise<DevServer> {
-  const port = await freePort();
-  const base = `http://127.0.0.1:${port}`;
-  const child: ChildProcess = spawn("npm", ["run", "dev", "--", "--port", String(port), "--persist-to", persist, ...args], {
-    cwd: root,
-    detached: true,
-    stdio: ["ignore", "pipe", "pipe"],
-    // WRANGLER_HIDE_BANNER also skips wrangler's update check: the test stays on loopback.
-    env: { ...process.env, KEYGATE_DEV_VARS: devVars, KEYGATE_DEMO_PORT: String(demoPort), WRANGLER_HIDE_BANNER: "true" },
-  });
-  let output = "";
-  child.stdout?.on("data", (chunk) => (output += chunk));
-  child.stderr?.on("data", (chunk) => (output += chunk));
-  const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));
-  const server: DevServer = {
-    base,
-    output: () => output,
-    async stop(signal, whole = true) {
-      const pid = child.pid!;
-      if (groupAlive(pid)) process.kill(whole ? -pid : pid, signal);
-      const deadline = Date.now() + 15_000;
-      while (groupAlive(pid) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
-      const clean = !groupAlive(pid);
-      if (!clean) process.kill(-pid, "SIGKILL");
-      await exited;
-      running.delete(server);
-      return clean;
-    },
-  };
-  running.add(server);
-  const ready = `keygate is ready on ${base}`;
-  const deadline = Date.now() + 75_000;
-  while (!output.includes(ready)) {
-    if (child.exitCode !== null || Date.now() > deadline) throw new Error(`npm run dev did not get ready:\n${output}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  return server;
-}
-
-const call = (url: string, token: string, init: RequestInit = {}) =>
-  fetch(url, { ...init, headers: { Authorization: `Bearer ${token}`, "Content-Type": "application/json", ...init.headers } });
+const { devVars, startDev } = useDev();
 
 describe("npm run dev", () => {
   let firstToken = "";
