@@ -30,6 +30,58 @@ describe("what the origin never receives", () => {
     expect(echo.headers["x-forwarded-for"]).toBe("198.51.100.9");
     expect(echo.headers["x-kept"]).toBe("yes");
   });
+
+  it("no header that reads as one keygate strips or sets once `_` is taken for `-` (CGI, WSGI, Rack merge them)", async () => {
+    const created = await createKey();
+    const twins = {
+      X_Keygate_Owner_Id: "victim",
+      X_Keygate_Key_Id: "key_forged",
+      X_KEYGATE_SCOPES: "*",
+      x_keygate_assertion: "forged.token.here",
+      X_Forwarded_For: "203.0.113.66",
+      X_Forwarded_Host: "evil.example",
+      X_Forwarded_Proto: "https",
+      X_Real_IP: "203.0.113.66",
+      True_Client_IP: "203.0.113.66",
+      X_Client_IP: "203.0.113.66",
+      X_API_Key: created.key,
+      X_Request_Id: "req_spoofed",
+      Proxy_Authorization: "Basic c2VjcmV0",
+      Keep_Alive: "timeout=5",
+      Transfer_Encoding: "chunked",
+      X_Internal_Token: "let-me-in",
+      Connection: "X-Internal-Token",
+      X_Kept_Twin: "yes",
+    };
+    const echo = await echoed(await call("/echo", created.key, { headers: twins }));
+    for (const name of Object.keys(twins)) {
+      if (name === "X_Kept_Twin") continue;
+      expect(echo.headers[name.toLowerCase()], name).toBeUndefined();
+    }
+    expect(echo.headers["x-keygate-owner-id"]).toBe(created.ownerId);
+    expect(echo.headers["x-forwarded-for"]).toBe("198.51.100.7");
+    // a name keygate has no use for is kept, `_` and all
+    expect(echo.headers["x_kept_twin"]).toBe("yes");
+  });
+
+  it("no method or URL override header: scopes were judged on the request line", async () => {
+    const reader = await createKey({ scopes: ["posts:read"] });
+    const overrides = {
+      "X-HTTP-Method-Override": "DELETE",
+      "X-HTTP-Method": "DELETE",
+      "X-Method-Override": "DELETE",
+      "X-Original-URL": "/admin/delete-everything",
+      "X-Rewrite-URL": "/admin/delete-everything",
+      X_HTTP_Method_Override: "DELETE",
+      X_HTTP_Method: "DELETE",
+      X_Method_Override: "DELETE",
+      X_Original_URL: "/admin/delete-everything",
+      X_Rewrite_URL: "/admin/delete-everything",
+    };
+    const echo = await echoed(await call("/posts/1", reader.key, { headers: overrides }));
+    expect(echo.method).toBe("GET");
+    for (const name of Object.keys(overrides)) expect(echo.headers[name.toLowerCase()], name).toBeUndefined();
+  });
 });
 
 describe("what the client receives from the origin", () => {
