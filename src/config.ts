@@ -65,7 +65,7 @@ export const RouteSchema = z
       .transform((prefix, ctx) => {
         const canonical = canonicalPath(prefix);
         if (canonical === null) {
-          ctx.addIssue({ code: "custom", message: "must be a path without ;, \\, encoded / or broken % encodings" });
+          ctx.addIssue({ code: "custom", message: "must be a path without ;, \\, encoded / or %, broken % encodings, or segments ending in . or a space" });
           return z.NEVER;
         }
         return canonical.length > 1 ? canonical.replace(/\/+$/, "") : canonical;

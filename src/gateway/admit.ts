@@ -126,7 +126,7 @@ function refuse(
   const unusable = keyUnusable(key, Date.now()); // 4, 5, 6
   if (unusable) return new ProblemError(unusable.code, unusable.detail);
   if (path === null) {
-    return new ProblemError("NO_ROUTE", "No route serves this target: its path holds an encoded /, \\ or NUL, a ; or a broken % encoding, or it has no path."); // 7
+    return new ProblemError("NO_ROUTE", "No route serves this target: its path holds an encoded /, \\, NUL or %, a ;, a broken % encoding, or a segment ending in . or a space, or it has no path."); // 7
   }
   if (!route) return new ProblemError("NO_ROUTE", `No route serves ${path}.`); // 7
   if (!ipAllowed(ip, key.allowedIps)) {
