@@ -1,5 +1,5 @@
 import type { Route } from "../config";
-import { ProblemError } from "../errors";
+import { insufficientScopeChallenge, ProblemError } from "../errors";
 import { hashKey } from "../keys/format";
 import { missingScopes } from "../keys/scopes";
 import { ipAllowed } from "../keys/ip";
@@ -135,6 +135,7 @@ function refuse(
   const missing = missingScopes(key.scopes, requiredScopes(route, method)); // 9
   if (missing.length > 0) {
     return new ProblemError("INSUFFICIENT_SCOPE", `${method} ${route.prefix} needs the scope ${missing.join(", ")}.`, {
+      headers: { "WWW-Authenticate": insufficientScopeChallenge(missing) },
       extensions: { missingScopes: missing },
     });
   }

@@ -157,6 +157,21 @@ describe("the admin API's challenges (RFC 6750)", () => {
   });
 });
 
+describe("the gateway's challenge to a key without the scope (RFC 6750 section 3.1)", () => {
+  it("403 INSUFFICIENT_SCOPE names the missing scopes in WWW-Authenticate", async () => {
+    const { key } = await createKey({ scopes: ["comments:read"] });
+    const read = await call("/posts/1", key);
+    await expectProblem(read.clone(), 403, "INSUFFICIENT_SCOPE");
+    expect(read.headers.get("WWW-Authenticate")).toBe('Bearer error="insufficient_scope", scope="posts:read"');
+
+    const routes = [{ name: "both", prefix: "/both", upstream: env.UPSTREAM_URL, scopes: { "*": ["posts:read", "posts:write", "comments:read"] } }];
+    const both = await gatewayWith({ ROUTES: JSON.stringify(routes) }).call("/both", key, { method: "POST" });
+    const body = await expectProblem(both.clone(), 403, "INSUFFICIENT_SCOPE");
+    expect(body.missingScopes).toEqual(["posts:read", "posts:write"]);
+    expect(both.headers.get("WWW-Authenticate")).toBe('Bearer error="insufficient_scope", scope="posts:read posts:write"');
+  });
+});
+
 describe("D1 unreachable on admin reads", () => {
   const down = gatewayWith({ DB: throwing<D1Database>("D1") });
   for (const path of ["/admin/keys", "/admin/keys/key_01JD6T3W4Y8N2B5C7E9G1H3K5M", "/admin/audit"]) {
