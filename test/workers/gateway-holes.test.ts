@@ -217,6 +217,16 @@ describe("CORS for browser consumers", () => {
     expect(await markersSeenByOrigin()).not.toContain(marker);
   });
 
+  it("names each allowed request header once, whatever case the route lists it in", async () => {
+    const listed = [
+      { name: "dupes", prefix: "/dupes", upstream: origin, cors: { origins: ["https://app.example.com"], headers: ["Content-Type", "authorization", "X-Trace", "x-trace"] } },
+    ];
+    const res = await gatewayWith({ ROUTES: JSON.stringify(listed) }).call("/dupes/items", null, preflightFrom("https://app.example.com"));
+    expect(res.status).toBe(204);
+    const names = res.headers.get("Access-Control-Allow-Headers")!.split(",").map((name) => name.trim().toLowerCase());
+    expect(names.sort()).toEqual(["authorization", "content-type", "x-api-key", "x-trace"]);
+  });
+
   it("a preflight from an origin the route does not list gets no permission", async () => {
     const res = await gateway.call("/browser/items", null, preflightFrom("https://evil.example"));
     expect(res.status).toBe(204);
