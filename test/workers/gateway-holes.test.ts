@@ -143,6 +143,45 @@ describe("keygate's own paths are found in their canonical form", () => {
   });
 });
 
+describe("a Host header that is not one host[:port]", () => {
+  const hosts = [
+    "evil.example/admin/keys?",
+    "evil.example/admin/keys#",
+    "evil.example?",
+    "a.example, b.example",
+    "evil example",
+    "user@evil.example",
+    "evil.example\\admin",
+    "evil.example:80:80",
+    "evil.example:port",
+    "%65vil.example",
+    "",
+  ];
+
+  it("never steers routing: 400 VALIDATION_FAILED, neither the admin API nor an origin reached", async () => {
+    const gateway = gatewayWith({});
+    const { key } = await createKey({ scopes: ["*"] });
+    const marker = `bad-host-${crypto.randomUUID()}`;
+    for (const host of hosts) {
+      for (const [path, credential] of [["/echo", key], ["/admin/keys", ADMIN_TOKEN], ["/keys", ADMIN_TOKEN], ["/healthz", null]] as const) {
+        const res = await gateway.call(path, credential, { headers: { Host: host, "X-Corpus-Marker": marker } });
+        const problem = await expectProblem(res, 400, "VALIDATION_FAILED");
+        expect(problem.detail, host).toMatch(/Host/);
+      }
+    }
+    expect(await markersSeenByOrigin()).not.toContain(marker);
+  });
+
+  it("a host name, an IPv4 or IPv6 address, each with or without a port, is served", async () => {
+    const gateway = gatewayWith({});
+    const { key } = await createKey();
+    for (const host of ["gateway.test", "GATEWAY.test:8443", "127.0.0.1:8787", "[::1]:8787", "[2001:db8::1]", "my_host.internal", "gateway.test."]) {
+      const res = await gateway.call("/echo", key, { headers: { Host: host } });
+      expect(res.status, host).toBe(200);
+    }
+  });
+});
+
 describe("the admin API's challenges (RFC 6750)", () => {
   it("no credentials: a bare challenge, without an error attribute", async () => {
     const res = await admin("/keys", { token: "" });
@@ -167,7 +206,7 @@ describe("the gateway's challenge to a key without the scope (RFC 6750 section 3
     const routes = [{ name: "both", prefix: "/both", upstream: env.UPSTREAM_URL, scopes: { "*": ["posts:read", "posts:write", "comments:read"] } }];
     const both = await gatewayWith({ ROUTES: JSON.stringify(routes) }).call("/both", key, { method: "POST" });
     const body = await expectProblem(both.clone(), 403, "INSUFFICIENT_SCOPE");
-    expect(body.missingScopes).toEqual(["posts:read", "posts:write"]);
+    expect((body as typeof body & { missingScopes: string[] }).missingScopes).toEqual(["posts:read", "posts:write"]);
     expect(both.headers.get("WWW-Authenticate")).toBe('Bearer error="insufficient_scope", scope="posts:read posts:write"');
   });
 });
