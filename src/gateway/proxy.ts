@@ -50,7 +50,10 @@ function kept(headers: Headers, drop: (name: string) => boolean): HeaderList {
   let named: string[] | null = null;
   for (const [name, value] of headers) {
     if (name === "connection") named = value.toLowerCase().split(",").map((token) => folded(token.trim()));
-    else if (!HOP_BY_HOP.has(folded(name)) && !drop(folded(name))) list.push([name, value]);
+    else {
+      const twin = folded(name);
+      if (!HOP_BY_HOP.has(twin) && !drop(twin)) list.push([name, value]);
+    }
   }
   return named ? list.filter(([name]) => !named!.includes(folded(name))) : list;
 }
