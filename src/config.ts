@@ -8,6 +8,7 @@ interface Secrets {
   ASSERTION_PRIVATE_KEY: string;
   ASSERTION_PUBLIC_KEYS?: string;
   ROUTES?: string;
+  PUBLIC_URL?: string;
   STATE_TIMEOUT_MS?: string;
   USAGE_FLUSH_MS?: string;
   CF_ACCOUNT_ID?: string;
@@ -34,6 +35,25 @@ export const USAGE_FLUSH_MS = { default: 10_000, max: 15_000 };
 const httpUrl = z
   .url({ protocol: /^https?$/, error: "must be an http(s) URL" })
   .transform((url) => url.replace(/\/+$/, ""));
+
+/**
+ * The gateway's public origin: scheme, host and optional port, as `URL.origin` writes it (so
+ * `https://API.example.com:443/` is `https://api.example.com`); a path, query, fragment or
+ * credentials would make it something else than an origin.
+ */
+const PublicOrigin = z.string().transform((value, ctx) => {
+  let url: URL | null = null;
+  try {
+    url = new URL(value);
+  } catch {
+    // not a URL at all
+  }
+  if (!url || !/^https?:$/.test(url.protocol) || url.username || url.password || url.pathname !== "/" || /[?#]/.test(value)) {
+    ctx.addIssue({ code: "custom", message: 'must be an http(s) origin like "https://api.example.com", without a path, query or credentials' });
+    return z.NEVER;
+  }
+  return { origin: url.origin, host: url.host, proto: url.protocol.slice(0, -1) };
+});
 
 const METHOD = /^(\*|[A-Z]+)$/;
 
@@ -65,7 +85,7 @@ export const RouteSchema = z
       .transform((prefix, ctx) => {
         const canonical = canonicalPath(prefix);
         if (canonical === null) {
-          ctx.addIssue({ code: "custom", message: "must be a path without ;, \\, encoded / or broken % encodings" });
+          ctx.addIssue({ code: "custom", message: "must be a path without ;, \\, encoded / or %, broken % encodings, or segments ending in . or a space" });
           return z.NEVER;
         }
         return canonical.length > 1 ? canonical.replace(/\/+$/, "") : canonical;
@@ -133,6 +153,7 @@ const ConfigSchema = z.object({
     .regex(/^\/[A-Za-z0-9_\-/]*[A-Za-z0-9_-]$/, "must be a path like /admin")
     .default("/admin"),
   MAX_KEYS_PER_OWNER: z.coerce.number().int().min(1).default(100),
+  PUBLIC_URL: PublicOrigin.optional(),
   STATE_TIMEOUT_MS: z.coerce.number().int().min(1).max(60_000).default(5_000),
   USAGE_FLUSH_MS: z.coerce.number().int().min(1).max(USAGE_FLUSH_MS.max).default(USAGE_FLUSH_MS.default),
   ADMIN_TOKEN: z.string({ error: "is not set" }).min(1, "must not be empty"),
@@ -149,6 +170,11 @@ export interface Config {
   routes: Route[];
   adminPath: string;
   maxKeysPerOwner: number;
+  /**
+   * PUBLIC_URL, the gateway's public origin (its host and scheme apart): the assertion's `iss`
+   * and `X-Forwarded-Host`/`-Proto`. null: the request's own origin serves.
+   */
+  publicUrl: { origin: string; host: string; proto: string } | null;
   /** how long the gateway waits for KeyState before treating it as down */
   stateTimeoutMs: number;
   /** how long after its first request an isolate's usage batch is written to D1 */
@@ -191,6 +217,7 @@ function parseConfig(env: Env): Config | ProblemError {
     routes: c.ROUTES ?? [RouteSchema.parse({ name: "default", prefix: "/", upstream: c.UPSTREAM_URL })],
     adminPath: c.ADMIN_PATH,
     maxKeysPerOwner: c.MAX_KEYS_PER_OWNER,
+    publicUrl: c.PUBLIC_URL ?? null,
     stateTimeoutMs: c.STATE_TIMEOUT_MS,
     usageFlushMs: c.USAGE_FLUSH_MS,
     adminToken: c.ADMIN_TOKEN,

@@ -90,6 +90,15 @@ export function problemResponse(error: ProblemError, requestId: string): Respons
 /** RFC 6750 section 3.1: the challenge to a request that carried no credentials at all has no error attribute. */
 export const BARE_CHALLENGE = 'Bearer realm="keygate"';
 
+/**
+ * RFC 6750 section 3.1: the challenge to a key that lacks scopes, naming them. A scope-token
+ * holds printable ASCII but for space, `"` and `\\`, so anything else is left out.
+ */
+export function insufficientScopeChallenge(missing: readonly string[]): string {
+  const tokens = missing.map((scope) => scope.replace(/[^\x21\x23-\x5b\x5d-\x7e]/g, "")).filter(Boolean);
+  return `Bearer error="insufficient_scope", scope="${tokens.join(" ")}"`;
+}
+
 function wwwAuthenticate(error: ProblemError): string {
   if (error.code === "MISSING_KEY") return BARE_CHALLENGE;
   const description = error.detail.replace(/[\\"]/g, "").replace(/[^\x20-\x7e]/g, "");

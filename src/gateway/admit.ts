@@ -1,5 +1,5 @@
 import type { Route } from "../config";
-import { ProblemError } from "../errors";
+import { insufficientScopeChallenge, ProblemError } from "../errors";
 import { hashKey } from "../keys/format";
 import { missingScopes } from "../keys/scopes";
 import { ipAllowed } from "../keys/ip";
@@ -117,7 +117,7 @@ function refuse(
   const unusable = keyUnusable(key, Date.now()); // 4, 5, 6
   if (unusable) return new ProblemError(unusable.code, unusable.detail);
   if (path === null) {
-    return new ProblemError("NO_ROUTE", "No route serves this target: its path holds an encoded /, \\ or NUL, a ; or a broken % encoding, or it has no path."); // 7
+    return new ProblemError("NO_ROUTE", "No route serves this target: its path holds an encoded /, \\, NUL or %, a ;, a broken % encoding, or a segment ending in . or a space, or it has no path."); // 7
   }
   if (!route) return new ProblemError("NO_ROUTE", `No route serves ${path}.`); // 7
   if (!ipAllowed(ip, key.allowedIps)) {
@@ -126,6 +126,7 @@ function refuse(
   const missing = missingScopes(key.scopes, requiredScopes(route, method)); // 9
   if (missing.length > 0) {
     return new ProblemError("INSUFFICIENT_SCOPE", `${method} ${route.prefix} needs the scope ${missing.join(", ")}.`, {
+      headers: { "WWW-Authenticate": insufficientScopeChallenge(missing) },
       extensions: { missingScopes: missing },
     });
   }

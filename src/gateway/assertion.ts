@@ -77,8 +77,8 @@ export const ASSERTION_REUSE_SECONDS = 30;
 
 /**
  * Assertions issued, per cached record (so they go when the record leaves the key cache, and a
- * changed key, a new record, gets new ones), then per route and issuer. The issuer comes from
- * the request's host, so each record keeps a few at most.
+ * changed key, a new record, gets new ones), then per route and issuer. The issuer is
+ * PUBLIC_URL, or without it the request's origin, so each record keeps a few at most.
  */
 const issued = new WeakMap<StoredKey, Map<string, { jwt: string; iat: number }>>();
 const PER_RECORD = 8;

@@ -26,6 +26,14 @@ function allowed(cors: Cors, origin: string): boolean {
   return cors.origins.some((o) => o === "*" || o === folded);
 }
 
+/** The key's headers, Content-Type and the route's own, each once (header names ignore case). */
+function allowHeaders(cors: Cors): string {
+  const seen = new Set<string>();
+  return [...KEY_HEADERS, ...cors.headers]
+    .filter((name) => !seen.has(name.toLowerCase()) && seen.add(name.toLowerCase()))
+    .join(", ");
+}
+
 export const isPreflight = (request: Request): boolean =>
   request.method === "OPTIONS" && request.headers.has("Origin") && request.headers.has("Access-Control-Request-Method");
 
@@ -34,7 +42,7 @@ export function preflight(cors: Cors, origin: string): Response {
   if (allowed(cors, origin)) {
     headers.set("Access-Control-Allow-Origin", origin);
     headers.set("Access-Control-Allow-Methods", METHODS);
-    headers.set("Access-Control-Allow-Headers", [...KEY_HEADERS, ...cors.headers].join(", "));
+    headers.set("Access-Control-Allow-Headers", allowHeaders(cors));
     headers.set("Access-Control-Max-Age", String(cors.maxAge));
   }
   return new Response(null, { status: 204, headers });

@@ -88,15 +88,17 @@ export async function handleConsumer(
 
 async function proxy(x: Exchange, { key, route, path }: Admitted, event: RequestEvent): Promise<Response> {
   const { url } = x;
-  const signed = assertionFor(x.services.config, key, route.name, url.origin);
+  // PUBLIC_URL when set: never a value the client chose (DESIGN.md, "What the origin receives")
+  const { publicUrl } = x.services.config;
+  const signed = assertionFor(x.services.config, key, route.name, publicUrl?.origin ?? url.origin);
   const assertion = typeof signed === "string" ? signed : await signed;
   const headers = originHeaders(x.request.headers, [
     ...identityHeaders(key),
     ["X-Keygate-Assertion", assertion],
     ["X-Request-Id", x.requestId],
     ...(x.ip ? [["X-Forwarded-For", x.ip] as const] : []),
-    ["X-Forwarded-Proto", url.protocol.slice(0, -1)],
-    ["X-Forwarded-Host", url.host],
+    ["X-Forwarded-Proto", publicUrl?.proto ?? url.protocol.slice(0, -1)],
+    ["X-Forwarded-Host", publicUrl?.host ?? url.host],
   ]);
   // Time waiting on the origin counts as upstream time, also when it fails or times out.
   const sent = Date.now();

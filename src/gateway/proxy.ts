@@ -35,17 +35,27 @@ export async function forward(
 type HeaderList = [string, string][];
 
 /**
+ * A header name as servers that read `_` as `-` see it (CGI, WSGI and Rack turn both into `_`
+ * in one variable, so `X_Forwarded_For` and `X-Forwarded-For` are one header to them).
+ */
+const folded = (name: string): string => (name.includes("_") ? name.replaceAll("_", "-") : name);
+
+/**
  * One walk of a header set: every header but the hop-by-hop ones, those a Connection header
- * names (RFC 9110, 7.6.1), and those `drop` names.
+ * names (RFC 9110, 7.6.1), and those `drop` names; each compared with `_` read as `-`, so
+ * `Keep_Alive` goes with `Keep-Alive`.
  */
 function kept(headers: Headers, drop: (name: string) => boolean): HeaderList {
   const list: HeaderList = [];
   let named: string[] | null = null;
   for (const [name, value] of headers) {
-    if (name === "connection") named = value.toLowerCase().split(",").map((token) => token.trim());
-    else if (!HOP_BY_HOP.has(name) && !drop(name)) list.push([name, value]);
+    if (name === "connection") named = value.toLowerCase().split(",").map((token) => folded(token.trim()));
+    else {
+      const twin = folded(name);
+      if (!HOP_BY_HOP.has(twin) && !drop(twin)) list.push([name, value]);
+    }
   }
-  return named ? list.filter(([name]) => !named!.includes(name)) : list;
+  return named ? list.filter(([name]) => !named!.includes(folded(name))) : list;
 }
 
 const keepAll = () => false;
@@ -67,7 +77,16 @@ export function answerFrom(upstream: Response, extra: HeaderList): { response: R
 /** Inbound claims about the client's address: only what keygate saw itself reaches the origin. */
 const ADDRESS_CLAIMS = new Set(["forwarded", "x-real-ip", "true-client-ip", "x-client-ip"]);
 
-/** The key, keygate's own headers and every claim about the client: set by keygate or not at all. */
+/**
+ * Headers that ask the origin to act on another method or path than the request line's: keygate
+ * judged the scopes on the request line, so none of them may reach the origin.
+ */
+const OVERRIDES = new Set(["x-http-method-override", "x-http-method", "x-method-override", "x-original-url", "x-rewrite-url"]);
+
+/**
+ * The key, keygate's own headers, every claim about the client and every override: set by
+ * keygate or not at all. `name` has `_` read as `-` already.
+ */
 const notForOrigin = (name: string) =>
   name === "authorization" ||
   name === "x-api-key" ||
@@ -75,12 +94,14 @@ const notForOrigin = (name: string) =>
   name === "host" ||
   name.startsWith("x-keygate-") ||
   name.startsWith("x-forwarded-") ||
-  ADDRESS_CLAIMS.has(name);
+  ADDRESS_CLAIMS.has(name) ||
+  OVERRIDES.has(name);
 
 /**
  * What the origin gets (DESIGN.md, "What the origin receives"): the request's headers without
- * the key, without anything that claims keygate's identity or the client's address, and
- * without hop-by-hop headers, including those the request's `Connection` header names; then
+ * the key, without anything that claims keygate's identity or the client's address, without
+ * method and URL overrides, and without hop-by-hop headers, including those the request's
+ * `Connection` header names; each also under its `_` twin (`X_Keygate_Owner_Id`). Then
  * keygate's own.
  */
 export function originHeaders(inbound: Headers, extra: readonly (readonly [string, string])[]): Headers {

@@ -8,23 +8,30 @@
  * - `.` and `..` segments are resolved, also when they were percent-encoded;
  * - runs of `/` collapse to one.
  * A path that still holds an encoded `/`, `\` or NUL, a `;` anywhere, raw or encoded (matrix
- * parameters, the `..;/` trick), a `\`, or a `%` not followed by two hex digits has no
- * canonical form: it matches no route.
+ * parameters, the `..;/` trick), a `\`, a `%` not followed by two hex digits, an encoded `%`
+ * (`%25`: a server that decodes twice would read another path), or a segment that ends in `.`,
+ * a space or another whitespace or control character (other than `.` and `..` themselves:
+ * IIS and Windows trim `posts./` and `posts%20/` to `posts/`) has no canonical form: it
+ * matches no route.
  */
 
 const HEX = "0123456789ABCDEF";
 const UNRESERVED = /^[A-Za-z0-9\-._~]$/;
 /**
  * Encoded bytes that would change the path's structure at an origin that decodes them: `/`,
- * `\`, NUL, and `;` (a framework that decodes before splitting off path parameters would
- * read `%3B` as `;`).
+ * `\`, NUL, `;` (a framework that decodes before splitting off path parameters would read
+ * `%3B` as `;`), and `%` (a server that decodes twice would read `%252F` as `/`).
  */
-const STRUCTURAL = new Set([0x2f, 0x5c, 0x00, 0x3b]);
+const STRUCTURAL = new Set([0x2f, 0x5c, 0x00, 0x3b, 0x25]);
+/** A segment's end that some servers trim: `.`, or an encoded space, whitespace or control character. */
+const TRIMMED_END = /(?:\.|%[01][0-9A-F]|%20|%7F)$/;
 
 /** The canonical form of a URL's path, or null when it has none. */
 export function canonicalPath(pathname: string): string | null {
   if (pathname.includes(";") || pathname.includes("\\")) return null;
-  if (!pathname.includes("%") && !pathname.includes("/.") && !pathname.includes("//")) return pathname;
+  if (!pathname.includes("%") && !pathname.includes("//") && !pathname.includes("/.") && !pathname.includes("./") && !pathname.endsWith(".")) {
+    return pathname; // nothing to decode, resolve, collapse or refuse
+  }
   const segments: string[] = [];
   const parts = pathname.split("/");
   let trailingSlash = false;
@@ -39,6 +46,8 @@ export function canonicalPath(pathname: string): string | null {
       trailingSlash = last;
     } else if (segment === "") {
       trailingSlash = last;
+    } else if (TRIMMED_END.test(segment)) {
+      return null;
     } else {
       segments.push(segment);
       trailingSlash = false;

@@ -189,3 +189,74 @@ describe("request targets no fetch() can send", () => {
     expect(record.credits.remaining).toBe(5);
   });
 });
+
+/** The head and the body of a raw answer (ASCII), its chunks joined when it came chunked. */
+function split(answer: string): { head: string; body: string } {
+  const at = answer.indexOf("\r\n\r\n");
+  const head = answer.slice(0, at);
+  let rest = answer.slice(at + 4);
+  if (!/^transfer-encoding: chunked/im.test(head)) return { head, body: rest };
+  let body = "";
+  for (;;) {
+    const end = rest.indexOf("\r\n");
+    const size = parseInt(rest.slice(0, end), 16);
+    if (!size) return { head, body };
+    body += rest.slice(end + 2, end + 2 + size);
+    rest = rest.slice(end + 2 + size + 2);
+  }
+}
+
+describe("Host headers no fetch() can send", () => {
+  /** Internals an answer must never hold: a stack frame or a file path. */
+  const expectNoInternals = (answer: string) => {
+    expect(answer).not.toMatch(/\bat [\w.<>]+ \(|file:\/\/|\.js:\d+|node_modules|\/tmp\//);
+  };
+
+  it("two Host headers, or one that is not host[:port], are 400 VALIDATION_FAILED problem+json, never routed", async () => {
+    const url = await deploy({ ASSERTION_PRIVATE_KEY: newSecret("assertion-key") });
+    const created = await fetch(`${url}/admin/keys`, {
+      method: "POST",
+      headers: { Authorization: "Bearer outside-admin-token", "Content-Type": "application/json" },
+      body: JSON.stringify({ name: "host", ownerId: "acct_host", credits: { remaining: 5 } }),
+    });
+    const { id, key } = (await created.json()) as { id: string; key: string };
+    const requests = [
+      ["GET /hello HTTP/1.1", "Host: a.example", "Host: b.example", `Authorization: Bearer ${key}`],
+      ["GET /keys HTTP/1.1", "Host: evil.example/admin/keys?", "Authorization: Bearer outside-admin-token"],
+      ["GET /x HTTP/1.1", "Host: evil.example/admin/keys#", "Authorization: Bearer outside-admin-token"],
+      ["GET /hello HTTP/1.1", "Host: evil example", `Authorization: Bearer ${key}`],
+      ["GET /hello HTTP/1.1", "Host: evil.example@127.0.0.1", `Authorization: Bearer ${key}`],
+    ];
+    for (const lines of requests) {
+      const answer = await raw(url, lines);
+      const { head, body } = split(answer);
+      expect(head, lines[1]).toMatch(/^HTTP\/1\.1 400 /);
+      expect(head).toMatch(/content-type: application\/problem\+json/i);
+      expect(head).toMatch(/x-request-id: req_[0-9a-f]{32}/i);
+      expect(JSON.parse(body)).toMatchObject({ status: 400, code: "VALIDATION_FAILED" });
+      expectNoInternals(answer);
+    }
+    const record = (await (await fetch(`${url}/admin/keys/${id}`, { headers: { Authorization: "Bearer outside-admin-token" } })).json()) as {
+      credits: { remaining: number };
+    };
+    expect(record.credits.remaining).toBe(5);
+  });
+
+  it("with PUBLIC_URL, the client's Host is neither the assertion's iss nor the origin's X-Forwarded-Host", async () => {
+    const url = await deploy({ ASSERTION_PRIVATE_KEY: newSecret("assertion-key"), PUBLIC_URL: "https://api.example.com" });
+    const created = await fetch(`${url}/admin/keys`, {
+      method: "POST",
+      headers: { Authorization: "Bearer outside-admin-token", "Content-Type": "application/json" },
+      body: JSON.stringify({ name: "public", ownerId: "acct_public" }),
+    });
+    const { key } = (await created.json()) as { key: string };
+    const { head, body } = split(await raw(url, ["GET /hello HTTP/1.1", "Host: evil.example", `Authorization: Bearer ${key}`]));
+    expect(head).toMatch(/^HTTP\/1\.1 200 /);
+    const echo = JSON.parse(body) as { headers: Record<string, string> };
+    expect(echo.headers["x-forwarded-host"]).toBe("api.example.com");
+    expect(echo.headers["x-forwarded-proto"]).toBe("https");
+    const jwks = createRemoteJWKSet(new URL("/.well-known/jwks.json", url));
+    const { payload } = await jwtVerify(echo.headers["x-keygate-assertion"], jwks, { issuer: "https://api.example.com", audience: "default" });
+    expect(payload.sub).toBe("acct_public");
+  });
+});

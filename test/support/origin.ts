@@ -51,8 +51,10 @@ async function sqlApiStandIn(req: http.IncomingMessage, res: http.ServerResponse
 /**
  * How an origin that reads paths loosely would see a path: Tomcat and Jetty drop `;` path
  * parameters, Go, Python, Java and nginx decode percent-encodings (then resolve `.` and `..`),
- * Windows servers take `\\` for `/`, and Express (by default) and IIS ignore case. Under
- * `/decoding/` the origin answers with the path it would serve in `X-Served-Path`.
+ * some servers and frameworks decode a second time, IIS and Windows trim the dots and spaces
+ * that end a segment, Windows servers take `\\` for `/`, and Express (by default) and IIS
+ * ignore case. Under `/decoding/` the origin answers with the path it would serve in
+ * `X-Served-Path`.
  */
 export function looselyRead(raw: string): string {
   const dropParams = (path: string) =>
@@ -60,15 +62,19 @@ export function looselyRead(raw: string): string {
       .split("/")
       .map((segment) => segment.split(";")[0])
       .join("/");
+  const decode = (path: string) => {
+    try {
+      return decodeURIComponent(path);
+    } catch {
+      return unescape(path);
+    }
+  };
   let path = dropParams(raw.replaceAll("\\", "/"));
-  try {
-    path = decodeURIComponent(path);
-  } catch {
-    path = unescape(path);
-  }
-  path = dropParams(path.replaceAll("\\", "/"));
+  path = dropParams(decode(path).replaceAll("\\", "/"));
+  path = dropParams(decode(path).replaceAll("\\", "/"));
   const out: string[] = [];
-  for (const segment of path.split("/")) {
+  for (const whole of path.split("/")) {
+    const segment = whole === "." || whole === ".." ? whole : whole.replace(/[. ]+$/, "");
     if (segment === "" || segment === ".") continue;
     if (segment === "..") out.pop();
     else out.push(segment);

@@ -26,6 +26,12 @@ describe("configuration", () => {
     ["ADMIN_TOKEN", undefined, /ADMIN_TOKEN/],
     ["ASSERTION_PRIVATE_KEY", "{}", /ASSERTION_PRIVATE_KEY/],
     ["ASSERTION_PRIVATE_KEY", undefined, /ASSERTION_PRIVATE_KEY/],
+    ["PUBLIC_URL", "gateway.example.com", /PUBLIC_URL/],
+    ["PUBLIC_URL", "ftp://gateway.example.com", /PUBLIC_URL/],
+    ["PUBLIC_URL", "https://gateway.example.com/v1", /PUBLIC_URL/],
+    ["PUBLIC_URL", "https://gateway.example.com?x=1", /PUBLIC_URL/],
+    ["PUBLIC_URL", "https://gateway.example.com#top", /PUBLIC_URL/],
+    ["PUBLIC_URL", "https://user:pass@gateway.example.com", /PUBLIC_URL/],
   ])("a bad %s answers 500 CONFIG_INVALID naming it", async (name, value, names) => {
     const res = await fetchWith({ [name]: value }, "/echo", { headers: { "X-API-Key": "anything" } });
     expect(res.status).toBe(500);

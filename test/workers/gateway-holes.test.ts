@@ -30,6 +30,58 @@ describe("what the origin never receives", () => {
     expect(echo.headers["x-forwarded-for"]).toBe("198.51.100.9");
     expect(echo.headers["x-kept"]).toBe("yes");
   });
+
+  it("no header that reads as one keygate strips or sets once `_` is taken for `-` (CGI, WSGI, Rack merge them)", async () => {
+    const created = await createKey();
+    const twins = {
+      X_Keygate_Owner_Id: "victim",
+      X_Keygate_Key_Id: "key_forged",
+      X_KEYGATE_SCOPES: "*",
+      x_keygate_assertion: "forged.token.here",
+      X_Forwarded_For: "203.0.113.66",
+      X_Forwarded_Host: "evil.example",
+      X_Forwarded_Proto: "https",
+      X_Real_IP: "203.0.113.66",
+      True_Client_IP: "203.0.113.66",
+      X_Client_IP: "203.0.113.66",
+      X_API_Key: created.key,
+      X_Request_Id: "req_spoofed",
+      Proxy_Authorization: "Basic c2VjcmV0",
+      Keep_Alive: "timeout=5",
+      Transfer_Encoding: "chunked",
+      X_Internal_Token: "let-me-in",
+      Connection: "X-Internal-Token",
+      X_Kept_Twin: "yes",
+    };
+    const echo = await echoed(await call("/echo", created.key, { headers: twins }));
+    for (const name of Object.keys(twins)) {
+      if (name === "X_Kept_Twin") continue;
+      expect(echo.headers[name.toLowerCase()], name).toBeUndefined();
+    }
+    expect(echo.headers["x-keygate-owner-id"]).toBe(created.ownerId);
+    expect(echo.headers["x-forwarded-for"]).toBe("198.51.100.7");
+    // a name keygate has no use for is kept, `_` and all
+    expect(echo.headers["x_kept_twin"]).toBe("yes");
+  });
+
+  it("no method or URL override header: scopes were judged on the request line", async () => {
+    const reader = await createKey({ scopes: ["posts:read"] });
+    const overrides = {
+      "X-HTTP-Method-Override": "DELETE",
+      "X-HTTP-Method": "DELETE",
+      "X-Method-Override": "DELETE",
+      "X-Original-URL": "/admin/delete-everything",
+      "X-Rewrite-URL": "/admin/delete-everything",
+      X_HTTP_Method_Override: "DELETE",
+      X_HTTP_Method: "DELETE",
+      X_Method_Override: "DELETE",
+      X_Original_URL: "/admin/delete-everything",
+      X_Rewrite_URL: "/admin/delete-everything",
+    };
+    const echo = await echoed(await call("/posts/1", reader.key, { headers: overrides }));
+    expect(echo.method).toBe("GET");
+    for (const name of Object.keys(overrides)) expect(echo.headers[name.toLowerCase()], name).toBeUndefined();
+  });
 });
 
 describe("what the client receives from the origin", () => {
@@ -91,6 +143,45 @@ describe("keygate's own paths are found in their canonical form", () => {
   });
 });
 
+describe("a Host header that is not one host[:port]", () => {
+  const hosts = [
+    "evil.example/admin/keys?",
+    "evil.example/admin/keys#",
+    "evil.example?",
+    "a.example, b.example",
+    "evil example",
+    "user@evil.example",
+    "evil.example\\admin",
+    "evil.example:80:80",
+    "evil.example:port",
+    "%65vil.example",
+    "",
+  ];
+
+  it("never steers routing: 400 VALIDATION_FAILED, neither the admin API nor an origin reached", async () => {
+    const gateway = gatewayWith({});
+    const { key } = await createKey({ scopes: ["*"] });
+    const marker = `bad-host-${crypto.randomUUID()}`;
+    for (const host of hosts) {
+      for (const [path, credential] of [["/echo", key], ["/admin/keys", ADMIN_TOKEN], ["/keys", ADMIN_TOKEN], ["/healthz", null]] as const) {
+        const res = await gateway.call(path, credential, { headers: { Host: host, "X-Corpus-Marker": marker } });
+        const problem = await expectProblem(res, 400, "VALIDATION_FAILED");
+        expect(problem.detail, host).toMatch(/Host/);
+      }
+    }
+    expect(await markersSeenByOrigin()).not.toContain(marker);
+  });
+
+  it("a host name, an IPv4 or IPv6 address, each with or without a port, is served", async () => {
+    const gateway = gatewayWith({});
+    const { key } = await createKey();
+    for (const host of ["gateway.test", "GATEWAY.test:8443", "127.0.0.1:8787", "[::1]:8787", "[2001:db8::1]", "my_host.internal", "gateway.test."]) {
+      const res = await gateway.call("/echo", key, { headers: { Host: host } });
+      expect(res.status, host).toBe(200);
+    }
+  });
+});
+
 describe("the admin API's challenges (RFC 6750)", () => {
   it("no credentials: a bare challenge, without an error attribute", async () => {
     const res = await admin("/keys", { token: "" });
@@ -102,6 +193,21 @@ describe("the admin API's challenges (RFC 6750)", () => {
     const res = await admin("/keys", { token: "not-the-token" });
     await expectProblem(res.clone(), 401, "UNAUTHORIZED");
     expect(res.headers.get("WWW-Authenticate")).toMatch(/^Bearer realm="keygate", error="invalid_token"/);
+  });
+});
+
+describe("the gateway's challenge to a key without the scope (RFC 6750 section 3.1)", () => {
+  it("403 INSUFFICIENT_SCOPE names the missing scopes in WWW-Authenticate", async () => {
+    const { key } = await createKey({ scopes: ["comments:read"] });
+    const read = await call("/posts/1", key);
+    await expectProblem(read.clone(), 403, "INSUFFICIENT_SCOPE");
+    expect(read.headers.get("WWW-Authenticate")).toBe('Bearer error="insufficient_scope", scope="posts:read"');
+
+    const routes = [{ name: "both", prefix: "/both", upstream: env.UPSTREAM_URL, scopes: { "*": ["posts:read", "posts:write", "comments:read"] } }];
+    const both = await gatewayWith({ ROUTES: JSON.stringify(routes) }).call("/both", key, { method: "POST" });
+    const body = await expectProblem(both.clone(), 403, "INSUFFICIENT_SCOPE");
+    expect((body as typeof body & { missingScopes: string[] }).missingScopes).toEqual(["posts:read", "posts:write"]);
+    expect(both.headers.get("WWW-Authenticate")).toBe('Bearer error="insufficient_scope", scope="posts:read posts:write"');
   });
 });
 
@@ -148,6 +254,16 @@ describe("CORS for browser consumers", () => {
     expect(res.headers.get("Vary")).toContain("Origin");
     expect(res.headers.get("X-Request-Id")).toMatch(/^req_/);
     expect(await markersSeenByOrigin()).not.toContain(marker);
+  });
+
+  it("names each allowed request header once, whatever case the route lists it in", async () => {
+    const listed = [
+      { name: "dupes", prefix: "/dupes", upstream: origin, cors: { origins: ["https://app.example.com"], headers: ["Content-Type", "authorization", "X-Trace", "x-trace"] } },
+    ];
+    const res = await gatewayWith({ ROUTES: JSON.stringify(listed) }).call("/dupes/items", null, preflightFrom("https://app.example.com"));
+    expect(res.status).toBe(204);
+    const names = res.headers.get("Access-Control-Allow-Headers")!.split(",").map((name) => name.trim().toLowerCase());
+    expect(names.sort()).toEqual(["authorization", "content-type", "x-api-key", "x-trace"]);
   });
 
   it("a preflight from an origin the route does not list gets no permission", async () => {

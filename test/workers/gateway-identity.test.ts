@@ -1,7 +1,7 @@
 import { createLocalJWKSet, decodeProtectedHeader, jwtVerify, type JSONWebKeySet } from "jose";
 import { describe, expect, it } from "vitest";
 import { BASE, call, createKey, send } from "./helpers";
-import { decodeMetadata, echoed, patchKey } from "./gateway-helpers";
+import { decodeMetadata, echoed, gatewayWith, patchKey } from "./gateway-helpers";
 
 async function jwks(): Promise<JSONWebKeySet> {
   const res = await send("/.well-known/jwks.json");
@@ -9,8 +9,8 @@ async function jwks(): Promise<JSONWebKeySet> {
   return res.json();
 }
 
-async function verifyAssertion(token: string, audience: string) {
-  return jwtVerify(token, createLocalJWKSet(await jwks()), { issuer: BASE, audience, algorithms: ["ES256"] });
+async function verifyAssertion(token: string, audience: string, issuer = BASE) {
+  return jwtVerify(token, createLocalJWKSet(await jwks()), { issuer, audience, algorithms: ["ES256"] });
 }
 
 /** DESIGN.md "What the origin receives". */
@@ -122,5 +122,27 @@ describe("identity assertion", () => {
     const { payload } = await verifyAssertion(echo.headers["x-keygate-assertion"]!, "echo");
     expect(payload).toMatchObject({ scope: "posts:read comments:read", ver: changed.version });
     expect(echo.headers["x-keygate-scopes"]).toBe("posts:read comments:read");
+  });
+});
+
+describe("PUBLIC_URL: the gateway's public origin", () => {
+  it("is the assertion's iss and what X-Forwarded-Host and -Proto tell the origin, whatever Host the client sent", async () => {
+    const created = await createKey();
+    const publicGateway = gatewayWith({ PUBLIC_URL: "https://API.Example.com:8443/" });
+    for (const host of [undefined, "evil.example", "gateway.test"]) {
+      const echo = await echoed(await publicGateway.call("/echo", created.key, { headers: host ? { Host: host } : {} }));
+      const { payload } = await verifyAssertion(echo.headers["x-keygate-assertion"]!, "echo", "https://api.example.com:8443");
+      expect(payload.iss, host).toBe("https://api.example.com:8443");
+      expect(echo.headers["x-forwarded-host"], host).toBe("api.example.com:8443");
+      expect(echo.headers["x-forwarded-proto"], host).toBe("https");
+    }
+  });
+
+  it("when unset, the request's own origin is the issuer", async () => {
+    const created = await createKey();
+    const echo = await echoed(await gatewayWith({ PUBLIC_URL: undefined }).call("/echo", created.key));
+    expect((await verifyAssertion(echo.headers["x-keygate-assertion"]!, "echo")).payload.iss).toBe(BASE);
+    expect(echo.headers["x-forwarded-host"]).toBe(new URL(BASE).host);
+    expect(echo.headers["x-forwarded-proto"]).toBe("https");
   });
 });
