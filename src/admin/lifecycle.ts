@@ -135,6 +135,7 @@ export async function updateKeyFields(ctx: LifecycleEnv, id: string, patch: KeyP
   const max = ctx.services.config.maxKeysPerOwner;
   const { written, lineage } = await changeLineage(ctx, id, (lineage, target, now) => {
     if (target.revokedAt !== null) throw new ProblemError("CONFLICT", "This key is revoked; a revoked key cannot be changed.");
+    if ("expiresAt" in patch) keepRetired(lineage, target, patch.expiresAt ?? null);
     const setsCredits = "credits" in patch;
     const writes: KeyWrite[] = [];
     // The target first (its audit entry tells whether the change landed), then the rest of its lineage.
@@ -152,6 +153,23 @@ export async function updateKeyFields(ctx: LifecycleEnv, id: string, patch: KeyP
     };
   });
   return { key: written.get(id)!, lineage };
+}
+
+/**
+ * A key a rotation retired (one with a successor) never comes back (DESIGN.md, "Consistency"):
+ * its expiry may be brought forward, never moved later or removed, so the grace the rotation
+ * gave (or the end a later rotation set) is the most it keeps. Checked in the plan, against the
+ * lineage as this attempt read it, so a PATCH that races a rotation is judged after it.
+ */
+function keepRetired(lineage: Lineage, target: StoredKey, expiresAt: number | null): void {
+  const successor = lineage.keys.find((k) => k.rotatedFrom === target.id);
+  if (!successor || target.expiresAt === null) return;
+  if (expiresAt !== null && expiresAt <= target.expiresAt) return;
+  throw new ProblemError(
+    "CONFLICT",
+    `This key was rotated to ${successor.id}: its expiry may be brought forward, never extended or removed, so it cannot ` +
+      `come back. Change ${successor.id} instead, or rotate it.`,
+  );
 }
 
 export async function revokeKey(ctx: LifecycleEnv, id: string): Promise<Changed> {
