@@ -996,6 +996,7 @@ export interface operations {
                     allowedIps?: string[];
                     ratelimits?: components["schemas"]["RateLimit"][];
                     /**
+                     * @description sets the live balance; `refill` left out keeps the current refill
                      * @example {
                      *       "remaining": 1000,
                      *       "refill": {
@@ -1007,7 +1008,7 @@ export interface operations {
                      */
                     credits?: {
                         remaining: number;
-                        /** @default null */
+                        /** @description left out: the key keeps the refill it has; null: no refill from now on */
                         refill?: {
                             amount: number;
                             /** @enum {string} */

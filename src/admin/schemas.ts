@@ -101,6 +101,20 @@ export const CreditsSchema = z
   .strict()
   .openapi({ example: CREDITS_EXAMPLE });
 
+/**
+ * Credits as a PATCH sends them: `refill` left out keeps the lineage's refill, `null` removes it
+ * (DESIGN.md, "Key record"); the whole of `credits: null` removes both.
+ */
+const CreditsPatchSchema = z
+  .object({
+    remaining: z.number().int().min(0).max(LIMITS.maxCredits),
+    refill: RefillSchema.nullable()
+      .optional()
+      .openapi({ description: "left out: the key keeps the refill it has; null: no refill from now on" }),
+  })
+  .strict()
+  .openapi({ description: "sets the live balance; `refill` left out keeps the current refill", example: CREDITS_EXAMPLE });
+
 /** Credits as keygate answers them: every field present. */
 const CreditsRecordSchema = z
   .object({ remaining: z.number().int(), refill: RefillSchema.nullable() })
@@ -156,7 +170,7 @@ export const UpdateKeyBody = z
     metadata: Metadata.optional(),
     allowedIps: AllowedIps.optional(),
     ratelimits: RateLimits.optional(),
-    credits: CreditsSchema.nullable().optional(),
+    credits: CreditsPatchSchema.nullable().optional(),
     expiresAt: FutureTime.nullable().optional(),
     enabled: z.boolean().optional(),
   })
