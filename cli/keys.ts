@@ -25,9 +25,24 @@ function revealKey(ctx: Context, created: CreatedKey, headlines: string[]) {
   out.print(out.paint.yellow(warning));
 }
 
-function creditsFrom(command: Command, options: { credits?: number; refill?: { amount: number; interval: "daily" | "monthly" } }) {
+type RefillSpec = { amount: number; interval: "daily" | "monthly" };
+
+function creditsFrom(command: Command, options: { credits?: number; refill?: RefillSpec }) {
   if (options.refill && options.credits === undefined) command.error("error: --refill needs --credits.", { exitCode: 2 });
   return options.credits === undefined ? undefined : { remaining: options.credits, refill: options.refill ?? null };
+}
+
+/**
+ * What `update` sends for credits: `--credits N` alone sets the balance and leaves the refill out,
+ * so the key keeps the refill it has (as PATCH does); `--refill` replaces it, `--clear-refill`
+ * removes it.
+ */
+function creditsChange(command: Command, options: { credits?: number; refill?: RefillSpec; clearRefill?: boolean }) {
+  if (options.clearRefill && options.credits === undefined) command.error("error: --clear-refill needs --credits.", { exitCode: 2 });
+  if (options.refill && options.credits === undefined) command.error("error: --refill needs --credits.", { exitCode: 2 });
+  if (options.credits === undefined) return undefined;
+  if (options.clearRefill) return { remaining: options.credits, refill: null };
+  return options.refill ? { remaining: options.credits, refill: options.refill } : { remaining: options.credits };
 }
 
 function create(contextFor: ContextFor) {
@@ -117,9 +132,10 @@ function update(contextFor: ContextFor) {
     .addOption(clear("expiry", "never expire", "expiresAt"))
     .option("--ratelimit <spec>", "the rate limits from now on, NAME=LIMIT/WINDOWSECONDS (repeat; replaces them all)", repeatable(ratelimit))
     .addOption(clear("ratelimits", "remove every rate limit", "ratelimit"))
-    .option("--credits <n>", "set the credit balance to this", integer(0))
-    .option("--refill <spec>", "with --credits: refill to AMOUNT daily or monthly, e.g. 1000/monthly", refill)
-    .addOption(clear("credits", "unlimited credits", "credits"))
+    .option("--credits <n>", "set the credit balance to this; the refill stays as it is", integer(0))
+    .option("--refill <spec>", "with --credits: refill to AMOUNT daily or monthly from now on, e.g. 1000/monthly", refill)
+    .addOption(clear("refill", "with --credits: no refill from now on", "refill"))
+    .addOption(clear("credits", "unlimited credits (no balance, no refill)", "credits"))
     .option("--allow-ip <cidr>", "the addresses or ranges allowed from now on (repeat; replaces them all)", repeatable(text))
     .addOption(clear("allowed-ips", "allow any address", "allowIp"))
     .option("--meta <json>", "the metadata from now on, a JSON object (replaces it)", jsonObject)
@@ -138,7 +154,7 @@ function update(contextFor: ContextFor) {
         enabled: options.enable ? true : options.disable ? false : undefined,
         expiresAt: pick(options.expiresAt, options.clearExpiry, null),
         ratelimits: pick(options.ratelimit, options.clearRatelimits, []),
-        credits: pick(creditsFrom(command, options), options.clearCredits, null),
+        credits: pick(creditsChange(command, options), options.clearCredits, null),
         allowedIps: pick(options.allowIp, options.clearAllowedIps, []),
         metadata: options.meta,
       };

@@ -8,7 +8,7 @@ import { createKeygateClient, KeygateError, KeygateUnreachableError } from "../c
 import { DEFAULT_URL, resolveConnection, UsageError } from "./config.ts";
 import { createOutput, type Output } from "./output/index.ts";
 import type { ContextFor } from "./context.ts";
-import { printable } from "./output/table.ts";
+import { printable } from "./output/printable.ts";
 import { keysCommand } from "./keys.ts";
 import { usageCommand } from "./usage.ts";
 import { auditCommand } from "./audit.ts";
@@ -61,7 +61,7 @@ Examples:
 
 /** Reports a refusal as keygate stated it: title, detail, the issues and the request id. */
 function reportRefusal(out: Output, err: KeygateError) {
-  const code = err.code ? ` (${err.status} ${err.code})` : "";
+  const code = err.code ? ` (${err.status} ${printable(err.code)})` : "";
   out.error(out.paintErr.red(`Error: ${printable(err.title)}${code}`));
   if (err.detail) out.error(printable(err.detail));
   for (const issue of err.issues) {
@@ -92,7 +92,7 @@ export async function run(args: string[], env: NodeJS.ProcessEnv = process.env):
       out.error(out.paintErr.red(`Error: cannot reach keygate at ${err.url} (${err.reason}); is it running? (\`npm run dev\` starts one)`));
       return 1;
     }
-    out.error(out.paintErr.red(`Error: ${(err as Error)?.message ?? String(err)}`));
+    out.error(out.paintErr.red(`Error: ${printable((err as Error)?.message ?? String(err))}`));
     if (env.KEYGATE_DEBUG) out.error((err as Error)?.stack ?? "");
     return 1;
   }

@@ -243,6 +243,7 @@ export interface components {
          */
         Credits: {
             remaining: number;
+            /** @description `day` (1-31; default 1, the month's last day when it is shorter) applies to a monthly refill only. */
             refill: {
                 amount: number;
                 /** @enum {string} */
@@ -310,6 +311,7 @@ export interface components {
             ratelimits: components["schemas"]["RateLimitState"][] | null;
             credits: {
                 remaining: number;
+                /** @description `day` (1-31; default 1, the month's last day when it is shorter) applies to a monthly refill only. */
                 refill: {
                     amount: number;
                     /** @enum {string} */
@@ -575,7 +577,10 @@ export interface operations {
         requestBody: {
             content: {
                 "application/json": {
-                    /** @example Acme production */
+                    /**
+                     * @description 1-100 characters, no control characters (U+0000-U+001F, U+007F)
+                     * @example Acme production
+                     */
                     name: string;
                     /** @example acct_42 */
                     ownerId: string;
@@ -584,7 +589,7 @@ export interface operations {
                      * @enum {string}
                      */
                     environment?: "live" | "test";
-                    /** @description defaults to kg_live or kg_test */
+                    /** @description Defaults to kg_live or kg_test. A live key's prefix may not end in `_test`, a test key's not in `_live`. */
                     prefix?: string;
                     /**
                      * @default []
@@ -595,6 +600,7 @@ export interface operations {
                      */
                     scopes?: string[];
                     /**
+                     * @description Forwarded to the origin. At most 4096 bytes as compact JSON (UTF-8), and no `__proto__` key at any depth (400 VALIDATION_FAILED otherwise).
                      * @default {}
                      * @example {
                      *       "plan": "pro"
@@ -604,6 +610,7 @@ export interface operations {
                         [key: string]: unknown;
                     };
                     /**
+                     * @description Empty: any address.
                      * @default []
                      * @example [
                      *       "203.0.113.0/24",
@@ -611,7 +618,10 @@ export interface operations {
                      *     ]
                      */
                     allowedIps?: string[];
-                    /** @default [] */
+                    /**
+                     * @description 0-10 limits, each with a name no other limit of the key has.
+                     * @default []
+                     */
                     ratelimits?: components["schemas"]["RateLimit"][];
                     /**
                      * @default null
@@ -626,7 +636,10 @@ export interface operations {
                      */
                     credits?: {
                         remaining: number;
-                        /** @default null */
+                        /**
+                         * @description `day` (1-31; default 1, the month's last day when it is shorter) applies to a monthly refill only.
+                         * @default null
+                         */
                         refill?: {
                             amount: number;
                             /** @enum {string} */
@@ -634,9 +647,12 @@ export interface operations {
                             day?: number;
                         } | null;
                     } | null;
-                    /** Format: date-time */
+                    /**
+                     * Format: date-time
+                     * @description An ISO 8601 time with an offset, in the future (400 otherwise). Not together with `expiresIn`.
+                     */
                     expiresAt?: string | null;
-                    /** @description seconds from now */
+                    /** @description Seconds from now. Not together with a non-null `expiresAt`. */
                     expiresIn?: number;
                     /** @default true */
                     enabled?: boolean;
@@ -1062,7 +1078,10 @@ export interface operations {
         requestBody: {
             content: {
                 "application/json": {
-                    /** @example Acme production */
+                    /**
+                     * @description 1-100 characters, no control characters (U+0000-U+001F, U+007F)
+                     * @example Acme production
+                     */
                     name?: string;
                     /**
                      * @example [
@@ -1072,6 +1091,7 @@ export interface operations {
                      */
                     scopes?: string[];
                     /**
+                     * @description Forwarded to the origin. At most 4096 bytes as compact JSON (UTF-8), and no `__proto__` key at any depth (400 VALIDATION_FAILED otherwise).
                      * @example {
                      *       "plan": "pro"
                      *     }
@@ -1080,14 +1100,17 @@ export interface operations {
                         [key: string]: unknown;
                     };
                     /**
+                     * @description Empty: any address.
                      * @example [
                      *       "203.0.113.0/24",
                      *       "2001:db8::/32"
                      *     ]
                      */
                     allowedIps?: string[];
+                    /** @description 0-10 limits, each with a name no other limit of the key has. */
                     ratelimits?: components["schemas"]["RateLimit"][];
                     /**
+                     * @description sets the live balance; `refill` left out keeps the current refill
                      * @example {
                      *       "remaining": 1000,
                      *       "refill": {
@@ -1099,7 +1122,7 @@ export interface operations {
                      */
                     credits?: {
                         remaining: number;
-                        /** @default null */
+                        /** @description left out: the key keeps the refill it has; null: no refill from now on */
                         refill?: {
                             amount: number;
                             /** @enum {string} */
@@ -1107,7 +1130,10 @@ export interface operations {
                             day?: number;
                         } | null;
                     } | null;
-                    /** Format: date-time */
+                    /**
+                     * Format: date-time
+                     * @description An ISO 8601 time with an offset, in the future (400 otherwise); null removes the expiry. A key a rotation retired keeps at most the expiry it has: a later one, or null, is 409 CONFLICT naming its successor.
+                     */
                     expiresAt?: string | null;
                     enabled?: boolean;
                 };
@@ -1448,7 +1474,9 @@ export interface operations {
     getKeyUsage: {
         parameters: {
             query?: {
+                /** @description Start of the range, an ISO 8601 time with an offset. `from` must be earlier than `to`, and they may be at most 90 days apart (400 otherwise). */
                 from?: string;
+                /** @description End of the range (default: now), an ISO 8601 time with an offset. `from` must be earlier than `to`, and they may be at most 90 days apart (400 otherwise). */
                 to?: string;
                 granularity?: "hour" | "day";
             };
@@ -1546,7 +1574,9 @@ export interface operations {
             query?: {
                 ownerId?: string;
                 groupBy?: "key" | "route" | "status" | "owner";
+                /** @description Start of the range, an ISO 8601 time with an offset. `from` must be earlier than `to`, and they may be at most 90 days apart (400 otherwise). */
                 from?: string;
+                /** @description End of the range (default: now), an ISO 8601 time with an offset. `from` must be earlier than `to`, and they may be at most 90 days apart (400 otherwise). */
                 to?: string;
             };
             header?: never;

@@ -6,7 +6,7 @@ import { requestId, services } from "./middleware";
 import { keyStateClient } from "./state/client";
 import { adminApp } from "./admin";
 import { wellKnown } from "./gateway/well-known";
-import { targetOf, underPrefix } from "./http/paths";
+import { loosePath, targetOf, underPrefix, type Target } from "./http/paths";
 
 const servicesByEnv = new WeakMap<Env, Services>();
 
@@ -22,15 +22,16 @@ export function buildServices(env: Env): Services {
 }
 
 /**
- * Whether a canonical path is keygate's own (DESIGN.md: the admin path, `/.well-known/`,
+ * Whether a request's path is keygate's own (DESIGN.md: the admin path, `/.well-known/`,
  * `/healthz`) rather than a consumer's. Decided on the canonical path, so `//admin/keys` or
  * `/Admin/keys` reach the admin API as `/admin/keys` does, never an origin; the admin path
- * matches without regard to case, as route prefixes do. A path with no canonical form is a
- * consumer's, and the gateway refuses it.
+ * matches without regard to case, as route prefixes do. A path with no canonical form
+ * (`/admin/keys/key_X%00`) is keygate's when the most lenient reading of it (`loosePath`) is:
+ * keygate then answers it 404 itself (`createApp`), never with a consumer's code.
  */
-export function ownsPath(path: string | null, adminPath: string): boolean {
-  if (path === null) return false;
-  return underAdmin(path, adminPath) || path === "/healthz" || underPrefix(path, "/.well-known");
+export function ownsPath({ url, path }: Target, adminPath: string): boolean {
+  const owned = (p: string) => underAdmin(p, adminPath) || p === "/healthz" || underPrefix(p, "/.well-known");
+  return owned(path ?? loosePath(url.pathname));
 }
 
 const underAdmin = (path: string, adminPath: string) => underPrefix(path.toLowerCase(), adminPath.toLowerCase());
@@ -48,6 +49,14 @@ function routingPath(adminPath: string) {
 export function createApp(adminPath: string) {
   const app = new Hono<AppEnv>({ getPath: routingPath(adminPath) });
   app.use(requestId());
+  app.use(async (c, next) => {
+    // Nothing is served at a path keygate cannot make canonical: routing it would read it one way
+    // here and perhaps another elsewhere. Decided before admin auth, which needs no say in a 404.
+    if (targetOf(c.req.raw).path === null) {
+      throw new ProblemError("NOT_FOUND", "This path has no canonical form (it holds an encoded /, \\ or NUL, an encoded %, a ; or a broken % encoding), so nothing is served at it.");
+    }
+    await next();
+  });
   app.use(services(buildServices));
   app.get("/healthz", (c) => c.json({ ok: true }));
   app.route("/.well-known", wellKnown);

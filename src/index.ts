@@ -40,7 +40,7 @@ export default {
       const checking = signerReady(config);
       if (checking) await checking;
       const target = requestTarget(request);
-      if (ownsPath(target.path, config.adminPath)) {
+      if (ownsPath(target, config.adminPath)) {
         keepTarget(request, target); // the admin router reads it instead of parsing the URL again
         return await appFor(config.adminPath).fetch(request, env, ctx);
       }

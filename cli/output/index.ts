@@ -1,6 +1,7 @@
 /** Where the CLI writes: data and views on stdout, notes and errors on stderr, each coloured only where that stream allows. */
 import { colourEnabled, paint, type Paint } from "./colour.ts";
-import { printable, renderFields, renderTable, terminalWidth, truncate, type Column } from "./table.ts";
+import { renderFields, renderTable, terminalWidth, truncate, type Column } from "./table.ts";
+import { jsonText, printable } from "./printable.ts";
 
 export type { Column } from "./table.ts";
 
@@ -14,7 +15,7 @@ export interface Output {
   print(text: string): void;
   /** one line of text about what follows, cut to the width */
   heading(text: string): void;
-  /** the API's JSON, as it answered */
+  /** the API's JSON, as it answered (characters that would act on a terminal escaped) */
   json(value: unknown): void;
   table<Row>(columns: Column<Row>[], rows: Row[]): void;
   fields(fields: [label: string, value: string][]): void;
@@ -32,7 +33,7 @@ export function createOutput(stdout: Stream = process.stdout, stderr: Stream = p
     paintErr: err,
     print,
     heading: (text) => print(truncate(printable(text), terminalWidth(stdout))),
-    json: (value) => print(JSON.stringify(value, null, 2)),
+    json: (value) => print(jsonText(value)),
     table: (columns, rows) => print(renderTable(columns, rows, terminalWidth(stdout), out.bold)),
     fields: (fields) => print(renderFields(fields, terminalWidth(stdout))),
     note: (text) => void stderr.write(`${err.dim(text)}\n`),

@@ -4,8 +4,9 @@
  * columns are left out (their data stays in --json).
  */
 
-/** Control characters (C0, DEL, C1) could move the cursor or recolour the terminal: shown as "?". */
-export const printable = (text: string) => text.replace(/[\u0000-\u001f\u007f-\u009f]/g, "?");
+import { printable } from "./printable.ts";
+
+export { printable };
 
 export const displayWidth = (text: string) => [...text].length;
 

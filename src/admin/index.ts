@@ -13,6 +13,7 @@ import { registerMetricsRoutes } from "./metrics";
 import { registerWhoamiRoute } from "./whoami";
 import { registerPages } from "./ui";
 import { HEADER_COMPONENTS } from "./openapi";
+import { AS_GIVEN } from "./schemas";
 
 export const ADMIN_BODY_LIMIT = 64 * 1024;
 
@@ -31,7 +32,11 @@ export function adminApp(adminPath: string) {
   app.use("*", noStore(adminPath));
   app.doc31("/openapi.json", {
     openapi: "3.1.0",
-    info: { title: "keygate admin API", version: "1.0.0", description: "Create, list, rotate and revoke API keys; read the audit log." },
+    info: {
+      title: "keygate admin API",
+      version: "1.0.0",
+      description: `Create, list, rotate and revoke API keys; read the audit log.\n\nRequest bodies: ${AS_GIVEN}`,
+    },
     servers: [{ url: adminPath }],
     security: [{ bearer: [] }],
   });

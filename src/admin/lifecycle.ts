@@ -117,9 +117,22 @@ export async function createKey(ctx: LifecycleEnv, input: NewKeyInput): Promise<
   return { stored, key };
 }
 
+/** A change as PATCH sends it: `credits.refill` left out keeps the lineage's refill. */
 export type KeyPatch = Partial<
-  Pick<StoredKey, "name" | "scopes" | "metadata" | "allowedIps" | "ratelimits" | "credits" | "expiresAt" | "enabled">
+  Pick<StoredKey, "name" | "scopes" | "metadata" | "allowedIps" | "ratelimits" | "expiresAt" | "enabled"> & {
+    credits: (Omit<Credits, "refill"> & { refill?: Credits["refill"] }) | null;
+  }
 >;
+
+type ResolvedPatch = Omit<KeyPatch, "credits"> & { credits?: Credits | null };
+
+/** The patch with its credits made whole: a balance sent without `refill` keeps the refill the key has. */
+function resolveCredits(patch: KeyPatch, target: StoredKey): ResolvedPatch {
+  const { credits, ...rest } = patch;
+  if (credits === undefined) return rest;
+  if (credits === null) return { ...rest, credits: null };
+  return { ...rest, credits: { remaining: credits.remaining, refill: credits.refill === undefined ? (target.credits?.refill ?? null) : credits.refill } };
+}
 
 /** Fields that belong to the lineage: a change to them changes every key of the lineage. */
 const LINEAGE_FIELDS = ["ratelimits", "credits"] as const;
@@ -130,11 +143,13 @@ export interface Changed {
   lineage: Lineage;
 }
 
-export async function updateKeyFields(ctx: LifecycleEnv, id: string, patch: KeyPatch): Promise<Changed> {
-  const shared = Object.fromEntries(LINEAGE_FIELDS.filter((f) => f in patch).map((f) => [f, patch[f]])) as KeyPatch;
+export async function updateKeyFields(ctx: LifecycleEnv, id: string, sent: KeyPatch): Promise<Changed> {
   const max = ctx.services.config.maxKeysPerOwner;
   const { written, lineage } = await changeLineage(ctx, id, (lineage, target, now) => {
     if (target.revokedAt !== null) throw new ProblemError("CONFLICT", "This key is revoked; a revoked key cannot be changed.");
+    const patch = resolveCredits(sent, target);
+    const shared = Object.fromEntries(LINEAGE_FIELDS.filter((f) => f in patch).map((f) => [f, patch[f]])) as ResolvedPatch;
+    if ("expiresAt" in patch) keepRetired(lineage, target, patch.expiresAt ?? null);
     const setsCredits = "credits" in patch;
     const writes: KeyWrite[] = [];
     // The target first (its audit entry tells whether the change landed), then the rest of its lineage.
@@ -152,6 +167,23 @@ export async function updateKeyFields(ctx: LifecycleEnv, id: string, patch: KeyP
     };
   });
   return { key: written.get(id)!, lineage };
+}
+
+/**
+ * A key a rotation retired (one with a successor) never comes back (DESIGN.md, "Consistency"):
+ * its expiry may be brought forward, never moved later or removed, so the grace the rotation
+ * gave (or the end a later rotation set) is the most it keeps. Checked in the plan, against the
+ * lineage as this attempt read it, so a PATCH that races a rotation is judged after it.
+ */
+function keepRetired(lineage: Lineage, target: StoredKey, expiresAt: number | null): void {
+  const successor = lineage.keys.find((k) => k.rotatedFrom === target.id);
+  if (!successor || target.expiresAt === null) return;
+  if (expiresAt !== null && expiresAt <= target.expiresAt) return;
+  throw new ProblemError(
+    "CONFLICT",
+    `This key was rotated to ${successor.id}: its expiry may be brought forward, never extended or removed, so it cannot ` +
+      `come back. Change ${successor.id} instead, or rotate it.`,
+  );
 }
 
 export async function revokeKey(ctx: LifecycleEnv, id: string): Promise<Changed> {

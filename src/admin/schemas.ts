@@ -1,7 +1,7 @@
 import { z } from "@hono/zod-openapi";
 import { PREFIX_PATTERN } from "../keys/format";
 import { SCOPE_PATTERN } from "../keys/scopes";
-import { parseRange } from "../keys/ip";
+import { parseRange, RANGE_PATTERN } from "../keys/ip";
 import { VERIFY_CODES } from "../keys/verify";
 import type { ProblemCode } from "../errors";
 
@@ -22,14 +22,23 @@ export const LIMITS = {
   maxPageSize: 100,
 };
 
-const CONTROL = /[\u0000-\u001f\u007f]/;
+/**
+ * JSON Schema keywords that `.openapi()`'s metadata type does not list (`if`/`then`/`else`,
+ * `propertyNames`): the generator copies them into the document as given.
+ */
+const jsonSchema = (keywords: Record<string, unknown>): object => keywords;
+
+/** What every admin body must be besides its fields' rules (src/admin/body.ts, docs/behaviour.md). */
+export const AS_GIVEN =
+  "Every string and key in it, at any depth, is well-formed Unicode (no lone surrogate), no key is `__proto__`, " +
+  "and no number is too large for JSON: keygate stores what was sent or refuses it (400 VALIDATION_FAILED naming the place).";
 
 const Name = z
   .string()
   .min(1)
   .max(100)
-  .refine((s) => !CONTROL.test(s), "must not contain control characters")
-  .openapi({ example: "Acme production" });
+  .regex(/^[^\u0000-\u001f\u007f]*$/, "must not contain control characters")
+  .openapi({ example: "Acme production", description: "1-100 characters, no control characters (U+0000-U+001F, U+007F)" });
 
 /** Sent to the origin in a header, so printable ASCII only. */
 const OwnerId = z
@@ -50,7 +59,13 @@ const Metadata = z
     (m) => new TextEncoder().encode(JSON.stringify(m)).length <= LIMITS.metadataBytes,
     `must serialise to at most ${LIMITS.metadataBytes} bytes of JSON`,
   )
-  .openapi({ example: { plan: "pro" } });
+  .openapi({
+    example: { plan: "pro" },
+    ...jsonSchema({ propertyNames: { not: { const: "__proto__" } } }),
+    description:
+      `Forwarded to the origin. At most ${LIMITS.metadataBytes} bytes as compact JSON (UTF-8), and no \`__proto__\` key ` +
+      "at any depth (400 VALIDATION_FAILED otherwise).",
+  });
 
 const AllowedIps = z
   .array(
@@ -60,10 +75,16 @@ const AllowedIps = z
       .refine(
         (s) => parseRange(s) !== null,
         "must be an IPv4 address (four decimal parts, no leading zeros), an IPv6 address (RFC 4291 text form), or a CIDR range of either",
-      ),
+      )
+      .openapi({
+        pattern: RANGE_PATTERN,
+        description:
+          "An IPv4 address (four decimal parts, no leading zeros), an IPv6 address (RFC 4291 text form, no zone id), " +
+          "or a CIDR range of either; an IPv4-mapped range (`::ffff:10.0.0.0/104`) counts IPv6 bits and needs at least /96.",
+      }),
   )
   .max(LIMITS.allowedIps)
-  .openapi({ example: ["203.0.113.0/24", "2001:db8::/32"] });
+  .openapi({ example: ["203.0.113.0/24", "2001:db8::/32"], description: "Empty: any address." });
 
 const positiveInt = (max: number) => z.number().int().min(1).max(max);
 
@@ -79,7 +100,8 @@ export const RateLimitSchema = z
 const RateLimits = z
   .array(RateLimitSchema)
   .max(LIMITS.ratelimits)
-  .refine((list) => new Set(list.map((r) => r.name)).size === list.length, "rate limit names must be unique");
+  .refine((list) => new Set(list.map((r) => r.name)).size === list.length, "rate limit names must be unique")
+  .openapi({ uniqueItems: true, description: `0-${LIMITS.ratelimits} limits, each with a name no other limit of the key has.` });
 
 const RefillSchema = z
   .object({
@@ -88,7 +110,14 @@ const RefillSchema = z
     day: z.number().int().min(1).max(31).optional(),
   })
   .strict()
-  .refine((r) => r.day === undefined || r.interval === "monthly", "day applies only to a monthly refill");
+  .refine((r) => r.day === undefined || r.interval === "monthly", "day applies only to a monthly refill")
+  .openapi({
+    description: "`day` (1-31; default 1, the month's last day when it is shorter) applies to a monthly refill only.",
+    ...jsonSchema({
+      if: { type: "object", required: ["interval"], properties: { interval: { const: "daily" } } },
+      then: { not: { type: "object", required: ["day"], properties: { day: {} } } },
+    }),
+  });
 
 const CREDITS_EXAMPLE = { remaining: 1000, refill: { amount: 1000, interval: "monthly", day: 1 } } as const;
 
@@ -100,6 +129,20 @@ export const CreditsSchema = z
   })
   .strict()
   .openapi({ example: CREDITS_EXAMPLE });
+
+/**
+ * Credits as a PATCH sends them: `refill` left out keeps the lineage's refill, `null` removes it
+ * (DESIGN.md, "Key record"); the whole of `credits: null` removes both.
+ */
+const CreditsPatchSchema = z
+  .object({
+    remaining: z.number().int().min(0).max(LIMITS.maxCredits),
+    refill: RefillSchema.nullable()
+      .optional()
+      .openapi({ description: "left out: the key keeps the refill it has; null: no refill from now on" }),
+  })
+  .strict()
+  .openapi({ description: "sets the live balance; `refill` left out keeps the current refill", example: CREDITS_EXAMPLE });
 
 /** Credits as keygate answers them: every field present. */
 const CreditsRecordSchema = z
@@ -115,6 +158,26 @@ const FutureTime = z.iso
   .transform((s) => Date.parse(s))
   .refine((ms) => ms > Date.now(), "must be in the future");
 
+/** Rules of a create body that span fields, stated in the schema language. */
+const CREATE_RULES = jsonSchema({
+  // expiresAt (a time, not null) and expiresIn together
+  not: {
+    type: "object",
+    required: ["expiresAt", "expiresIn"],
+    properties: { expiresAt: { type: "string" }, expiresIn: {} },
+  },
+  // a prefix ending in _test needs environment "test"; one ending in _live may not have it
+  if: { type: "object", required: ["prefix"], properties: { prefix: { type: "string", pattern: "_test$" } } },
+  then: { type: "object", required: ["environment"], properties: { environment: { const: "test" } } },
+  else: {
+    not: {
+      type: "object",
+      required: ["prefix", "environment"],
+      properties: { prefix: { type: "string", pattern: "_live$" }, environment: { const: "test" } },
+    },
+  },
+});
+
 /*
  * Request bodies are left unnamed, so the document describes them inline in their operations:
  * a named component's `default` reads as "always present" to client generators such as
@@ -129,14 +192,20 @@ export const CreateKeyBody = z
       .string()
       .regex(PREFIX_PATTERN, "must match ^[a-z][a-z0-9_]{1,19}$")
       .optional()
-      .openapi({ description: "defaults to kg_live or kg_test" }),
+      .openapi({
+        description: "Defaults to kg_live or kg_test. A live key's prefix may not end in `_test`, a test key's not in `_live`.",
+      }),
     scopes: Scopes.default([]),
     metadata: Metadata.default({}),
     allowedIps: AllowedIps.default([]),
     ratelimits: RateLimits.default([]),
     credits: CreditsSchema.nullable().default(null),
-    expiresAt: FutureTime.nullable().optional(),
-    expiresIn: positiveInt(LIMITS.maxExpiresInSeconds).optional().openapi({ description: "seconds from now" }),
+    expiresAt: FutureTime.nullable()
+      .optional()
+      .openapi({ description: "An ISO 8601 time with an offset, in the future (400 otherwise). Not together with `expiresIn`." }),
+    expiresIn: positiveInt(LIMITS.maxExpiresInSeconds)
+      .optional()
+      .openapi({ description: "Seconds from now. Not together with a non-null `expiresAt`." }),
     enabled: z.boolean().default(true),
   })
   .strict()
@@ -147,7 +216,8 @@ export const CreateKeyBody = z
   .refine((b) => b.prefix === undefined || !namesOtherEnvironment(b.prefix, b.environment), {
     message: "names the other environment: a live key's prefix may not end in _test, a test key's not in _live",
     path: ["prefix"],
-  });
+  })
+  .openapi({ description: AS_GIVEN, ...CREATE_RULES });
 
 export const UpdateKeyBody = z
   .object({
@@ -156,11 +226,18 @@ export const UpdateKeyBody = z
     metadata: Metadata.optional(),
     allowedIps: AllowedIps.optional(),
     ratelimits: RateLimits.optional(),
-    credits: CreditsSchema.nullable().optional(),
-    expiresAt: FutureTime.nullable().optional(),
+    credits: CreditsPatchSchema.nullable().optional(),
+    expiresAt: FutureTime.nullable()
+      .optional()
+      .openapi({
+        description:
+          "An ISO 8601 time with an offset, in the future (400 otherwise); null removes the expiry. A key a rotation " +
+          "retired keeps at most the expiry it has: a later one, or null, is 409 CONFLICT naming its successor.",
+      }),
     enabled: z.boolean().optional(),
   })
-  .strict();
+  .strict()
+  .openapi({ description: AS_GIVEN });
 
 export const RotateKeyBody = z
   .object({

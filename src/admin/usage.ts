@@ -15,11 +15,16 @@ const MAX_RANGE_DAYS = 90;
 /** Groups listed at most; `totals` always covers every group. */
 const MAX_GROUPS = 1000;
 
-const Time = z.iso
-  .datetime({ offset: true })
-  .transform((s) => Date.parse(s))
-  .optional()
-  .openapi({ type: "string", format: "date-time" });
+const RANGE_RULE = `\`from\` must be earlier than \`to\`, and they may be at most ${MAX_RANGE_DAYS} days apart (400 otherwise).`;
+
+const Time = (which: string) =>
+  z.iso
+    .datetime({ offset: true })
+    .transform((s) => Date.parse(s))
+    .optional()
+    .openapi({ type: "string", format: "date-time", description: `${which}, an ISO 8601 time with an offset. ${RANGE_RULE}` });
+const From = Time("Start of the range");
+const To = Time("End of the range (default: now)");
 
 const Count = z.number().int().min(0);
 const Percentiles = z
@@ -115,7 +120,7 @@ export function registerUsageRoutes(app: OpenAPIHono<AppEnv>): void {
         "Defaults: the last 24 hours hourly, or the last 30 days daily; at most 90 days.",
       request: {
         params: KeyIdParam,
-        query: z.object({ from: Time, to: Time, granularity: z.enum(["hour", "day"]).default("hour") }),
+        query: z.object({ from: From, to: To, granularity: z.enum(["hour", "day"]).default("hour") }),
       },
       responses: { 200: jsonContent(KeyUsageSchema, "Time series and totals"), ...problemResponses({ own: [404] }) },
     }),
@@ -162,8 +167,8 @@ export function registerUsageRoutes(app: OpenAPIHono<AppEnv>): void {
         query: z.object({
           ownerId: z.string().min(1).max(200).regex(/^[\x20-\x7e]+$/, "must be printable ASCII").optional(),
           groupBy: z.enum(GROUP_BY).default("key"),
-          from: Time,
-          to: Time,
+          from: From,
+          to: To,
         }),
       },
       responses: { 200: jsonContent(UsageSchema, "Usage per group and totals"), ...problemResponses() },

@@ -79,6 +79,27 @@ function decodeUnreserved(segment: string): string | null {
 }
 
 /**
+ * A path with no canonical form, read leniently but segment by segment, only to tell whether it
+ * points into keygate's own (the admin API, `/.well-known/`, `/healthz`): then keygate refuses it
+ * as its own, and it is not handed to the gateway as a consumer's. Never used to serve anything.
+ * Each segment is read with every `%XX` decoded and cut at `;` or NUL (matrix parameters, C
+ * strings); a segment that is then `.` or `..` is resolved, as canonical paths resolve them; an
+ * encoded `/` or `\` splits a segment, but the `.` and `..` it reveals are kept as they are, so
+ * `/echo%2F..%2Fadmin` stays under `/echo` while `/admin/keys/key_X%00` and `/admin;x/keys` are
+ * under `/admin`.
+ */
+export function loosePath(pathname: string): string {
+  const cut = (part: string) => part.split(/[;\u0000]/)[0];
+  const segments: string[] = [];
+  for (const raw of pathname.split("/")) {
+    const decoded = cut(raw.replace(/%([0-9A-Fa-f]{2})/g, (_, hex: string) => String.fromCharCode(parseInt(hex, 16))));
+    if (decoded === "..") segments.pop();
+    else if (decoded !== ".") segments.push(...decoded.split(/[/\\]/).map(cut).filter((part) => part !== ""));
+  }
+  return `/${segments.join("/")}`;
+}
+
+/**
  * Whether `path` is `prefix` or lies below it, segment by segment: `/posts` covers `/posts`
  * and `/posts/1`, not `/postsx`. Both are canonical (and lower-cased alike when matching
  * without regard to case).

@@ -10,6 +10,39 @@ type Range = [ipaddr.IPv4 | ipaddr.IPv6, number];
  */
 const OCTET = "(25[0-5]|2[0-4]\\d|1\\d\\d|[1-9]?\\d)";
 const IPV4 = new RegExp(`^${OCTET}(\\.${OCTET}){3}$`);
+
+/**
+ * The text forms `parseRange` takes, as one regular expression for the admin API's document
+ * (so a client refuses what keygate would before sending it). It states the address forms
+ * and prefix lengths; one rule it leaves to the description: an IPv4-mapped IPv6 range needs
+ * a prefix of at least 96 bits. test/workers/keys-scopes-ip.test.ts checks the two agree.
+ */
+export const RANGE_PATTERN = (() => {
+  const octet = "(?:25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])";
+  const quad = `${octet}(?:\\.${octet}){3}`;
+  const h = "[0-9A-Fa-f]{1,4}";
+  // hex groups with at most one "::", 8 groups in all (a dotted quad at the end counts as two)
+  const ipv6 = [
+    `(?:${h}:){7}${h}`,
+    `(?:${h}:){6}${quad}`,
+    `(?:${h}:){1,7}:`,
+    `(?:${h}:){1,6}:${h}`,
+    `(?:${h}:){1,5}(?::${h}){1,2}`,
+    `(?:${h}:){1,4}(?::${h}){1,3}`,
+    `(?:${h}:){1,3}(?::${h}){1,4}`,
+    `(?:${h}:){1,2}(?::${h}){1,5}`,
+    `${h}:(?::${h}){1,6}`,
+    `:(?::${h}){1,7}`,
+    "::",
+    `::(?:${h}:){0,5}${quad}`,
+    `${h}::(?:${h}:){0,4}${quad}`,
+    `(?:${h}:){2}:(?:${h}:){0,3}${quad}`,
+    `(?:${h}:){3}:(?:${h}:){0,2}${quad}`,
+    `(?:${h}:){4}:(?:${h}:){0,1}${quad}`,
+    `(?:${h}:){5}:${quad}`,
+  ].join("|");
+  return `^(?:${quad}(?:/(?:3[0-2]|[12][0-9]|[0-9]))?|(?:${ipv6})(?:/(?:12[0-8]|1[01][0-9]|[1-9][0-9]|[0-9]))?)$`;
+})();
 const GROUP = /^[0-9A-Fa-f]{1,4}$/;
 const BITS = /^(0|[1-9]\d{0,2})$/;
 

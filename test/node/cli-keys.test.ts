@@ -237,6 +237,23 @@ describe("keygate keys update", () => {
     expect((await record(created.id)).credits).toEqual({ remaining: 900, refill: { amount: 1000, interval: "monthly" } });
   });
 
+  it("--credits alone sets the balance and keeps the refill; --clear-refill removes the refill", async () => {
+    const created = await createViaCli("--credits", "100", "--refill", "100/daily");
+    const refill = { amount: 100, interval: "daily" };
+    expect(jsonOf<KeyRecord>(await run("keys", "update", created.id, "--credits", "500", "--json")).credits).toEqual({ remaining: 500, refill });
+    expect((await record(created.id)).credits).toEqual({ remaining: 500, refill });
+    expect(jsonOf<KeyRecord>(await run("keys", "update", created.id, "--credits", "40", "--clear-refill", "--json")).credits).toEqual({
+      remaining: 40,
+      refill: null,
+    });
+    expect((await record(created.id)).credits).toEqual({ remaining: 40, refill: null });
+    expectUsageError(await run("keys", "update", created.id, "--clear-refill"), "--clear-refill needs --credits", "keygate keys update");
+    expectUsageError(await run("keys", "update", created.id, "--credits", "1", "--refill", "5/daily", "--clear-refill"), /cannot be used with/, "keygate keys update");
+    const help = await run("keys", "update", "--help");
+    expect(help.stdout).toMatch(/--credits <n>\s+set the credit balance to this; the refill stays/);
+    expect(help.stdout).toContain("--clear-refill");
+  });
+
   it("passes the API's refusals on: a past expiry, an unknown key, a revoked key", async () => {
     const created = await createViaCli();
     expectRefused(await run("keys", "update", created.id, "--expires-at", "2020-01-01T00:00:00Z"), "Validation failed", 400, "VALIDATION_FAILED", "expiresAt: must be in the future");

@@ -31,6 +31,26 @@ async function usedKey(): Promise<CreatedKey> {
 }
 
 describe("keygate keys requests", () => {
+  it("prints user agents with C1, bidi and zero-width characters escaped in --json, parsing back to the API's answer", async () => {
+    const key = (await gw.api<CreatedKey>("/keys", { method: "POST", json: { name: "agents", ownerId: uniqueOwner() } })).body;
+    const agent = "agent\u009b31m\u0085\u009d0;title\u009c\u00a0\u202egnp.exe\u200b\u2066end";
+    // Header values travel as bytes; keygate reads them as UTF-8, so these are the agent's UTF-8 bytes.
+    const bytes = Buffer.from(agent, "utf8").toString("latin1");
+    const res = await fetch(`${gw.url}/orders/9`, { headers: { Authorization: `Bearer ${key.key}`, "User-Agent": bytes } });
+    await res.arrayBuffer();
+    type WithAgents = { data: (Logged["data"][number] & { userAgent: string | null })[]; nextCursor: string | null };
+    let logged: WithAgents = { data: [], nextCursor: null };
+    for (let tries = 0; tries < 100 && logged.data.length === 0; tries++) {
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      logged = (await gw.api<typeof logged>(`/keys/${key.id}/requests`)).body;
+    }
+    expect(logged.data.map((r) => r.userAgent)).toEqual([agent]);
+    const shown = await run("keys", "requests", key.id, "--json");
+    expect(shown.stdout).not.toMatch(/[\u0080-\u009f\u202e\u200b\u2066]/);
+    expect(shown.stdout).toContain("agent\\u009b31m\\u0085\\u009d0;title\\u009c\u00a0\\u202egnp.exe\\u200b\\u2066end");
+    expect(jsonOf<typeof logged>(shown)).toEqual(logged);
+  });
+
   it("lists the key's requests newest first within 80 columns; --json prints the API's answer", async () => {
     const key = await usedKey();
     const result = await run("keys", "requests", key.id);

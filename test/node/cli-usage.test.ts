@@ -275,6 +275,54 @@ describe("colour and width", () => {
     expect(shown.stdout).toMatch(/^Name\s+evil\?31mred\?$/m);
     expect(shown.stdout).not.toMatch(/[\u0080-\u009f]/);
   });
+
+  describe("bidi, zero-width and C1 characters", () => {
+    /** Every character that reorders, hides or controls text on a terminal, one of each kind. */
+    const HOSTILE = ["\u202a", "\u202b", "\u202c", "\u202d", "\u202e", "\u2066", "\u2067", "\u2068", "\u2069", "\u200e", "\u200f", "\u061c",
+      "\u200b", "\u200c", "\u200d", "\u2060", "\ufeff", "\u0080", "\u0085", "\u009b", "\u009d", "\u009f"];
+    const ACTING = new RegExp(HOSTILE.join("|"), "u");
+    const name = `invoice\u202Egnp.exe\u200B${HOSTILE.join("")}end`;
+    const metadata = { note: "\u2066hidden\u2069\u009b31m\u007f", [`k\u202e`]: ["\u200d", { deep: "\ufeff\u0085", tag: "\u{E0041}" }] };
+    let created: CreatedKey;
+    let owner: string;
+    beforeAll(async () => {
+      owner = uniqueOwner("bidi");
+      created = (await gw.api<CreatedKey>("/keys", { method: "POST", json: { name, ownerId: owner, metadata } })).body;
+      expect(created.name).toBe(name);
+    });
+
+    it("never reach the terminal in tables: each is shown as ?", async () => {
+      const shown = await run("keys", "get", created.id);
+      expect(shown.code, shown.stderr).toBe(0);
+      expect(shown.stdout).not.toMatch(ACTING);
+      expect(shown.stdout).toMatch(new RegExp(`^Name\\s+invoice\\?gnp\\.exe\\?${"\\?".repeat(HOSTILE.length)}end$`, "m"));
+      expect(shown.stdout).toContain('"note":"?hidden??31m?"');
+      const listed = await keygate(["keys", "list", "--owner", owner], { env: { ...gw.env, NO_COLOR: "1" }, tty: { columns: 200 } });
+      expect(listed.code, listed.stderr).toBe(0);
+      expect(listed.stdout).not.toMatch(ACTING);
+      expect(listed.stdout).toContain(`invoice?gnp.exe?${"?".repeat(HOSTILE.length)}end`);
+      const audit = await run("audit", "--target", created.id);
+      expect(audit.stdout).not.toMatch(ACTING);
+    });
+
+    it("never reach the terminal in --json: each is escaped, and the JSON parses back to what the API answered", async () => {
+      const record = (await gw.api<KeyRecord>(`/keys/${created.id}`)).body;
+      for (const args of [["keys", "get", created.id], ["keys", "list", "--owner", owner], ["audit", "--target", created.id]]) {
+        const shown = await run(...args, "--json");
+        expect(shown.code, shown.stderr).toBe(0);
+        expect(shown.stdout, args.join(" ")).not.toMatch(ACTING);
+        expect(shown.stdout).toContain("\\u202e");
+        expect(shown.stdout).toContain("\\u009b");
+        expect(shown.stdout).not.toContain("\u007f");
+      }
+      const json = await run("keys", "get", created.id, "--json");
+      expect(json.stdout).toContain('"tag": "\\udb40\\udc41"'); // a tag character, beyond the BMP: a pair of escapes
+      expect(jsonOf<KeyRecord>(json)).toEqual(record);
+      const made = await run("keys", "create", "--name", name, "--owner", owner, "--meta", JSON.stringify(metadata), "--json");
+      expect(made.stdout).not.toMatch(ACTING);
+      expect(jsonOf<CreatedKey>(made)).toMatchObject({ name, metadata });
+    });
+  });
 });
 
 describe("npx keygate", () => {

@@ -35,6 +35,7 @@ interface ResponseObject {
 }
 interface Operation {
   operationId?: string;
+  requestBody?: { content: Record<string, MediaType> };
   responses: Record<string, ResponseObject>;
 }
 export interface OpenApiDocument {
@@ -51,7 +52,8 @@ const UNDOCUMENTED = new Set(["/openapi.json", "/docs", "/ui"]);
 const UNDOCUMENTED_UNDER = ["/ui/", "/assets/"];
 const METHODS = ["get", "put", "post", "delete", "options", "head", "patch", "trace"];
 
-export function responseChecker(doc: OpenApiDocument) {
+/** ajv with the document's components, and a cache of compiled schemas. */
+function compilerFor(doc: OpenApiDocument) {
   const ajv = new Ajv2020({ allErrors: true, strict: true });
   ajvFormats.default(ajv); // CommonJS: the plugin is both module.exports and its `default`
   // OpenAPI's own annotations, beside JSON Schema's.
@@ -60,7 +62,6 @@ export function responseChecker(doc: OpenApiDocument) {
   const pointInto = (schema: Schema, id: string): Schema =>
     JSON.parse(JSON.stringify(schema).replaceAll('"#/components/schemas/', `"${id}#/$defs/`));
   ajv.addSchema(pointInto({ $id: "keygate:components", $defs: doc.components?.schemas ?? {} }, ""));
-  const base = doc.servers?.[0]?.url ?? "";
 
   const compiled = new Map<string, ValidateFunction>();
   const validatorFor = (key: string, schema: Schema): ValidateFunction => {
@@ -73,6 +74,29 @@ export function responseChecker(doc: OpenApiDocument) {
   };
   // Every component compiles, so a schema ajv cannot use fails on the first check, not the hundredth.
   for (const name of Object.keys(doc.components?.schemas ?? {})) validatorFor(`#${name}`, { $ref: `#/components/schemas/${name}` });
+  return { ajv, validatorFor };
+}
+
+/**
+ * The request body schema of an operation, compiled: what a client generated from the document
+ * would check before sending. Answers the errors ajv finds (none: the document allows the body).
+ */
+export function requestBodyChecker(doc: OpenApiDocument) {
+  const { validatorFor } = compilerFor(doc);
+  return function check(operationId: string, body: unknown): string[] {
+    const operation = Object.values(doc.paths)
+      .flatMap((item) => Object.values(item))
+      .find((op) => op.operationId === operationId);
+    const schema = operation?.requestBody?.content["application/json"]?.schema;
+    if (!schema) throw new Error(`the document has no JSON request body for ${operationId}`);
+    const validate = validatorFor(`${operationId} request`, schema);
+    return validate(body) ? [] : (validate.errors ?? []).map((e) => `${e.instancePath || "/"} ${e.message} ${JSON.stringify(e.params)}`);
+  };
+}
+
+export function responseChecker(doc: OpenApiDocument) {
+  const { ajv, validatorFor } = compilerFor(doc);
+  const base = doc.servers?.[0]?.url ?? "";
 
   const templates = Object.keys(doc.paths).map((template) => ({
     template,

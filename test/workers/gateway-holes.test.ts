@@ -141,6 +141,39 @@ describe("keygate's own paths are found in their canonical form", () => {
     expect(listed.status).toBe(200);
     expect(((await listed.json()) as { data: unknown[] }).data).toHaveLength(1);
   });
+
+  it("an admin path with no canonical form is the admin API's 404, never a consumer's code", async () => {
+    const { id, key } = await createKey();
+    const marker = `admin-non-canonical-${crypto.randomUUID()}`;
+    const paths = [
+      `/admin/keys/${id}%00`, "/admin/keys%2f", "/admin/keys%5Cx", "/admin/keys;x", "/admin;x/keys", "/admin/keys/..;/keys",
+      "/admin/keys/%zz", "/admin/keys/%2", "/admin\\keys%00", "/ADMIN/Keys%00", "//Admin//keys%2F", "/%61dmin/keys%00",
+      "/x/../admin/keys%00", "/admin%00", "/admin%2Fkeys", "/%2e/admin/keys%00", "/.well-known/jwks.json%00", "/healthz;x",
+    ];
+    const credentials: [string, Record<string, string>][] = [
+      ["none", {}],
+      ["admin token", { Authorization: `Bearer ${ADMIN_TOKEN}` }],
+      ["consumer key", { Authorization: `Bearer ${key}` }],
+      ["malformed key", { "X-API-Key": "kg_live_nonsense" }],
+    ];
+    for (const path of paths) {
+      for (const [label, headers] of credentials) {
+        for (const method of ["GET", "DELETE"]) {
+          const res = await send(path, { method, headers: { ...headers, "X-Corpus-Marker": marker, "CF-Connecting-IP": "198.51.100.7" } });
+          expect(res.status, `${method} ${path} with ${label}`).toBe(404);
+          const problem = await expectProblem(res, 404, "NOT_FOUND");
+          expect(problem.detail, path).toMatch(/no canonical form/);
+          expect(res.headers.get("Cache-Control")).toBe("no-store");
+          expect(res.headers.get("WWW-Authenticate")).toBeNull();
+        }
+      }
+    }
+    expect(await markersSeenByOrigin()).not.toContain(marker);
+    // The key is untouched, and a consumer path with no canonical form is still the gateway's.
+    expect((await admin(`/keys/${id}`)).status).toBe(200);
+    await expectProblem(await call("/v1/posts%00", key), 404, "NO_ROUTE");
+    await expectProblem(await call("/administrator%00", null), 401, "MISSING_KEY");
+  });
 });
 
 describe("a Host header that is not one host[:port]", () => {

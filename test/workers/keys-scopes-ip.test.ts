@@ -1,7 +1,7 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { missingScopes, scopeGrants, SCOPE_PATTERN } from "../../src/keys/scopes";
-import { ipAllowed, parseRange } from "../../src/keys/ip";
+import { ipAllowed, parseRange, RANGE_PATTERN } from "../../src/keys/ip";
 
 const part = fc.stringMatching(/^[a-z][a-z0-9_.-]{0,11}$/).filter((s) => s !== "admin");
 
@@ -94,5 +94,46 @@ describe("CIDR matching", () => {
     for (const bad of ["10.0.0.0/33", "2001:db8::/129", "300.1.1.1", "10.0.0.0/", "/8", "10.0.0.0/8/8", ""]) {
       expect(parseRange(bad)).toBeNull();
     }
+  });
+});
+
+describe("RANGE_PATTERN (allowedIps in the admin API's document)", () => {
+  const pattern = new RegExp(RANGE_PATTERN, "u");
+  /** The one rule the pattern leaves to the description: an IPv4-mapped range needs at least 96 bits. */
+  const mappedShortRange = (entry: string) => {
+    const [text, bits] = entry.split("/");
+    return text.includes(":") && parseRange(text)?.[0].kind() === "ipv4" && Number(bits) < 96;
+  };
+  const agrees = (entry: string) => {
+    const taken = parseRange(entry) !== null;
+    expect(pattern.test(entry), entry).toBe(taken || mappedShortRange(entry));
+  };
+
+  const token = fc.constantFrom("0", "1", "9", "00", "01", "10", "99", "255", "256", "ffff", "FFFF", "abcd", "12345", "g", ":", "::", ".", "/", "32", "33", "96", "128", "129", " ");
+  const compressed = fc.tuple(ipv6, fc.nat(8), fc.nat(8), fc.boolean()).map(([groups, start, length, quad]) => {
+    const hex = groups.map((g) => g.toString(16));
+    const tail = quad ? [`${groups[6] >> 8}.${groups[6] & 255}.${groups[7] >> 8}.${groups[7] & 255}`] : [];
+    const all = quad ? [...hex.slice(0, 6), ...tail] : hex;
+    const from = Math.min(start, all.length);
+    const to = Math.min(from + length, all.length);
+    return to > from ? `${all.slice(0, from).join(":")}::${all.slice(to).join(":")}` : all.join(":");
+  });
+  const withBits = (text: fc.Arbitrary<string>) =>
+    fc.tuple(text, fc.option(fc.integer({ min: 0, max: 140 }))).map(([t, bits]) => (bits === null ? t : `${t}/${bits}`));
+
+  it("matches exactly the entries keygate takes, written any way", () => {
+    fc.assert(fc.property(fc.array(token, { minLength: 1, maxLength: 14 }).map((t) => t.join("")), agrees), { numRuns: 5000 });
+    fc.assert(fc.property(withBits(compressed), agrees), { numRuns: 3000 });
+    fc.assert(fc.property(withBits(ipv4.map(v4Text)), agrees), { numRuns: 1000 });
+    fc.assert(fc.property(withBits(ipv4.map((o) => `::ffff:${v4Text(o)}`)), agrees), { numRuns: 500 });
+  });
+
+  it("agrees on the cases people get wrong", () => {
+    for (const entry of [
+      "10.0.0.1", "010.0.0.1", "10.1", "167772161", "0x0a.0.0.1", "10.0.0.0/8", "10.0.0.0/08", "10.0.0.0/33",
+      "::", "::1", "1::", "1:2:3:4:5:6:7:8", "1:2:3:4:5:6:7:8:9", "1::2::3", ":::", "1:2:3:4:5:6:7::", "::1:2:3:4:5:6:7",
+      "::ffff:10.0.0.1", "::ffff:10.0.0.0/104", "::ffff:10.0.0.0/64", "1:2:3:4:5:6:1.2.3.4", "1:2:3:4:5:6:7:1.2.3.4",
+      "fe80::1%eth0", "[::1]", "2001:db8::/32", "2001:db8::/129", "2001:DB8::/048", "",
+    ]) agrees(entry);
   });
 });
