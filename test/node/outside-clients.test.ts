@@ -6,6 +6,7 @@ import os from "node:os";
 import path from "node:path";
 import { promisify } from "node:util";
 import { createRemoteJWKSet, jwtVerify } from "jose";
+import { pythonWith } from "../support/toolchains.ts";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { buildWorker, removeBuild, startLocalGateway, type LocalGateway } from "../../scripts/local-gateway.ts";
 import { freePort } from "../support/net.ts";
@@ -90,7 +91,12 @@ for token in tokens:
 print(json.dumps(out))
 `;
 
-/** What an origin written in Python with PyJWT makes of each token. */
+const hasPyJwt = pythonWith("jwt", "cryptography");
+
+/**
+ * What an origin written in Python with PyJWT makes of each token. Where this machine has no
+ * PyJWT, the checks that use it are skipped, and said so (test/support/toolchains.ts).
+ */
 async function pyjwt(gatewayUrl: string, tokens: string[]): Promise<string[]> {
   const run = promisify(execFile)("/usr/bin/python3", ["-c", PYJWT, `${gatewayUrl}/.well-known/jwks.json`, gatewayUrl]);
   run.child.stdin!.end(JSON.stringify(tokens));
@@ -117,7 +123,7 @@ describe("rotating the signing key as the README says", () => {
     const signedAfter = await assertion(url);
     const tokens = [signedBefore, signedDuring, signedAfter];
     for (const token of tokens) expect(await verify(token)).toMatchObject({ ownerId: "acct_rotation" });
-    expect(await pyjwt(url, tokens)).toEqual(["acct_rotation", "acct_rotation", "acct_rotation"]);
+    if (hasPyJwt) expect(await pyjwt(url, tokens)).toEqual(["acct_rotation", "acct_rotation", "acct_rotation"]);
 
     // 3. Stop publishing the previous key: an origin that fetches the JWKS afresh refuses what it
     //    signed (assertions live 60 s, so none still in use), and accepts what the next key signs.
@@ -126,7 +132,7 @@ describe("rotating the signing key as the README says", () => {
     await expect(fresh(signedBefore)).rejects.toThrow(/no applicable key/i);
     expect(await fresh(await assertion(url))).toMatchObject({ ownerId: "acct_rotation" });
     expect(await verify(await assertion(url))).toMatchObject({ ownerId: "acct_rotation" });
-    expect(await pyjwt(url, [signedBefore, signedAfter])).toEqual(["refused: PyJWKClientError", "acct_rotation"]);
+    if (hasPyJwt) expect(await pyjwt(url, [signedBefore, signedAfter])).toEqual(["refused: PyJWKClientError", "acct_rotation"]);
   });
 });
 
