@@ -64,7 +64,7 @@ export function lookupKey(env: KeyCacheEnv, hash: string, waitUntil: WaitUntil):
     const age = now - entry.fetchedAt;
     if (age < CACHE.freshMs) return entry.key;
     if (age < CACHE.staleMs) {
-      waitUntil(load(env, hash, false, waitUntil).catch(() => undefined));
+      waitUntil(load(env, hash, waitUntil).catch(() => undefined));
       return entry.key;
     }
   } else {
@@ -77,16 +77,39 @@ export function lookupKey(env: KeyCacheEnv, hash: string, waitUntil: WaitUntil):
 /** A load that falls back on the expired record, if there is one, when storage fails. */
 async function loadOrKeep(env: KeyCacheEnv, hash: string, waitUntil: WaitUntil, expired: Entry | undefined): Promise<StoredKey | null> {
   try {
-    return await load(env, hash, false, waitUntil);
+    return await load(env, hash, waitUntil);
   } catch (err) {
     if (expired) return expired.key;
     throw err;
   }
 }
 
-/** Reads D1 directly (the record in cache is known to be stale) and refreshes both caches. */
-export const refetchKey = (env: KeyCacheEnv, hash: string, waitUntil: WaitUntil): Promise<StoredKey | null> =>
-  load(env, hash, true, waitUntil);
+/** Fresh D1 reads of a hash: the one running, and at most one queued behind it. */
+const refetches = new Map<string, { running: Promise<StoredKey | null>; queued: Promise<StoredKey | null> | null }>();
+
+/**
+ * Reads D1 directly (the record in cache is known to be stale) and refreshes both caches. The
+ * answer comes from a read that started after the call: a read already running may have started
+ * before the change that made the caller's copy stale, so callers arriving during one share the
+ * next read instead (at most one runs and one waits, however many requests come).
+ */
+export function refetchKey(env: KeyCacheEnv, hash: string, waitUntil: WaitUntil): Promise<StoredKey | null> {
+  const flight = refetches.get(hash);
+  if (!flight) {
+    const running = loadUncached(env, hash, true, waitUntil).finally(() => {
+      if (refetches.get(hash)?.running === running) refetches.delete(hash);
+    });
+    refetches.set(hash, { running, queued: null });
+    return running;
+  }
+  flight.queued ??= flight.running
+    .catch(() => undefined)
+    .then(() => {
+      if (refetches.get(hash) === flight) refetches.delete(hash);
+      return refetchKey(env, hash, waitUntil);
+    });
+  return flight.queued;
+}
 
 /**
  * A record read from D1 now, for a caller that must not act on a cached copy: the admin API's
@@ -115,12 +138,11 @@ export async function readKeyNow(env: KeyCacheEnv, hash: string): Promise<Stored
 const storageBusy = () => new ProblemError("GATEWAY_UNAVAILABLE", "Key storage is busy; try again shortly.", { headers: { "Retry-After": "1" } });
 
 /** One load per hash at a time in an isolate: concurrent misses share it. */
-function load(env: KeyCacheEnv, hash: string, known: boolean, waitUntil: WaitUntil): Promise<StoredKey | null> {
-  const flightKey = known ? `d1:${hash}` : hash;
-  let pending = inflight.get(flightKey);
+function load(env: KeyCacheEnv, hash: string, waitUntil: WaitUntil): Promise<StoredKey | null> {
+  let pending = inflight.get(hash);
   if (!pending) {
-    pending = loadUncached(env, hash, known, waitUntil).finally(() => inflight.delete(flightKey));
-    inflight.set(flightKey, pending);
+    pending = loadUncached(env, hash, false, waitUntil).finally(() => inflight.delete(hash));
+    inflight.set(hash, pending);
   }
   return pending;
 }

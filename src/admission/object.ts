@@ -1,0 +1,147 @@
+import { DurableObject } from "cloudflare:workers";
+import { recordUsage, type UsageDelta } from "../store/keys";
+import { getConfig } from "../config";
+import { link } from "./link";
+import type { Region } from "./regions";
+
+/** How long usage may wait before it is written to D1 (DESIGN.md allows 60 s of lag). */
+export const FLUSH_INTERVAL_MS = 30_000;
+/** How long a failed usage write waits before it is tried again. */
+const FLUSH_RETRY_MS = 10_000;
+/** How long counter updates may wait in memory before they reach the object's storage. */
+export const PERSIST_DELAY_MS = 1_000;
+
+/** A usage write to D1 in progress: kept until D1 confirms it, and retried under the same id. */
+interface Flush {
+  id: string;
+  deltas: UsageDelta[];
+  remaining?: number;
+}
+
+/**
+ * What a lineage's home and its regional objects share: storage read once and kept in memory,
+ * writes now (with the call's storage commit) or soon (a burst shares one commit), the
+ * lineage and region the object serves, and the batched write-back of usage to D1.
+ */
+export abstract class AdmissionObject extends DurableObject<Env> {
+  protected readonly kv = this.ctx.storage.kv;
+  /**
+   * Storage values as last read or written. The object runs one call at a time between its
+   * awaits, so while it lives this is the truth; storage is its durable copy.
+   */
+  private readonly memo = new Map<string, unknown>();
+  /** Names written to `memo` that storage has not caught up with yet. */
+  private readonly dirty = new Set<string>();
+  private persistTimer: ReturnType<typeof setTimeout> | null = null;
+  private alarmArmed = false;
+
+  protected get config() {
+    return getConfig(this.env);
+  }
+
+  protected get lineageId(): string {
+    return this.read<string>("lineage")!;
+  }
+
+  /** The region this object was created in (null: created by a request from nowhere known). */
+  protected get region(): Region | null {
+    return this.read<Region | null>("region") ?? null;
+  }
+
+  /** The object's name, as its namespace knows it. */
+  protected abstract get name(): string;
+
+  /** The balance to write into D1's lagging copy of the credits with a usage flush; the home's alone. */
+  protected liveCredits(): number | undefined {
+    return undefined;
+  }
+
+  /** Takes note of the lineage and, on the first call of the object's life, of its region. */
+  protected remember(lineageId: string, region: Region | null): void {
+    if (this.read<string>("lineage") === undefined) {
+      this.writeNow("lineage", lineageId);
+      this.writeNow("region", region);
+      link().placed(this.name, region);
+    }
+  }
+
+  override async alarm(): Promise<void> {
+    this.persist();
+    const lineageId = this.read<string>("lineage");
+    let flush = this.read<Flush>("flush");
+    if (!flush && lineageId) {
+      // persist() above brought storage up to date with memory, so storage lists every pending use.
+      const deltas = [...this.kv.list<UsageDelta>({ prefix: "use:" })].map(([, delta]) => delta);
+      if (deltas.length > 0) {
+        // Taken out of `use:` in one step, so uses arriving during the write start afresh.
+        const n = (this.read<number>("flushes") ?? 0) + 1;
+        flush = { id: `${this.ctx.id.toString()}:${n}`, deltas, remaining: this.liveCredits() };
+        this.writeNow("flushes", n);
+        this.writeNow("flush", flush);
+        for (const delta of deltas) this.writeNow(`use:${delta.keyId}`, undefined);
+      }
+    }
+    this.alarmArmed = false;
+    if (flush && lineageId) {
+      try {
+        await recordUsage(this.env.DB, flush.id, lineageId, flush.deltas, flush.remaining);
+        this.writeNow("flush", undefined);
+      } catch (err) {
+        console.error(JSON.stringify({ level: "error", msg: "usage flush failed; retrying", flush: flush.id, error: String(err) }));
+        this.armAlarm(FLUSH_RETRY_MS);
+        return;
+      }
+    }
+    if ([...this.memo.entries()].some(([name, value]) => name.startsWith("use:") && value !== undefined)) this.armAlarm();
+  }
+
+  /** Counts one admitted request of a key, for its `usageCount` and `lastUsedAt`. */
+  protected recordUse(keyId: string, now: number): void {
+    const name = `use:${keyId}`;
+    const use = this.read<UsageDelta>(name);
+    if (use) {
+      // counted in place, as windows are: a flush takes its own copy from storage
+      use.count += 1;
+      use.lastUsedAt = now;
+    }
+    this.writeSoon(name, use ?? { keyId, count: 1, lastUsedAt: now });
+    // The first pending use arms the flush to D1; later ones ride along.
+    if (!this.alarmArmed) this.armAlarm();
+  }
+
+  private armAlarm(delay = FLUSH_INTERVAL_MS): void {
+    this.alarmArmed = true;
+    void this.ctx.storage.setAlarm(Date.now() + delay);
+  }
+
+  protected read<T>(name: string): T | undefined {
+    if (!this.memo.has(name)) this.memo.set(name, this.kv.get(name));
+    return this.memo.get(name) as T | undefined;
+  }
+
+  /** Written with this call's storage commit (undefined deletes). */
+  protected writeNow(name: string, value: unknown): void {
+    this.memo.set(name, value);
+    this.dirty.delete(name);
+    if (value === undefined) this.kv.delete(name);
+    else this.kv.put(name, value);
+  }
+
+  /**
+   * Written to storage within PERSIST_DELAY_MS, so a burst of requests shares one commit
+   * instead of paying one each. Should the object end before then, those writes are lost:
+   * the trade documented in docs/behaviour.md.
+   */
+  protected writeSoon(name: string, value: unknown): void {
+    this.memo.set(name, value);
+    this.dirty.add(name);
+    this.persistTimer ??= setTimeout(() => this.persist(), PERSIST_DELAY_MS);
+  }
+
+  private persist(): void {
+    if (this.persistTimer !== null) clearTimeout(this.persistTimer);
+    this.persistTimer = null;
+    for (const name of this.dirty) this.kv.put(name, this.memo.get(name));
+    this.dirty.clear();
+  }
+}

@@ -1,0 +1,127 @@
+import type { Credits, RateLimit, Refill } from "../keys/record";
+import type { CommitOutcome, KeyWrite, Requirement } from "../store/lineage";
+import type { AuditContext } from "../store/audit";
+import type { CreditState, LimitState } from "./budget";
+import type { Region } from "./regions";
+
+/**
+ * What the gateway, the admin API and a lineage's objects say to each other
+ * (docs/consistency.md). Every call names the lineage, so an object can read it from D1 when
+ * it must, and the caller's region, so the object knows where it stands.
+ */
+interface LineageCall {
+  lineageId: string;
+  /** the caller's region (null: unknown, a local stack) */
+  region: Region | null;
+}
+
+/** A consumer request to be admitted: one call, to the object of the request's region. */
+export interface AdmitRequest extends LineageCall {
+  keyId: string;
+  /** the version of the record the gateway holds */
+  version: number;
+  ratelimits: RateLimit[];
+  cost: number;
+}
+
+export type AdmitResult =
+  | { outcome: "STALE"; version: number; home: Region | null }
+  | {
+      outcome: "OK" | "RATE_LIMITED" | "QUOTA_EXHAUSTED";
+      limits: LimitState[];
+      credits: CreditState | null;
+      /** seconds, on a refusal */
+      retryAfter?: number;
+      /** the limit that refused the request */
+      limit?: string;
+      /** the region of the lineage's home, so the caller can go to its own region's object next time */
+      home: Region | null;
+    };
+
+export interface PeekRequest extends LineageCall {
+  keyId: string;
+  ratelimits: RateLimit[];
+}
+
+export interface PeekResult {
+  limits: LimitState[];
+  credits: CreditState | null;
+}
+
+export interface VersionRequest extends LineageCall {
+  keyId: string;
+}
+
+/**
+ * An admin change handed to the lineage's home, which commits it to D1 itself (gated on the
+ * lineage's `seq` and on `until`), takes it into its own state and tells every region before it
+ * answers.
+ */
+export interface ChangeRequest extends LineageCall {
+  /** the lineage's `seq` when the admin API planned the change */
+  seq: number;
+  /** unique per attempt */
+  token: string;
+  writes: KeyWrite[];
+  /** present when the change sets the lineage's credits (a null value removes them) */
+  credits?: { value: Credits | null };
+  /** a condition the change needs (e.g. the owner's key limit), checked in the same batch */
+  requires?: Requirement;
+  audit: AuditContext;
+  at: number;
+  /** D1's clock must be before this when the batch runs, else it writes nothing (docs/consistency.md) */
+  until: number;
+}
+
+export type ChangeResult = { outcome: CommitOutcome };
+
+/** A regional object asking its home for a lease and budgets, and reporting what it spent. */
+export interface LeaseRequest extends LineageCall {
+  region: Region;
+  /** budgets wanted for the current windows of these limits */
+  wants: { limit: RateLimit; want: number }[];
+  /** credits wanted (0: none) */
+  credits: number;
+  /** credits spent out of budgets since the last lease, for the balance the home shows */
+  spent: number;
+  /** key versions the regional object was asked about and does not know */
+  keys: string[];
+}
+
+export interface Grant {
+  name: string;
+  start: number;
+  windowMs: number;
+  amount: number;
+  /** the home's count for the window after this grant */
+  count: number;
+}
+
+export interface LeaseGrant {
+  /** how long the lease lasts, from when the regional object sent its request */
+  leaseMs: number;
+  home: Region | null;
+  seq: number;
+  /** the newest version of every key of the lineage D1 holds */
+  versions: Record<string, number>;
+  grants: Grant[];
+  /** null when the lineage has no credits */
+  credits: { epoch: number; amount: number; pool: number; refill: Refill | null; lastRefillAt: number } | null;
+}
+
+/** What a home tells its regions of a change it committed. */
+export interface Apply {
+  lineageId: string;
+  seq: number;
+  versions: Record<string, number>;
+  /** limits whose budgets the regions must give back (their settings changed) */
+  limits: boolean;
+  /** the credits were set: budgets granted before are void */
+  credits: boolean;
+}
+
+/** Budgets a regional object gives back, per limit, for the windows they belong to. */
+export interface Returned {
+  limits: { name: string; start: number; amount: number }[];
+  credits: { epoch: number; amount: number } | null;
+}
