@@ -94,8 +94,9 @@ export function toRecord(key: StoredKey): KeyRecord {
 
 export type KeyStatus = "active" | "revoked" | "expired";
 
-export function keyStatus(key: Pick<StoredKey, "revokedAt" | "expiresAt">, now: number): KeyStatus {
+export function keyStatus(key: Pick<StoredKey, "revokedAt" | "expiresAt" | "updatedAt">, now: number): KeyStatus {
   if (key.revokedAt !== null) return "revoked";
-  if (key.expiresAt !== null && key.expiresAt <= now) return "expired";
+  // as keys/verify.ts judges it: expired by the change that set it, or by the clock
+  if (key.expiresAt !== null && (key.expiresAt <= now || key.expiresAt <= key.updatedAt)) return "expired";
   return "active";
 }

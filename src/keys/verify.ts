@@ -6,12 +6,22 @@ export interface Refusal {
   detail: string;
 }
 
+/**
+ * Whether a key is past its expiry. A key whose `expiresAt` is at or before the moment its record
+ * last changed (a rotation with no grace period, a grace ended by the next rotation) expired
+ * with that change, whatever the clock of the isolate judging it says; any other expiry is
+ * judged by the clock (DESIGN.md, "Consistency").
+ */
+export function expiredBy(key: Pick<StoredKey, "expiresAt" | "updatedAt">, now: number): boolean {
+  return key.expiresAt !== null && (key.expiresAt <= now || key.expiresAt <= key.updatedAt);
+}
+
 /** Checks 4 to 6 of DESIGN.md's table: what makes a stored key unusable, whatever the route. */
 export function keyUnusable(key: StoredKey, now: number): Refusal | null {
   if (key.revokedAt !== null) {
     return { code: "KEY_REVOKED", detail: `This key was revoked at ${new Date(key.revokedAt).toISOString()}.` };
   }
-  if (key.expiresAt !== null && key.expiresAt <= now) {
+  if (key.expiresAt !== null && expiredBy(key, now)) {
     return { code: "KEY_EXPIRED", detail: `This key expired at ${new Date(key.expiresAt).toISOString()}.` };
   }
   if (!key.enabled) return { code: "KEY_DISABLED", detail: "This key is disabled; ask the API's operator to enable it." };
