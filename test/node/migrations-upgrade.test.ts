@@ -1,7 +1,8 @@
 /**
  * A database that already holds keys, migrated by an earlier keygate, takes the newer
  * migrations: 0003 moves credits from keys to their lineage without losing what an operator set,
- * and 0004 moves the request log into pages without losing an entry.
+ * 0004 moves the request log into pages without losing an entry, and 0005 takes back the
+ * "home exists" mark 0001 gave lineages no consumer ever used.
  * Migrations that have landed are never edited; this test reads them as a deployed D1 has them.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -23,7 +24,7 @@ const key = (id: string, lineage: string, credits: string | null) =>
     .bind(id, `hash_${id}`, lineage, credits);
 
 beforeAll(async () => {
-  mf = loopbackMiniflare([{ name: "db", modules: true, script: "export default { fetch() { return new Response(); } }", d1Databases: ["DB", "LOG"] }]);
+  mf = loopbackMiniflare([{ name: "db", modules: true, script: "export default { fetch() { return new Response(); } }", d1Databases: ["DB", "LOG", "HOMES"] }]);
   db = await mf.getD1Database("DB");
   logDb = await mf.getD1Database("LOG");
 });
@@ -42,12 +43,40 @@ describe("migrations on a database an earlier keygate made", () => {
     ]);
     await applyMigrations(db, (file) => file >= "0001" && file < "0003");
 
-    await applyMigrations(db, (file) => file >= "0003");
+    await applyMigrations(db, (file) => file >= "0003" && file < "0005");
 
     const { results } = await db.prepare("SELECT id, credits, credits_version, change_id, has_state FROM lineages ORDER BY id").all();
     expect(results).toEqual([
       { id: "lin_rotated", credits: set, credits_version: 1, change_id: null, has_state: 1 },
       { id: "lin_unlimited", credits: null, credits_version: 0, change_id: null, has_state: 1 },
+    ]);
+  });
+
+  it("0005 leaves the lineages 0001 marked as having a home only where one can exist", async () => {
+    const homes = await mf.getD1Database("HOMES");
+    await applyMigrations(homes, (file) => file < "0001");
+    const insert = (id: string, lineage: string, usage: number, lastUsed: number | null) =>
+      homes
+        .prepare(
+          "INSERT INTO keys (id, hash, start, prefix, lineage_id, name, owner_id, environment, usage_count, last_used_at, created_at, updated_at) " +
+            "VALUES (?, ?, 'kg_live_abcd', 'kg_live', ?, 'k', 'acct_1', 'live', ?, ?, 0, 0)",
+        )
+        .bind(id, `hash_${id}`, lineage, usage, lastUsed);
+    await homes.batch([
+      insert("key_01A", "lin_used", 12, 1_700_000_000_000), // its object exists: it wrote this usage
+      insert("key_01B", "lin_never_used", 0, null), // no consumer request ever reached an object
+      insert("key_01C", "lin_changed_since", 0, null), // changed (and so told) after 0001
+    ]);
+    await applyMigrations(homes, (file) => file >= "0001" && file < "0005");
+    await homes.prepare("UPDATE lineages SET seq = 1 WHERE id = 'lin_changed_since'").run();
+
+    await applyMigrations(homes, (file) => file >= "0005");
+
+    const { results } = await homes.prepare("SELECT id, has_state FROM lineages ORDER BY id").all();
+    expect(results).toEqual([
+      { id: "lin_changed_since", has_state: 1 },
+      { id: "lin_never_used", has_state: 0 },
+      { id: "lin_used", has_state: 1 },
     ]);
   });
 
