@@ -85,7 +85,10 @@ function keygateWorker({ name = "keygate", scriptPath, compat, flags, originUrl,
     },
     d1Databases: { DB: `${name}-bench` },
     ...(kvStub ? { serviceBindings: { KEY_CACHE: "kv-says-unknown" } } : { kvNamespaces: { KEY_CACHE: `${name}-bench` } }),
-    durableObjects: { KEY_STATE: { className: "KeyState", useSQLite: true } },
+    durableObjects: {
+      KEY_STATE: { className: "KeyState", useSQLite: true },
+      REGIONAL_STATE: { className: "RegionalAdmission", useSQLite: true },
+    },
     analyticsEngineDatasets: { USAGE: { dataset: "keygate_usage" } },
   };
 }

@@ -117,7 +117,10 @@ export async function startLocalGateway(options: {
       },
       d1Databases: { DB: "keygate-local" },
       kvNamespaces: { KEY_CACHE: "keygate-local" },
-      durableObjects: { KEY_STATE: { className: "KeyState", useSQLite: true } },
+      durableObjects: {
+        KEY_STATE: { className: "KeyState", useSQLite: true },
+        REGIONAL_STATE: { className: "RegionalAdmission", useSQLite: true },
+      },
       analyticsEngineDatasets: { USAGE: { dataset: "keygate_usage" } },
       ...(options.direct
         ? { unsafeDirectSockets: [{ host: "127.0.0.1", port: options.port ?? 0 }] }

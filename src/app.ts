@@ -3,19 +3,19 @@ import { getConfig } from "./config";
 import type { AppEnv, Services } from "./context";
 import { onError, ProblemError } from "./errors";
 import { requestId, services } from "./middleware";
-import { keyStateClient } from "./state/client";
+import { admissionClient } from "./admission/client";
 import { adminApp } from "./admin";
 import { wellKnown } from "./gateway/well-known";
 import { loosePath, targetOf, underPrefix, type Target } from "./http/paths";
 
 const servicesByEnv = new WeakMap<Env, Services>();
 
-/** Built once per isolate per env: parsed config and the KeyState client. */
+/** Built once per isolate per env: parsed config and the admission client. */
 export function buildServices(env: Env): Services {
   let built = servicesByEnv.get(env);
   if (!built) {
     const config = getConfig(env);
-    built = { config, state: keyStateClient(env.KEY_STATE, config.stateTimeoutMs) };
+    built = { config, state: admissionClient(env.KEY_STATE, env.REGIONAL_STATE, config.stateTimeoutMs) };
     servicesByEnv.set(env, built);
   }
   return built;

@@ -10,6 +10,8 @@ interface Secrets {
   ROUTES?: string;
   PUBLIC_URL?: string;
   STATE_TIMEOUT_MS?: string;
+  LEASE_MS?: string;
+  CHANGE_TIMEOUT_MS?: string;
   USAGE_FLUSH_MS?: string;
   CF_ACCOUNT_ID?: string;
   CF_API_TOKEN?: string;
@@ -155,6 +157,8 @@ const ConfigSchema = z.object({
   MAX_KEYS_PER_OWNER: z.coerce.number().int().min(1).default(100),
   PUBLIC_URL: PublicOrigin.optional(),
   STATE_TIMEOUT_MS: z.coerce.number().int().min(1).max(60_000).default(5_000),
+  LEASE_MS: z.coerce.number().int().min(100).max(60_000).default(2_000),
+  CHANGE_TIMEOUT_MS: z.coerce.number().int().min(1_000).max(60_000).default(10_000),
   USAGE_FLUSH_MS: z.coerce.number().int().min(1).max(USAGE_FLUSH_MS.max).default(USAGE_FLUSH_MS.default),
   ADMIN_TOKEN: z.string({ error: "is not set" }).min(1, "must not be empty"),
   ASSERTION_PRIVATE_KEY: jsonText(EcPrivateJwk, "an ES256 private JWK"),
@@ -177,6 +181,10 @@ export interface Config {
   publicUrl: { origin: string; host: string; proto: string } | null;
   /** how long the gateway waits for KeyState before treating it as down */
   stateTimeoutMs: number;
+  /** how long a regional object may admit on what it knows without hearing from the lineage's home */
+  leaseMs: number;
+  /** how long an admin change may take to reach D1; a batch arriving later writes nothing */
+  changeTimeoutMs: number;
   /** how long after its first request an isolate's usage batch is written to D1 */
   usageFlushMs: number;
   adminToken: string;
@@ -219,6 +227,8 @@ function parseConfig(env: Env): Config | ProblemError {
     maxKeysPerOwner: c.MAX_KEYS_PER_OWNER,
     publicUrl: c.PUBLIC_URL ?? null,
     stateTimeoutMs: c.STATE_TIMEOUT_MS,
+    leaseMs: c.LEASE_MS,
+    changeTimeoutMs: c.CHANGE_TIMEOUT_MS,
     usageFlushMs: c.USAGE_FLUSH_MS,
     adminToken: c.ADMIN_TOKEN,
     assertionJwk: c.ASSERTION_PRIVATE_KEY,

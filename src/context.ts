@@ -1,10 +1,10 @@
 import type { Config } from "./config";
-import type { KeyStateClient } from "./state/client";
+import type { AdmissionClient } from "./admission/client";
 
 /** What every handler finds on the Hono context (`c.get(...)`), set once per request. */
 export interface Services {
   config: Config;
-  state: KeyStateClient;
+  state: AdmissionClient;
 }
 
 declare module "hono" {

@@ -8,7 +8,8 @@ import { keepTarget, parseTarget, type Target } from "./http/paths";
 import { validHost } from "./http/host";
 import { handleConsumer } from "./gateway";
 
-export { KeyState } from "./state/key-state";
+export { KeyState } from "./admission/home";
+export { RegionalAdmission } from "./admission/regional";
 
 /**
  * The request's target, once its `Host` is known to be one host[:port]: the runtime builds the

@@ -9,9 +9,10 @@ import { KEY_ID_PATTERN, getDb } from "../store/db";
 import { findByHash, listKeys } from "../store/keys";
 import { toRecord, type StoredKey } from "../keys/record";
 import { clientIp } from "../middleware";
-import { createKey, loadKey, revokeKey, rotate, updateKeyFields, type Changed, type LifecycleEnv } from "./lifecycle";
+import { createKey, loadKey, revokeKey, rotate, updateKeyFields, type Changed, type LifecycleEnv } from "../lifecycle/keys";
 import { loadLineageOf, type Lineage } from "../store/lineage";
-import { freshState, type PeekResult } from "../state/key-state";
+import { freshState } from "../admission/home";
+import type { PeekResult } from "../admission/protocol";
 import { decodeCursor, encodeCursor } from "./cursor";
 import { bodyRequired } from "./body";
 import {
@@ -53,7 +54,7 @@ async function liveState(c: Context<AppEnv>, key: StoredKey, lineage: Lineage): 
   if (!lineage.hasState) return freshState(key.ratelimits, lineage.credits, Date.now());
   return c
     .get("services")
-    .state.peek({ lineageId: lineage.id, keyId: key.id, ratelimits: key.ratelimits })
+    .state.peek({ lineageId: lineage.id, region: null, keyId: key.id, ratelimits: key.ratelimits })
     .catch(() => {
       throw new ProblemError("GATEWAY_UNAVAILABLE", "Rate limits and credits cannot be read right now; try again shortly.", {
         headers: { "Retry-After": "5" },

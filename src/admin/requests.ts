@@ -3,7 +3,7 @@ import type { AppEnv } from "../context";
 import { PROBLEMS, ProblemError } from "../errors";
 import { getDb } from "../store/db";
 import { listRequests, RETENTION_MS, type LogRow } from "../store/usage";
-import { getKey } from "./lifecycle";
+import { getKey } from "../lifecycle/keys";
 import { decodeCursor, encodeCursor } from "./cursor";
 import { KeyIdParam, LIMITS } from "./schemas";
 import { jsonContent, problemResponses } from "./openapi";

@@ -5,7 +5,7 @@ import { Tally, type UsageFigures } from "../analytics/figures";
 import type { Cell } from "../store/measures";
 import { usageSource } from "../analytics/usage";
 import { GROUP_COLUMNS, type GroupBy, type HourRange } from "../store/usage";
-import { getKey } from "./lifecycle";
+import { getKey } from "../lifecycle/keys";
 import { KeyIdParam } from "./schemas";
 import { jsonContent, problemResponses } from "./openapi";
 

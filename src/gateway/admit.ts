@@ -6,8 +6,10 @@ import { ipAllowed } from "../keys/ip";
 import { keyUnusable } from "../keys/verify";
 import { lookupKey, refetchKey } from "../store/cache";
 import type { StoredKey } from "../keys/record";
-import type { CheckResult, LimitState } from "../state/key-state";
-import { StateUnavailableError, type KeyStateClient } from "../state/client";
+import type { LimitState } from "../admission/budget";
+import type { AdmitResult } from "../admission/protocol";
+import { regionOf, type Region, type RequestLocation } from "../admission/regions";
+import { StateUnavailableError, type AdmissionClient } from "../admission/client";
 import type { RequestEvent } from "../analytics/writer";
 import { extractKey, requireWellFormed } from "./authenticate";
 import { recordUnknownKey, refuseIfTooManyInvalid } from "../store/invalid-keys";
@@ -27,12 +29,14 @@ export interface Admitted {
 
 /**
  * Checks 1 to 11 of DESIGN.md's table, in order, then meters the request in KeyState with
- * one call. The record may come from a cache that missed an admin change: KeyState's version
- * catches that, both when the request is metered and before a refusal the record decided.
+ * one call to the admission object of the request's region. The record may come from a cache
+ * that missed an admin change: the object's version catches that, both when the request is
+ * metered and before a refusal the record decided.
  */
 export async function admit(x: Exchange, event: RequestEvent): Promise<Admitted> {
   const { url, path, route, ip, env } = x;
   const { state } = x.services;
+  const region = regionOf(x.request.cf as RequestLocation | undefined);
 
   const presented = extractKey(x.request.headers, url.search, route); // 1
   requireWellFormed(presented); // 2
@@ -55,23 +59,24 @@ export async function admit(x: Exchange, event: RequestEvent): Promise<Admitted>
 
     const refusal = refuse(x.request.method, key, route, path, ip); // 4 to 9
     if (refusal) {
-      // A revocation is final; any other refusal may rest on a record an admin has since changed.
-      if (fromD1 || refusal.code === "KEY_REVOKED" || !(await newerRecordExists(state, key, x.deadline))) throw refusal;
+      // A revocation is final; any other refusal may rest on a record an admin has since changed,
+      // so it stands only once confirmed: by D1, or by an admission object that knows no newer version.
+      if (fromD1 || refusal.code === "KEY_REVOKED" || (await newerRecordExists(state, key, region, x.deadline)) === false) throw refusal;
       key = await refetchKey(env, hash, waitUntil);
       fromD1 = true;
       continue;
     }
     const admitted = { key, route: route!, path: path! };
 
-    let result: CheckResult;
+    let result: AdmitResult;
     try {
-      result = await state.check(
-        { lineageId: key.lineageId, keyId: key.id, version: key.version, ratelimits: key.ratelimits, cost: admitted.route.cost },
+      result = await state.admit(
+        { lineageId: key.lineageId, region, keyId: key.id, version: key.version, ratelimits: key.ratelimits, cost: admitted.route.cost },
         x.deadline,
       );
     } catch (err) {
       if (!(err instanceof StateUnavailableError)) throw err;
-      console.error(JSON.stringify({ level: "error", msg: "KeyState unavailable", route: admitted.route.name, error: err.message }));
+      console.error(JSON.stringify({ level: "error", msg: "admission unavailable", route: admitted.route.name, error: err.message }));
       if (!admitted.route.failOpen) {
         throw new ProblemError("GATEWAY_UNAVAILABLE", "Rate limits cannot be checked right now; try again shortly.", {
           headers: { "Retry-After": "5" },
@@ -94,12 +99,13 @@ export async function admit(x: Exchange, event: RequestEvent): Promise<Admitted>
     if (result.outcome !== "OK") {
       const headers = new Headers({ "Retry-After": String(result.retryAfter) });
       setRateLimitHeaders(headers, result.limits);
+      const extensions = { limit: result.limit };
       throw result.outcome === "RATE_LIMITED" // 10
-        ? new ProblemError("RATE_LIMITED", "Too many requests for this key; wait for the window to reset.", { headers })
+        ? new ProblemError("RATE_LIMITED", `Too many requests for this key (limit "${result.limit}"); wait for the window to reset.`, { headers, extensions })
         : new ProblemError(
             "QUOTA_EXHAUSTED", // 11
             `This key has ${result.credits?.remaining ?? 0} credits left and the route costs ${admitted.route.cost}.`,
-            { headers },
+            { headers, extensions },
           );
     }
     return { ...admitted, limits: result.limits, creditsUsed: result.credits ? admitted.route.cost : 0 };
@@ -141,12 +147,12 @@ function refuse(
 /** Methods that would turn the gateway into a tunnel or reflect credentials (check 9b). */
 const NEVER_PROXIED = new Set(["TRACE", "CONNECT"]);
 
-/** Whether KeyState knows a newer version of the record; when it cannot say, the record stands. */
-async function newerRecordExists(state: KeyStateClient, key: StoredKey, deadline: Deadline): Promise<boolean> {
+/** Whether the admission object knows a newer version of the record; null when it cannot be asked. */
+async function newerRecordExists(state: AdmissionClient, key: StoredKey, region: Region | null, deadline: Deadline): Promise<boolean | null> {
   try {
-    return (await state.version({ lineageId: key.lineageId, keyId: key.id }, deadline)) > key.version;
+    return (await state.version({ lineageId: key.lineageId, region, keyId: key.id }, deadline)) > key.version;
   } catch (err) {
     if (!(err instanceof StateUnavailableError)) throw err;
-    return false;
+    return null;
   }
 }

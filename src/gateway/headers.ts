@@ -1,4 +1,4 @@
-import type { LimitState } from "../state/key-state";
+import type { LimitState } from "../admission/budget";
 import type { StoredKey } from "../keys/record";
 
 /** Connection-level headers never forwarded in either direction (RFC 9110, 7.6.1). */

@@ -1,20 +1,19 @@
-import { sql, type SQL } from "drizzle-orm";
 import { ProblemError } from "../errors";
 import { defaultPrefix, generateKey, hashKey, parseKey } from "../keys/format";
 import { getDb, newId, storageUnavailable } from "../store/db";
-import { activeKeysOf, findById } from "../store/keys";
-import { changedByRequest, commitChange, loadLineageOf, type KeyWrite, type Lineage } from "../store/lineage";
+import { findById } from "../store/keys";
+import { commitChange, loadLineageOf, settleLostCommit, type CommitOutcome, type KeyWrite, type Lineage, type LineageChange, type Requirement } from "../store/lineage";
 import { publishKey } from "../store/cache";
 import { keyStatus, type Credits, type StoredKey } from "../keys/record";
 import type { AuditContext } from "../store/audit";
 import type { Services } from "../context";
-import { StateUnavailableError } from "../state/client";
+import { StateUnavailableError } from "../admission/client";
 
 /**
  * The key lifecycle behind the admin routes. Every change is one D1 batch with its audit
- * entries, committed against the key's lineage, and the lineage's KeyState object (when it
- * exists) is told before and after, so the change is in force on the next request in every
- * isolate. The protocol and the interleavings it survives are in docs/consistency.md.
+ * entries, committed against the key's lineage: by the lineage's home when it exists, which
+ * tells every region before it answers, so the change is in force on the next request in every
+ * isolate and region. The protocol and the interleavings it survives are in docs/consistency.md.
  */
 
 export interface LifecycleEnv {
@@ -26,7 +25,7 @@ export interface LifecycleEnv {
 
 /** D1 has one writer: each round of concurrent changes lands one, so a few rounds serialise a burst. */
 const CONCURRENT_CHANGE_RETRIES = 8;
-/** Attempts to reach KeyState before giving up, and the pause before each retry. */
+/** Attempts to reach the lineage's home before giving up, and the pause before each retry. */
 const STATE_ATTEMPTS = 3;
 const STATE_RETRY_PAUSE_MS = 100;
 
@@ -255,13 +254,13 @@ const bump = (key: StoredKey, now: number): StoredKey => ({ ...key, version: key
 
 const changed = (a: StoredKey, b: StoredKey) => JSON.stringify(a) !== JSON.stringify(b);
 
-const limitGuard = (ownerId: string, now: number, max: number): SQL => sql`${activeKeysOf(ownerId, now)} < ${max}`;
+const limitGuard = (ownerId: string, now: number, max: number): Requirement => ({ ownerBelow: { ownerId, max, now } });
 
 interface Plan {
   writes: KeyWrite[];
   /** present when the change sets the lineage's credits */
   credits?: Credits | null;
-  requires?: SQL;
+  requires?: Requirement;
   onRefused?: () => ProblemError;
 }
 
@@ -292,48 +291,92 @@ async function changeLineage(
 }
 
 /**
- * One attempt at committing a planned change: tell KeyState (if the lineage's object exists),
- * commit to D1, then publish the new records and confirm to KeyState. False when the lineage
- * moved and the change must be planned again.
+ * One attempt at committing a planned change. A lineage whose home exists is changed by its
+ * home, which commits the batch itself, takes the change into its state and tells every region
+ * before it answers; a lineage with no home yet is committed here, and its home reads it from D1
+ * when a consumer request first creates it. Either way the batch is gated on the lineage's `seq`
+ * and on `until` (D1's clock), so one whose outcome was lost is settled for good from D1 once
+ * that moment has passed. False when the lineage moved and the change must be planned again.
  */
 async function commitTold(ctx: LifecycleEnv, lineage: Lineage, plan: Plan & { at: number }): Promise<boolean> {
   const { env, services, audit } = ctx;
-  const token = newId("chg");
-  const lineageId = lineage.id;
-  const tell = lineage.hasState;
-  if (tell) {
-    await withRetries(() => services.state.prepare({ lineageId, token, expectSeq: lineage.seq + 1 })).catch(() => {
-      throw new ProblemError("GATEWAY_UNAVAILABLE", "Rate-limit state cannot be told of this change, so nothing was changed; try again.", {
-        headers: { "Retry-After": "5" },
-      });
-    });
+  const change: LineageChange = {
+    lineage,
+    token: newId("chg"),
+    writes: plan.writes,
+    credits: plan.credits,
+    requires: plan.requires,
+    audit,
+    at: plan.at,
+    until: Date.now() + services.config.changeTimeoutMs,
+  };
+  const outcome = lineage.hasState ? await handToHome(ctx, change) : await commitHere(env, change);
+  switch (outcome) {
+    case "committed":
+      await Promise.all(plan.writes.map((w) => publishKey(env, w.after)));
+      return true;
+    case "conflict":
+    case "expired":
+      return false;
+    case "refused":
+      throw plan.onRefused?.() ?? new ProblemError("CONFLICT", "The change was refused.");
+    case "failed":
+      throw unchanged();
   }
-  const abort = () => tell && ctx.waitUntil(services.state.abort({ lineageId, token }).catch(() => undefined));
-  let outcome;
+}
+
+const unchanged = () =>
+  new ProblemError("GATEWAY_UNAVAILABLE", "Key storage could not take this change, so nothing was changed; try again.", {
+    headers: { "Retry-After": "5" },
+  });
+
+async function commitHere(env: Env, change: LineageChange): Promise<CommitOutcome | "failed"> {
   try {
-    outcome = await commitChange(env.DB, { lineage, token, writes: plan.writes, credits: plan.credits, requires: plan.requires, audit, at: plan.at });
+    return await commitChange(env.DB, change);
   } catch (err) {
-    // D1 failed, or its answer was lost after it committed: its audit entries tell which.
-    const landed = await changedByRequest(env.DB, audit.requestId, plan.writes[0].after.id).catch(() => null);
-    if (landed !== true) {
-      if (landed === false) abort();
-      throw storageUnavailable(err);
-    }
-    outcome = "committed" as const;
+    return settle(env, change, err);
   }
-  if (outcome !== "committed") {
-    abort();
-    if (outcome === "refused") throw plan.onRefused?.() ?? new ProblemError("CONFLICT", "The change was refused.");
-    return false;
+}
+
+/**
+ * D1 threw, or the home could not be reached: the batch may have landed or may still land, until
+ * D1's clock passes `until`. Then it is settled for good. D1 unreadable too: the one case that
+ * cannot be told apart (docs/consistency.md); the call answers 503 and the audit log shows it.
+ */
+async function settle(env: Env, change: LineageChange, err: unknown): Promise<"committed" | "failed"> {
+  const landed = await settleLostCommit(env.DB, change).catch(() => {
+    throw storageUnavailable(err);
+  });
+  return landed ? "committed" : "failed";
+}
+
+async function handToHome(ctx: LifecycleEnv, change: LineageChange): Promise<CommitOutcome | "failed"> {
+  const { services, env } = ctx;
+  const req = {
+    lineageId: change.lineage.id,
+    region: null,
+    seq: change.lineage.seq,
+    token: change.token,
+    writes: change.writes,
+    ...(change.credits !== undefined ? { credits: { value: change.credits } } : {}),
+    ...(change.requires ? { requires: change.requires } : {}),
+    audit: change.audit,
+    at: change.at,
+    until: change.until,
+  };
+  // The home commits by `until` and then waits at most LEASE_MS for the regions.
+  const timeoutMs = change.until - Date.now() + services.config.leaseMs + services.config.stateTimeoutMs;
+  try {
+    return (await withRetries(() => services.state.change(req, timeoutMs))).outcome;
+  } catch (err) {
+    if (!(err instanceof StateUnavailableError)) throw err;
+    console.warn(JSON.stringify({ level: "warn", msg: "the lineage's home could not be reached; settling the change from D1", lineage: change.lineage.id }));
+    const outcome = await settle(env, change, err);
+    // It landed though the home could not say so: the regions it may not have told stop on what
+    // they knew within LEASE_MS, and the home reads D1 before it answers again.
+    if (outcome === "committed") await new Promise((resolve) => setTimeout(resolve, services.config.leaseMs));
+    return outcome;
   }
-  await Promise.all(plan.writes.map((w) => publishKey(env, w.after)));
-  if (tell) {
-    // The object resolves the change from D1 by itself if this never arrives (docs/consistency.md).
-    const versions = Object.fromEntries(plan.writes.map((w) => [w.after.id, w.after.version]));
-    const credits = plan.credits === undefined ? undefined : { version: lineage.creditsVersion + 1, value: plan.credits };
-    ctx.waitUntil(withRetries(() => services.state.confirm({ lineageId, seq: lineage.seq + 1, versions, credits })).catch(() => undefined));
-  }
-  return true;
 }
 
 async function withRetries<T>(call: () => Promise<T>): Promise<T> {
@@ -342,7 +385,7 @@ async function withRetries<T>(call: () => Promise<T>): Promise<T> {
       return await call();
     } catch (err) {
       if (!(err instanceof StateUnavailableError) || attempt >= STATE_ATTEMPTS) throw err;
-      console.warn(JSON.stringify({ level: "warn", msg: "KeyState call failed; retrying", attempt, error: err.message }));
+      console.warn(JSON.stringify({ level: "warn", msg: "the lineage's home failed; retrying", attempt, error: err.message }));
       await new Promise((resolve) => setTimeout(resolve, STATE_RETRY_PAUSE_MS * attempt));
     }
   }

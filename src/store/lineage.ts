@@ -4,6 +4,7 @@ import { fromRow, toRow } from "./record";
 import type { Credits, StoredKey } from "../keys/record";
 import { auditAfterChange, diff, type AuditAction, type AuditContext } from "./audit";
 import { getDb, newId, runBatch, type Db, type Statement } from "./db";
+import { activeKeysOf } from "./keys";
 
 /**
  * A key lineage (a key and the keys rotated from it) as D1 holds it: the unit every admin
@@ -57,6 +58,12 @@ export interface KeyWrite {
   note?: Record<string, { from: unknown; to: unknown }>;
 }
 
+/** A condition a change needs, checked in its batch before anything is written. */
+export interface Requirement {
+  /** the owner holds fewer than `max` active keys at `now` (MAX_KEYS_PER_OWNER) */
+  ownerBelow: { ownerId: string; max: number; now: number };
+}
+
 export interface LineageChange {
   lineage: Pick<Lineage, "id" | "seq">;
   /** unique per attempt: marks the lineage row, so the batch's other statements know the gate opened */
@@ -64,13 +71,18 @@ export interface LineageChange {
   writes: KeyWrite[];
   /** present when the change sets the lineage's credits (null removes them) */
   credits?: Credits | null;
-  /** an extra condition the change needs (e.g. the owner's key limit), checked before anything is written */
-  requires?: SQL;
+  requires?: Requirement;
   audit: AuditContext;
   at: number;
+  /** D1's own clock must be before this (ms) when the batch runs: a batch that arrives later writes nothing */
+  until: number;
 }
 
-export type CommitOutcome = "committed" | "conflict" | "refused";
+/**
+ * "committed"; "conflict": the lineage moved, read it again and redo the change; "refused":
+ * `requires` failed; "expired": the batch ran after `until`, so it wrote nothing.
+ */
+export type CommitOutcome = "committed" | "conflict" | "refused" | "expired";
 
 /** Fields an admin change may write; usage counters and the lagging credit copy are KeyState's. */
 const ADMIN_FIELDS = [
@@ -91,10 +103,12 @@ const COLUMNS = Object.entries(getTableColumns(keys)) as [keyof StoredKey, { nam
 
 /**
  * Commits a change to one lineage as one D1 batch, all or nothing. The first statement is the
- * gate: it moves the lineage's `seq` on only if nobody (another admin call, or the lineage's
- * KeyState object claiming it) moved it since `lineage.seq` was read, and only if `requires`
- * holds; every later statement runs only if the gate left this change's token on the row.
- * "conflict": the lineage moved; read it again and redo the change. "refused": `requires` failed.
+ * gate: it moves the lineage's `seq` on only if nobody (another change, or the lineage's home
+ * claiming it) moved it since `lineage.seq` was read, only if `requires` holds, and only while
+ * D1's clock is before `until`; every later statement runs only if the gate left this change's
+ * token on the row. So a batch whose answer was lost, or that is still on its way when its
+ * caller gives up, can be settled for good: once D1's clock has passed `until`, it either
+ * landed or never will (`settleLostCommit`).
  */
 export async function commitChange(d1: D1Database, change: LineageChange): Promise<CommitOutcome> {
   const opened = sql`EXISTS (SELECT 1 FROM ${lineages} WHERE ${lineages.id} = ${change.lineage.id}
@@ -111,21 +125,30 @@ export async function commitChange(d1: D1Database, change: LineageChange): Promi
   }
   const [gated] = await runBatch(d1, statements);
   if (gated.meta.changes === 1) return "committed";
-  if (!change.requires) return "conflict";
-  const [row] = await db.select({ seq: lineages.seq }).from(lineages).where(eq(lineages.id, change.lineage.id));
-  return (row?.seq ?? 0) === change.lineage.seq ? "refused" : "conflict";
+  const [row] = await db.all<{ seq: number | null; now: number }>(
+    sql`SELECT (SELECT ${lineages.seq} FROM ${lineages} WHERE ${lineages.id} = ${change.lineage.id}) AS seq, ${D1_NOW} AS now`,
+  );
+  if ((row?.seq ?? 0) !== change.lineage.seq) return "conflict";
+  if (row.now >= change.until) return "expired";
+  return change.requires ? "refused" : "conflict";
 }
 
-function gate({ lineage, token, credits, requires }: LineageChange): SQL {
+/** D1's clock, in ms: the one clock every attempt at a change is judged by. */
+const D1_NOW = sql`CAST(unixepoch('subsec') * 1000 AS INTEGER)`;
+
+const requirement = (requires: Requirement | undefined): SQL =>
+  requires ? sql`${activeKeysOf(requires.ownerBelow.ownerId, requires.ownerBelow.now)} < ${requires.ownerBelow.max}` : sql`1`;
+
+function gate({ lineage, token, credits, requires, until }: LineageChange): SQL {
   const setsCredits = credits !== undefined;
   const creditsText = credits ? JSON.stringify(credits) : null;
   return sql`
     INSERT INTO ${lineages} (id, seq, change_id, has_state, credits, credits_version)
     SELECT ${lineage.id}, 1, ${token}, 0, ${creditsText}, ${credits ? 1 : 0}
-    WHERE ${requires ?? sql`1`}
+    WHERE ${requirement(requires)} AND ${D1_NOW} < ${until}
     ON CONFLICT (id) DO UPDATE SET seq = seq + 1, change_id = excluded.change_id
       ${setsCredits ? sql`, credits = excluded.credits, credits_version = credits_version + 1` : sql``}
-    WHERE ${lineages.seq} = ${lineage.seq}`;
+    WHERE ${lineages.seq} = ${lineage.seq} AND ${D1_NOW} < ${until}`;
 }
 
 /** Writes only what the change touched, so counters KeyState flushed in the meantime survive. */
@@ -152,13 +175,31 @@ function insertWhere(key: StoredKey, opened: SQL): SQL {
 }
 
 /** Whether a change made by this admin request reached D1, when D1's answer to it was lost. */
-export async function changedByRequest(d1: D1Database, requestId: string, targetId: string): Promise<boolean> {
+async function changedByRequest(d1: D1Database, requestId: string, targetId: string): Promise<boolean> {
   const [row] = await getDb(d1)
     .select({ id: auditLog.id })
     .from(auditLog)
     .where(and(eq(auditLog.targetId, targetId), eq(auditLog.requestId, requestId)))
     .limit(1);
   return row !== undefined;
+}
+
+/**
+ * Settles a change whose batch may or may not have landed (D1 threw, or its answer was lost):
+ * waits until D1's own clock has passed the change's `until`, after which the batch can no
+ * longer land, then answers whether it did (its first audit entry is there). Throws when D1
+ * cannot be read.
+ */
+export async function settleLostCommit(
+  d1: D1Database,
+  change: Pick<LineageChange, "until" | "audit"> & { writes: Pick<KeyWrite, "after">[] },
+): Promise<boolean> {
+  for (;;) {
+    const [row] = await getDb(d1).all<{ now: number }>(sql`SELECT ${D1_NOW} AS now`);
+    if (row.now >= change.until) break;
+    await new Promise((resolve) => setTimeout(resolve, Math.min(1_000, change.until - row.now + 20)));
+  }
+  return changedByRequest(d1, change.audit.requestId, change.writes[0].after.id);
 }
 
 /** What a KeyState object learns of its lineage from D1. */

@@ -10,6 +10,7 @@ import {
   serveStale,
   storedRecord,
   throwing,
+  withHomeDb,
 } from "./gateway-helpers";
 import { loadLineageOf } from "../../src/store/lineage";
 import { env } from "cloudflare:workers";
@@ -54,24 +55,55 @@ const CHANGES: Record<string, Change> = {
 
 interface Fault {
   env: () => Partial<Env>;
+  /** a fault inside the lineage's home (its D1), in place while the admin call runs */
+  homeDb?: () => D1Database;
   /** "applied": the call answers 2xx and the change is in force; "refused": 503 and nothing changed */
   promise: "applied" | "refused";
+  /** the change is made before any consumer request created the lineage's home: the admin API commits it */
+  cold?: boolean;
 }
 
+/** The change reaches the home, which commits it, and then the answer is lost on its way back. */
+const answerLost = (real: { change(req: unknown): Promise<unknown> }, req: unknown) =>
+  real.change(req).then(() => Promise.reject(new Error("connection reset after the change was sent")));
+
+/**
+ * Short deadlines, so a change whose outcome was lost is settled within the test: D1's clock
+ * passes the change's `until` after CHANGE_TIMEOUT_MS.
+ */
+const QUICK = { CHANGE_TIMEOUT_MS: "1000", STATE_TIMEOUT_MS: "300" };
+
 const FAULTS: Record<string, Fault> = {
-  "KeyState fails when told before D1 commits": { env: () => ({ KEY_STATE: keyStateWith({ prepare: rejects }) }), promise: "refused" },
-  "KeyState hangs when told before D1 commits": {
-    env: () => ({ KEY_STATE: keyStateWith({ prepare: hangs }), STATE_TIMEOUT_MS: "300" }),
-    promise: "refused",
-  },
-  "KeyState fails when told after D1 committed": { env: () => ({ KEY_STATE: keyStateWith({ confirm: rejects }) }), promise: "applied" },
-  "KeyState hangs when told after D1 committed": {
-    env: () => ({ KEY_STATE: keyStateWith({ confirm: hangs }), STATE_TIMEOUT_MS: "300" }),
+  "the home fails when handed the change": { env: () => ({ KEY_STATE: keyStateWith({ change: rejects }), ...QUICK }), promise: "refused" },
+  "the home hangs when handed the change": { env: () => ({ KEY_STATE: keyStateWith({ change: hangs }), ...QUICK }), promise: "refused" },
+  "the home commits the change but its answer is lost": {
+    env: () => ({ KEY_STATE: keyStateWith({ change: answerLost as never }), ...QUICK }),
     promise: "applied",
   },
   "KV fails during the change": { env: () => ({ KEY_CACHE: throwing<KVNamespace>("KV") }), promise: "applied" },
-  "D1 fails mid-change": { env: () => ({ DB: d1FailingWrites("fail") }), promise: "refused" },
-  "D1 commits but its answer is lost": { env: () => ({ DB: d1FailingWrites("lose-answer") }), promise: "applied" },
+  "D1 fails mid-change": { env: () => QUICK, homeDb: () => d1FailingWrites("fail"), promise: "refused" },
+  "D1 commits but its answer is lost": { env: () => QUICK, homeDb: () => d1FailingWrites("lose-answer"), promise: "applied" },
+  "D1 throws while the batch is still on its way, and it lands before the deadline": {
+    env: () => QUICK,
+    homeDb: () => d1FailingWrites({ lateByMs: 100 }),
+    promise: "applied",
+  },
+  "D1 throws while the batch is still on its way, and it lands after the deadline": {
+    env: () => QUICK,
+    homeDb: () => d1FailingWrites({ lateByMs: 1500 }),
+    promise: "refused",
+  },
+  "before the home exists, D1 fails mid-change": { env: () => ({ DB: d1FailingWrites("fail"), ...QUICK }), cold: true, promise: "refused" },
+  "before the home exists, D1 commits but its answer is lost": {
+    env: () => ({ DB: d1FailingWrites("lose-answer"), ...QUICK }),
+    cold: true,
+    promise: "applied",
+  },
+  "before the home exists, D1 throws while the batch is still on its way, and it lands after the deadline": {
+    env: () => ({ DB: d1FailingWrites({ lateByMs: 1500 }), ...QUICK }),
+    cold: true,
+    promise: "refused",
+  },
 };
 
 /** A key whose lineage's KeyState object exists and whose record this isolate caches. */
@@ -87,13 +119,18 @@ for (const [faultName, fault] of Object.entries(FAULTS)) {
 
     for (const [changeName, change] of Object.entries(CHANGES)) {
       it(`${changeName}: ${fault.promise === "applied" ? "answers 2xx and is in force on the next request" : "answers 503 and changes nothing"}`, async () => {
-        const created = await warmKey(change.fields);
+        const created = fault.cold ? await createKey({ scopes: ["posts:read"], ...change.fields }) : await warmKey(change.fields);
         const before = await storedRecord(created.key);
-        const res = await faulty.call(change.path(created.id), ADMIN_TOKEN, {
-          method: change.method,
-          headers: change.body === undefined ? {} : { "Content-Type": "application/json" },
-          body: change.body === undefined ? undefined : JSON.stringify(change.body),
-        });
+        const homeDb = fault.homeDb?.();
+        const send = () =>
+          faulty.call(change.path(created.id), ADMIN_TOKEN, {
+            method: change.method,
+            headers: change.body === undefined ? {} : { "Content-Type": "application/json" },
+            body: change.body === undefined ? undefined : JSON.stringify(change.body),
+          });
+        const res = homeDb ? await withHomeDb(created.id, homeDb, send) : await send();
+        // A batch still on its way has landed or been refused by now.
+        await ((homeDb ?? faulty.env.DB) as unknown as { landed?: () => Promise<unknown> }).landed?.();
         // Another isolate still holds the record from before the change, in memory and in KV.
         await serveStale(before);
 

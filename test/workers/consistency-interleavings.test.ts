@@ -92,11 +92,13 @@ describe("1. a revoke whose D1 write throws while its batch is still on its way"
 describe("2. an isolate's D1 refetch never joins a read that started before the change", () => {
   it("objects unreachable on a failOpen route: a key revoked with 200 is refused, not proxied", async () => {
     const created = await warm();
+    const before = await storedRecord(created.key);
     const down = gatewayWith({ KEY_STATE: unreachable, DB: slowKeyReads(300) });
     // A request whose refetch (the object cannot be asked) is in flight when the revoke lands ...
     const early = down.call("/open", created.key);
     await sleep(50);
     await revokeKey(created.id);
+    await serveStale(before); // this isolate still holds the record from before
     // ... must not lend its answer to a request that arrives after the revoke's 200.
     await expectProblem(await down.call("/open", created.key), 401, "KEY_REVOKED");
     await early;

@@ -1,10 +1,10 @@
 import { env, evictDurableObject, listDurableObjectIds, runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
 import { admin, call, createKey, type Created } from "./helpers";
-import { d1FailingWrites, expectProblem, flushUsage, getRecord, patchKey, rotateKey, storedRecord } from "./gateway-helpers";
+import { d1FailingWrites, expectProblem, flushUsage, getRecord, patchKey, rotateKey, serveStale, storedRecord } from "./gateway-helpers";
 import { commitChange, loadLineageOf } from "../../src/store/lineage";
 import { newId } from "../../src/store/db";
-import type { KeyState } from "../../src/state/key-state";
+import type { KeyState } from "../../src/admission/home";
 
 /**
  * The protocol between the admin API and KeyState (docs/consistency.md), piece by piece: who
@@ -52,39 +52,53 @@ describe("the lineage's KeyState object lives where its consumers are", () => {
       writes: [{ before: target, after, action: "key.update" }],
       audit,
       at: Date.now(),
+      until: Date.now() + 10_000,
     });
     expect(outcome).toBe("conflict");
     expect((await storedRecord(created.key)).enabled).toBe(true);
     expect((await loadLineageOf(env.DB, created.id))!.hasState).toBe(true);
   });
 
-  it("a change announced but never committed neither blocks the key nor can commit after the object gave up on it", async () => {
-    const created = await createKey({ scopes: ["posts:read"] });
-    expect((await call("/posts", created.key)).status).toBe(200);
+  /** A change its home had started to commit (marker written, batch sent) when the home ended. */
+  async function interrupted(created: Created) {
     const lineage = (await loadLineageOf(env.DB, created.id))!;
-    const token = newId("chg");
-    await stateOf(created.id).prepare({ lineageId: created.id, token, expectSeq: lineage.seq + 1 });
-    // The admin call that announced it died: requests keep being served, against D1's truth.
-    for (let i = 0; i < 3; i++) expect((await call("/posts", created.key)).status).toBe(200);
-    // Once the announcement is past its deadline the object claims the lineage ...
+    const target = lineage.keys[0];
+    const until = Date.now() + 1_000;
+    const change = {
+      lineage,
+      token: newId("chg"),
+      writes: [{ before: target, after: { ...target, scopes: [], version: target.version + 1 }, action: "key.update" as const }],
+      audit: { ...audit, requestId: `req_${crypto.randomUUID().replaceAll("-", "")}` },
+      at: Date.now(),
+      until,
+    };
     await runInDurableObject(stateOf(created.id), (_: KeyState, state) => {
-      const pending = state.storage.kv.get<{ until: number }[]>("pending")!;
-      expect(pending).toHaveLength(1);
-      state.storage.kv.put("pending", pending.map((p) => ({ ...p, until: Date.now() - 1 })));
+      state.storage.kv.put("committing", { until, audit: change.audit, writes: change.writes.map((w) => ({ after: w.after })) });
     });
     await evictDurableObject(stateOf(created.id)); // it reads its storage afresh
+    return change;
+  }
+
+  it("a change its home was committing when it ended blocks the key only until its deadline, and cannot land after it", async () => {
+    const created = await createKey({ scopes: ["posts:read"] });
     expect((await call("/posts", created.key)).status).toBe(200);
-    // ... so the late commit of that change finds the lineage moved and changes nothing.
-    const target = lineage.keys[0];
-    const outcome = await commitChange(env.DB, {
-      lineage,
-      token,
-      writes: [{ before: target, after: { ...target, scopes: [], version: target.version + 1 }, action: "key.update" }],
-      audit,
-      at: Date.now(),
-    });
-    expect(outcome).toBe("conflict");
+    const change = await interrupted(created);
+    // The batch never arrived: once D1's clock is past the deadline the home knows it never will.
     expect((await call("/posts", created.key)).status).toBe(200);
+    expect(Date.now()).toBeGreaterThanOrEqual(change.until);
+    expect(await commitChange(env.DB, change)).toBe("expired");
+    expect((await call("/posts", created.key)).status).toBe(200);
+    expect((await storedRecord(created.key)).scopes).toEqual(["posts:read"]);
+  });
+
+  it("a change its home was committing when it ended, whose batch landed, is in force on the next request", async () => {
+    const created = await createKey({ scopes: ["posts:read"] });
+    expect((await call("/posts", created.key)).status).toBe(200);
+    const before = await storedRecord(created.key);
+    const change = await interrupted(created);
+    expect(await commitChange(env.DB, change)).toBe("committed");
+    await serveStale(before); // this isolate still holds the record from before
+    await expectProblem(await call("/posts", created.key), 403, "INSUFFICIENT_SCOPE");
   });
 });
 
@@ -179,7 +193,7 @@ describe("usageCount and lastUsedAt are never lost or counted twice", () => {
     expect(target.usageCount).toBe(0);
     const after = { ...target, name: "renamed", version: target.version + 1, updatedAt: Date.now() };
     const fresh = (await loadLineageOf(env.DB, created.id))!;
-    const outcome = await commitChange(env.DB, { lineage: fresh, token: newId("chg"), writes: [{ before: target, after, action: "key.update" }], audit, at: Date.now() });
+    const outcome = await commitChange(env.DB, { lineage: fresh, token: newId("chg"), writes: [{ before: target, after, action: "key.update" }], audit, at: Date.now(), until: Date.now() + 10_000 });
     expect(outcome).toBe("committed");
     const stored = await storedRecord(created.key);
     expect(stored).toMatchObject({ name: "renamed", usageCount: 3 });

@@ -1,5 +1,5 @@
 import { env } from "cloudflare:workers";
-import { createExecutionContext, runDurableObjectAlarm, waitOnExecutionContext } from "cloudflare:test";
+import { createExecutionContext, runDurableObjectAlarm, runInDurableObject, waitOnExecutionContext } from "cloudflare:test";
 import { expect } from "vitest";
 import worker from "../../src/index";
 import { generateKey, hashKey } from "../../src/keys/format";
@@ -149,20 +149,41 @@ export function statusCounts(responses: Response[]): Record<number, number> {
 }
 
 type KeyStateNamespace = Env["KEY_STATE"];
-type KeyStateCall = "check" | "peek" | "version" | "prepare" | "confirm" | "abort";
+type KeyStateCall = "admit" | "peek" | "version" | "change" | "lease";
+type Stub = ReturnType<KeyStateNamespace["get"]>;
 
-/** The real KeyState namespace, except that the named calls answer with `faults[call]()` instead. */
-export function keyStateWith(faults: Partial<Record<KeyStateCall, () => unknown>>): KeyStateNamespace {
+/**
+ * The real KeyState namespace as the isolate under test sees it, except that the named calls
+ * answer with `faults[call](...)` instead; a fault is handed the real stub and the call's arguments.
+ */
+export function keyStateWith(faults: Partial<Record<KeyStateCall, (real: Stub, ...args: unknown[]) => unknown>>): KeyStateNamespace {
   return {
     idFromName: (name: string) => env.KEY_STATE.idFromName(name),
-    get: (id: DurableObjectId) => {
-      const stub = env.KEY_STATE.get(id);
+    get: (id: DurableObjectId, options?: DurableObjectNamespaceGetDurableObjectOptions) => {
+      const stub = env.KEY_STATE.get(id, options);
       return new Proxy(stub, {
         get: (target, property) =>
-          property in faults ? faults[property as KeyStateCall] : Reflect.get(target, property),
+          property in faults ? (...args: unknown[]) => faults[property as KeyStateCall]!(target, ...args) : Reflect.get(target, property),
       });
     },
   } as unknown as KeyStateNamespace;
+}
+
+/** Runs `during` with the home of `lineageId` writing to D1 through `db`, as if its D1 failed so. */
+export async function withHomeDb<T>(lineageId: string, db: D1Database, during: () => Promise<T>): Promise<T> {
+  const stub = env.KEY_STATE.get(env.KEY_STATE.idFromName(lineageId));
+  const swap = (to: (real: Env) => Env) =>
+    runInDurableObject(stub, (instance: object) => {
+      const holder = instance as { env: Env };
+      holder.env = to(holder.env);
+    });
+  let real: Env | undefined;
+  await swap((current) => ((real = current), { ...current, DB: db }));
+  try {
+    return await during();
+  } finally {
+    await swap(() => real!);
+  }
 }
 
 export const rejects = () => Promise.reject(new Error("object reset"));
@@ -171,10 +192,13 @@ export const hangs = () => new Promise(() => {});
 /**
  * The real D1, except for batches that write: "fail" refuses them before they run, as a D1
  * that fails mid-change; "lose-answer" runs them and then throws, as a connection lost after
- * the commit. Reads (and batches of reads) pass through.
+ * the commit; `{ lateByMs }` throws at once while the batch is still on its way, and runs it
+ * that much later. Reads (and batches of reads) pass through.
  */
-export function d1FailingWrites(mode: "fail" | "lose-answer"): D1Database {
+export function d1FailingWrites(mode: "fail" | "lose-answer" | { lateByMs: number }): D1Database {
   const real = env.DB;
+  /** batches still on their way (`lateByMs`) */
+  const late: Promise<unknown>[] = [];
   const sqlOf = new WeakMap<object, string>();
   const inner = new WeakMap<object, D1PreparedStatement>();
   const wrap = (statement: D1PreparedStatement, text: string): D1PreparedStatement => {
@@ -191,12 +215,17 @@ export function d1FailingWrites(mode: "fail" | "lose-answer"): D1Database {
   };
   return new Proxy(real, {
     get: (target, property) => {
+      if (property === "landed") return () => Promise.all(late.splice(0));
       if (property === "prepare") return (text: string) => wrap(target.prepare(text), text);
       if (property === "batch") {
         return async (statements: D1PreparedStatement[]) => {
           const unwrapped = statements.map((s) => inner.get(s) ?? s);
           if (!statements.some((s) => /^\s*(insert|update|delete)/i.test(sqlOf.get(s) ?? ""))) return target.batch(unwrapped);
           if (mode === "fail") throw new Error("D1_ERROR: the change could not be written");
+          if (typeof mode === "object") {
+            late.push(new Promise((resolve) => setTimeout(resolve, mode.lateByMs)).then(() => target.batch(unwrapped)).catch(() => undefined));
+            throw new Error("Network connection lost.");
+          }
           await target.batch(unwrapped);
           throw new Error("Network connection lost.");
         };

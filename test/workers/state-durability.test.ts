@@ -1,6 +1,6 @@
 import { env, evictDurableObject } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
-import { PERSIST_DELAY_MS } from "../../src/state/key-state";
+import { PERSIST_DELAY_MS } from "../../src/admission/object";
 import { admin, call, createKey } from "./helpers";
 
 /**
