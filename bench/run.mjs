@@ -2,7 +2,8 @@
  * `npm run bench`: keygate's load benchmark on loopback. Builds the worker, starts an
  * origin, keygate and a pass-through baseline in workerd (Miniflare), runs each scenario
  * for a bounded time, checks the targets, measures the key cache's memory bound, prints
- * a table and writes bench/results.json.
+ * a table and writes bench/results.json. Then the geography (bench/geo.mjs): consumers in three
+ * regions, each call between an isolate and an object delayed by the regions' round trip.
  *
  *   --quick            1 s per scenario and 2,000 keys for the memory run (the CI smoke test)
  *   --out PATH         where to write the results (default bench/results.json)
@@ -25,6 +26,7 @@ import { checkTargets, printLatency, printMemory, printTable, printTargets } fro
 import { round } from "./load.mjs";
 import { compareRollups, printRollups } from "./rollups.mjs";
 import { measureLatency } from "./latency.mjs";
+import { measureGeography, printGeography } from "./geo.mjs";
 
 const { values: args } = parseArgs({
   options: {
@@ -55,6 +57,7 @@ async function main() {
   let memory;
   let rollups;
   let latency;
+  let geography;
   let origin;
   try {
     origin = await startOrigin();
@@ -90,6 +93,7 @@ async function main() {
     log(`usage rollups: valid_key with and without them, ${rollupRounds} alternating rounds`);
     rollups = await compareRollups({ originUrl: origin.url, seconds: quick ? 1 : 3, connections, rounds: rollupRounds, log });
     memory = await measureMemory({ scriptPath, originUrl: origin.url, adminToken, keys: memoryKeys, connections, log });
+    geography = await measureGeography({ originUrl: origin.url, adminToken, quick, log });
   } finally {
     origin?.child.disconnect();
     await rm(dirname(scriptPath), { recursive: true, force: true });
@@ -125,6 +129,8 @@ async function main() {
     floor: latency.floor,
   };
   printLatency(table.valid_key_latency);
+  Object.assign(table, geography);
+  printGeography(geography);
   const targets = checkTargets(table, memory);
   printTargets(targets);
   printRollups(rollups);

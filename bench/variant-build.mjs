@@ -25,13 +25,14 @@ export const WORKER_BUILD = {
  * @param {Record<string, [RegExp, string][]>} patches  file under src/ -> [pattern, replacement][];
  *   every pattern must match, or the build fails naming it (src/ moved on).
  * @param {string} outdir
+ * @param {string} [entry]  the entry module, from the repository's root
  */
-export async function bundleVariant(patches, outdir) {
+export async function bundleVariant(patches, outdir, entry = "bench/worker.ts") {
   const outfile = join(outdir, "worker.js");
   const applied = new Set();
   await build({
     ...WORKER_BUILD,
-    entryPoints: [join(ROOT, "bench/worker.ts")],
+    entryPoints: [join(ROOT, entry)],
     outfile,
     plugins: [
       {

@@ -31,11 +31,11 @@ const connections = Number(args.connections ?? 50);
 const VARIANTS = {
   "as built": {},
   "as built, again (shows the noise)": {},
-  "no KeyState call (check answers OK locally)": {
-    "state/client.ts": [
+  "no admission call (admit answers OK locally)": {
+    "admission/client.ts": [
       [
-        /const call = async \(\) => \(await stub\(req\.lineageId\)\.check\(req\)\) as CheckResult;/,
-        "const call = async (): Promise<CheckResult> => ({ outcome: \"OK\", limits: req.ratelimits.map((rl) => ({ ...rl, remaining: rl.limit, reset: rl.windowSeconds })), credits: null });",
+        /const result = \(await viaLink\([^;]*;/,
+        "const result: AdmitResult = { outcome: \"OK\", limits: req.ratelimits.map((rl) => ({ ...rl, remaining: rl.limit, reset: rl.windowSeconds })), credits: null, home: null };",
       ],
     ],
   },

@@ -63,6 +63,13 @@ interface Committing {
 
 type RegionalStub = ReturnType<Env["REGIONAL_STATE"]["get"]>;
 
+/**
+ * The most one grant takes of what is left: half of it (all of the last one), so the regions
+ * still asking find some, and a busy region's budget grows over a few leases instead of one
+ * region taking the whole window at once.
+ */
+const shareOf = (left: number): number => (left <= 1 ? Math.max(0, left) : Math.ceil(left / 2));
+
 const NO_REFILL_RETRY_SECONDS = 86_400;
 /** A change handed over this close to its `until` is not started: its batch could land too late to be told. */
 const CHANGE_MARGIN_MS = 500;
@@ -145,17 +152,47 @@ export class KeyState extends AdmissionObject {
     };
   }
 
-  /** The current state without consuming anything (for `POST /admin/keys/verify` and key reads). */
+  /**
+   * The current state without consuming anything (for `POST /admin/keys/verify` and key reads):
+   * what no one has taken, plus what the regions hold unused, as they say (or, for a region that
+   * does not answer, as the home last heard).
+   */
   async peek(req: PeekRequest): Promise<PeekResult> {
-    await this.settle(req);
+    await this.settle({ ...req, region: null });
     const now = Date.now();
+    const held = await this.regionsHolding(now);
+    const pool = this.pool(now);
     return {
       limits: req.ratelimits.map((rl) => {
         const window = currentWindow(this.read<Window>(`rl:${rl.name}`), rl, now);
-        return limitState(rl, window, unallocated(window, rl), now);
+        const unused = held.reduce((sum, h) => sum + (h.limits.find((l) => l.name === rl.name && l.start === window.start)?.amount ?? 0), 0);
+        return limitState(rl, window, unallocated(window, rl) + unused, now);
       }),
-      credits: this.creditView(now),
+      credits:
+        pool &&
+        creditState(
+          pool.remaining + held.reduce((sum, h) => sum + (h.credits?.epoch === pool.epoch ? h.credits.amount : 0), 0),
+          pool.refill,
+          pool.lastRefillAt,
+          now,
+        ),
     };
+  }
+
+  /** What each region holding a lease holds unused. */
+  private async regionsHolding(now: number): Promise<Returned[]> {
+    return Promise.all(
+      Object.entries(this.regions())
+        .filter(([, lease]) => lease!.until > now)
+        .map(async ([region, lease]) => {
+          try {
+            return await withTimeout(this.callRegion(region as Region, (stub) => stub.holding()), Math.min(lease!.until - now, this.config.stateTimeoutMs));
+          } catch {
+            const credits = lease!.credits;
+            return { limits: [], credits: credits && { epoch: credits.epoch, amount: credits.granted - credits.spent } };
+          }
+        }),
+    );
   }
 
   /** The newest record version of a key that D1 holds, as far as this object can tell (0: unknown). */
@@ -185,7 +222,7 @@ export class KeyState extends AdmissionObject {
     const grants: Grant[] = [];
     for (const { limit, want } of req.wants) {
       const window = currentWindow(this.read<Window>(`rl:${limit.name}`), limit, now);
-      const amount = Math.min(want, unallocated(window, limit));
+      const amount = Math.min(want, shareOf(unallocated(window, limit)));
       window.count += amount;
       this.writeNow(`rl:${limit.name}`, window);
       const before = held.grants[limit.name];
@@ -197,7 +234,7 @@ export class KeyState extends AdmissionObject {
     if (pool) {
       const outstanding = held.credits?.epoch === pool.epoch ? held.credits : { epoch: pool.epoch, granted: 0, spent: 0 };
       outstanding.spent = Math.min(outstanding.granted, outstanding.spent + req.spent);
-      const amount = Math.min(req.credits, pool.remaining);
+      const amount = Math.min(req.credits, shareOf(pool.remaining));
       outstanding.granted += amount;
       held.credits = outstanding;
       if (amount > 0) this.writeNow("credits", { ...pool, remaining: pool.remaining - amount });

@@ -27,6 +27,12 @@ interface CreditBudget {
 }
 
 const NO_REFILL_RETRY_SECONDS = 86_400;
+/**
+ * After the home had nothing to grant, requests are refused here without asking it again for
+ * this long: a flood of refused requests costs the home a few calls a second per region, and
+ * budget the home took back from another region meanwhile is found within it.
+ */
+const SPENT_FOR_MS = 250;
 
 export class RegionalAdmission extends AdmissionObject {
   /** Until then (this object's clock, from when it asked) it may admit on what it knows. */
@@ -131,13 +137,23 @@ export class RegionalAdmission extends AdmissionObject {
     return this.giveBack(true, true);
   }
 
+  /** What this object holds unused, left where it is (for the home's view of what is left). */
+  holding(): Returned {
+    const held = this.read<CreditBudget | null>("credits");
+    return { limits: this.unused(Date.now()), credits: held ? { epoch: held.epoch, amount: held.left } : null };
+  }
+
+  private unused(now: number): Returned["limits"] {
+    return [...this.budgets]
+      .filter(([, budget]) => now < budget.start + budget.windowMs && budget.left > 0)
+      .map(([name, budget]) => ({ name, start: budget.start, amount: budget.left }));
+  }
+
   private giveBack(limits: boolean, credits: boolean): Returned {
     const returned: Returned = { limits: [], credits: null };
     const now = Date.now();
     if (limits) {
-      for (const [name, budget] of this.budgets) {
-        if (now < budget.start + budget.windowMs && budget.left > 0) returned.limits.push({ name, start: budget.start, amount: budget.left });
-      }
+      returned.limits = this.unused(now);
       this.budgets.clear();
       for (const name of [...this.spentUntil.keys()]) if (name !== "credits") this.spentUntil.delete(name);
     }
@@ -231,7 +247,7 @@ export class RegionalAdmission extends AdmissionObject {
       } else {
         this.budgets.set(g.name, { start: g.start, windowMs: g.windowMs, left: g.amount, homeCount: g.count, exhausted: false });
       }
-      if (g.amount === 0) this.spentUntil.set(g.name, Math.min(g.start + g.windowMs, now + grant.leaseMs));
+      if (g.amount === 0) this.spentUntil.set(g.name, Math.min(g.start + g.windowMs, now + SPENT_FOR_MS));
       else this.spentUntil.delete(g.name);
     }
     const held = this.read<CreditBudget | null>("credits");
@@ -242,7 +258,7 @@ export class RegionalAdmission extends AdmissionObject {
     const c = grant.credits;
     const left = (held && held.epoch === c.epoch ? held.left : 0) + c.amount;
     this.writeNow("credits", { epoch: c.epoch, left, pool: c.pool, refill: c.refill, lastRefillAt: c.lastRefillAt } satisfies CreditBudget);
-    if (c.amount === 0 && creditsNeeded) this.spentUntil.set("credits", now + grant.leaseMs);
+    if (c.amount === 0 && creditsNeeded) this.spentUntil.set("credits", now + SPENT_FOR_MS);
     else if (c.amount > 0) this.spentUntil.delete("credits");
   }
 

@@ -42,6 +42,29 @@ interface Latency extends Percentiles {
   floor: Percentiles;
 }
 
+interface Added {
+  added_p50_ms: number;
+  added_p99_ms: number;
+}
+
+interface Geo {
+  home: string;
+  regions: { region: string; rtt_ms: number; one_object: Added; regional: Added }[];
+}
+
+interface GeoExactness {
+  limit: number;
+  windows: { admitted: number }[];
+  over_admitted: number;
+  underadmitted: number;
+}
+
+interface GeoRevocation {
+  admitted_after_revoke: number;
+  unreachable_admin_ms: number;
+  admitted_after_revoke_unreachable: number;
+}
+
 interface Run {
   connections: number;
 }
@@ -59,7 +82,7 @@ interface Results {
       d1_reads?: number;
       statuses?: Record<string, number>;
     }
-  > & { valid_key_latency: Latency };
+  > & { valid_key_latency: Latency; geo: Geo; geo_exactness: GeoExactness; geo_revocation: GeoRevocation };
   node: string;
   date: string;
   targets: { target: string; value: number; met: boolean }[];
@@ -91,7 +114,7 @@ it("runs every scenario in quick mode and writes results where it is told", { ti
   expect(stdout).toMatch(/valid_key without usage rollups +ratio \d/);
 
   const results = JSON.parse(readFileSync(out, "utf8")) as Results;
-  expect(Object.keys(results.scenarios).sort()).toEqual([...SCENARIOS, "valid_key_latency"].sort());
+  expect(Object.keys(results.scenarios).sort()).toEqual([...SCENARIOS, "valid_key_latency", "geo", "geo_exactness", "geo_revocation"].sort());
   for (const name of SCENARIOS) {
     const s = results.scenarios[name];
     expect(s.rps, name).toBeGreaterThan(0);
@@ -151,6 +174,30 @@ it("runs every scenario in quick mode and writes results where it is told", { ti
   expect(memory.after.heap_used_mib).toBeGreaterThan(0);
   expect(memory.after.heap_reserved_mib).toBeGreaterThanOrEqual(memory.after.heap_used_mib);
   expect(memory.after.isolate_mib).toBeGreaterThanOrEqual(memory.after.heap_reserved_mib);
+
+  // The geography: three regions, each with both designs' added latency; the home in weur.
+  const { geo, geo_exactness: exactness, geo_revocation: revocation } = results.scenarios;
+  expect(geo.home).toBe("weur");
+  expect(geo.regions.map((r) => r.region)).toEqual(["weur", "enam", "apac"]);
+  for (const r of geo.regions) {
+    expect(r.rtt_ms, r.region).toBeGreaterThan(0);
+    for (const design of [r.one_object, r.regional]) {
+      expect(Number.isFinite(design.added_p50_ms), r.region).toBe(true);
+      expect(Number.isFinite(design.added_p99_ms), r.region).toBe(true);
+    }
+  }
+  // Far from the home, one object pays the distance to it on every request; regional admission does not.
+  const apac = geo.regions.find((r) => r.region === "apac")!;
+  expect(apac.one_object.added_p50_ms).toBeGreaterThan(apac.regional.added_p50_ms + 50);
+  expect(exactness.limit).toBeGreaterThan(0);
+  expect(exactness.windows.length).toBeGreaterThan(0);
+  for (const w of exactness.windows) expect(w.admitted).toBeLessThanOrEqual(exactness.limit);
+  expect(exactness.over_admitted).toBe(0);
+  expect(exactness.underadmitted).toBeGreaterThanOrEqual(0);
+  expect(revocation.admitted_after_revoke).toBe(0);
+  expect(revocation.admitted_after_revoke_unreachable).toBe(0);
+  expect(revocation.unreachable_admin_ms).toBeGreaterThan(0);
+  expect(stdout).toMatch(/regions \(home in weur/);
 
   expect(existsSync(committed) ? statSync(committed).mtimeMs : null).toBe(committedBefore);
 });
