@@ -88,6 +88,7 @@ function keygateWorker({ name = "keygate", scriptPath, compat, flags, originUrl,
     durableObjects: {
       KEY_STATE: { className: "KeyState", useSQLite: true },
       REGIONAL_STATE: { className: "RegionalAdmission", useSQLite: true },
+      OWNER_STATE: { className: "OwnerState", useSQLite: true },
     },
     analyticsEngineDatasets: { USAGE: { dataset: "keygate_usage" } },
   };

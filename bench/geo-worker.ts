@@ -10,7 +10,7 @@ import { CF, simulatedGeography } from "./geography";
  * `request.cf` Cloudflare would set, and drops it. `/__geo/cut?region=` and `/__geo/heal` cut
  * a region off and reconnect it (benchmark only: this file is never deployed).
  */
-export { KeyState, RegionalAdmission } from "../src/index";
+export { KeyState, RegionalAdmission, OwnerState } from "../src/index";
 export { BenchProbe } from "./worker";
 
 const geography = simulatedGeography();

@@ -7,7 +7,7 @@ import { clearMemoryCache, memoryCacheStats } from "../src/store/cache";
  * same KeyState), plus one named entrypoint the harness reaches over a service binding,
  * never over HTTP, to read and reset the in-isolate key cache.
  */
-export { KeyState, RegionalAdmission } from "../src/index";
+export { KeyState, RegionalAdmission, OwnerState } from "../src/index";
 export default worker;
 
 export class BenchProbe extends WorkerEntrypoint {

@@ -120,6 +120,7 @@ export async function startLocalGateway(options: {
       durableObjects: {
         KEY_STATE: { className: "KeyState", useSQLite: true },
         REGIONAL_STATE: { className: "RegionalAdmission", useSQLite: true },
+        OWNER_STATE: { className: "OwnerState", useSQLite: true },
       },
       analyticsEngineDatasets: { USAGE: { dataset: "keygate_usage" } },
       ...(options.direct

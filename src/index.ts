@@ -10,6 +10,7 @@ import { handleConsumer } from "./gateway";
 
 export { KeyState } from "./admission/home";
 export { RegionalAdmission } from "./admission/regional";
+export { OwnerState } from "./admission/owner";
 
 /**
  * The request's target, once its `Host` is known to be one host[:port]: the runtime builds the

@@ -1,7 +1,11 @@
 import { DurableObject } from "cloudflare:workers";
 import { recordUsage, type UsageDelta } from "../store/keys";
 import { getConfig } from "../config";
+import { newerOwnerVersion } from "../owners/version";
 import { link } from "./link";
+import { Holder, type Verdict } from "./holder";
+import type { HolderAddress } from "./ledger";
+import type { AdmitRequest, Apply, LeaseGrant, Returned } from "./protocol";
 import type { Region } from "./regions";
 
 /** How long usage may wait before it is written to D1 (DESIGN.md allows 60 s of lag). */
@@ -50,6 +54,72 @@ export abstract class AdmissionObject extends DurableObject<Env> {
 
   /** The object's name, as its namespace knows it. */
   protected abstract get name(): string;
+
+  /** Where this object is, for a home that grants it budgets to call it back. */
+  protected abstract get address(): HolderAddress;
+
+  /** The budgets this object holds of its lineage's owner's shared limits and credits, and the owner's version. */
+  private ownerHold: { ownerId: string; holder: Holder; version: string | null } | null = null;
+
+  /** The holder of the owner's budgets (one owner per lineage: a key's owner never changes). */
+  protected ownerHolder(ownerId: string): { holder: Holder; version: string | null } {
+    if (this.ownerHold?.ownerId !== ownerId) {
+      const hold: { ownerId: string; holder: Holder; version: string | null } = {
+        ownerId,
+        version: null,
+        holder: new Holder(
+          this,
+          "owner:",
+          (wants) => {
+            const ns = this.env.OWNER_STATE;
+            const hint = this.region;
+            return link().call(this.region, { name: ownerId, region: null, hint }, () =>
+              ns.get(ns.idFromName(ownerId), hint ? { locationHint: hint } : undefined).lease({ ...wants, ownerId, holder: this.address }),
+            ) as Promise<LeaseGrant>;
+          },
+          (grant) => {
+            if (grant.ownerVersion && newerOwnerVersion(grant.ownerVersion, hold.version)) hold.version = grant.ownerVersion;
+          },
+        ),
+      };
+      this.ownerHold = hold;
+    }
+    return this.ownerHold;
+  }
+
+  /**
+   * What the owner's part of a request allows now: null when the request names no owner;
+   * "stale" when the owner changed since the gateway read it; "ask" when the owner's home must
+   * be asked first (`renewOwner`); else the holder's verdict. `last`: no more asking, a lack is a
+   * refusal.
+   */
+  protected ownerVerdict(req: AdmitRequest, now: number, last: boolean): "stale" | Verdict | null {
+    if (!req.owner) return null;
+    const hold = this.ownerHolder(req.owner.id);
+    const verdict = hold.holder.verdict(req.owner.ratelimits, req.cost, req.owner.credits, now, last);
+    if (verdict.kind === "ask" && !last) return verdict;
+    if (hold.version !== null && newerOwnerVersion(hold.version, req.owner.version)) return "stale";
+    if (verdict.kind === "ask") throw new Error("the owner's home granted no lease");
+    return verdict;
+  }
+
+  protected renewOwner(req: AdmitRequest): Promise<void> {
+    return this.ownerHolder(req.owner!.id).holder.renew(req.owner!.ratelimits, req.cost, req.owner!.credits);
+  }
+
+  /** From the owner's home: a change to the owner or its plan; budgets of what changed go back. */
+  protected applyOwner(apply: Apply): Returned {
+    const hold = this.ownerHold;
+    if (!hold) return { limits: [], credits: null };
+    if (apply.ownerVersion && newerOwnerVersion(apply.ownerVersion, hold.version)) hold.version = apply.ownerVersion;
+    return hold.holder.giveBack(apply.limits, apply.credits);
+  }
+
+  protected ownerHolding(release: boolean): Returned {
+    const hold = this.ownerHold;
+    if (!hold) return { limits: [], credits: null };
+    return release ? hold.holder.giveBack(true, true) : hold.holder.holding();
+  }
 
   /** The balance to write into D1's lagging copy of the credits with a usage flush; the home's alone. */
   protected liveCredits(): number | undefined {
@@ -114,13 +184,13 @@ export abstract class AdmissionObject extends DurableObject<Env> {
     void this.ctx.storage.setAlarm(Date.now() + delay);
   }
 
-  protected read<T>(name: string): T | undefined {
+  read<T>(name: string): T | undefined {
     if (!this.memo.has(name)) this.memo.set(name, this.kv.get(name));
     return this.memo.get(name) as T | undefined;
   }
 
   /** Written with this call's storage commit (undefined deletes). */
-  protected writeNow(name: string, value: unknown): void {
+  writeNow(name: string, value: unknown): void {
     this.memo.set(name, value);
     this.dirty.delete(name);
     if (value === undefined) this.kv.delete(name);
@@ -132,7 +202,7 @@ export abstract class AdmissionObject extends DurableObject<Env> {
    * instead of paying one each. Should the object end before then, those writes are lost:
    * the trade documented in docs/behaviour.md.
    */
-  protected writeSoon(name: string, value: unknown): void {
+  writeSoon(name: string, value: unknown): void {
     this.memo.set(name, value);
     this.dirty.add(name);
     this.persistTimer ??= setTimeout(() => this.persist(), PERSIST_DELAY_MS);

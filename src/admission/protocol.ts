@@ -15,6 +15,17 @@ interface LineageCall {
   region: Region | null;
 }
 
+/** What a request must fit of its owner's: the limits and credits all the owner's keys share. */
+export interface OwnerPart {
+  id: string;
+  /** the version of the owner (and its plan) the gateway holds: `<owner version>.<plan version>` */
+  version: string;
+  /** the owner's shared limits, named `owner.<name>` */
+  ratelimits: RateLimit[];
+  /** whether the owner has a shared balance the request draws from */
+  credits: boolean;
+}
+
 /** A consumer request to be admitted: one call, to the object of the request's region. */
 export interface AdmitRequest extends LineageCall {
   keyId: string;
@@ -22,10 +33,14 @@ export interface AdmitRequest extends LineageCall {
   version: number;
   ratelimits: RateLimit[];
   cost: number;
+  /** the key's owner, when the gateway knows its record */
+  owner?: OwnerPart;
 }
 
 export type AdmitResult =
-  | { outcome: "STALE"; version: number; home: Region | null }
+  | { outcome: "STALE"; version: number; home: Region | null; owner?: false }
+  /** the owner (or its plan) changed since the gateway read it */
+  | { outcome: "STALE"; owner: true; home: Region | null }
   | {
       outcome: "OK" | "RATE_LIMITED" | "QUOTA_EXHAUSTED";
       limits: LimitState[];
@@ -75,17 +90,27 @@ export interface ChangeRequest extends LineageCall {
 
 export type ChangeResult = { outcome: CommitOutcome };
 
-/** A regional object asking its home for a lease and budgets, and reporting what it spent. */
-export interface LeaseRequest extends LineageCall {
-  region: Region;
+/** What a holder asks its ledger's home for, and reports. */
+export interface LeaseWants {
   /** budgets wanted for the current windows of these limits */
   wants: { limit: RateLimit; want: number }[];
   /** credits wanted (0: none) */
   credits: number;
   /** credits spent out of budgets since the last lease, for the balance the home shows */
   spent: number;
-  /** key versions the regional object was asked about and does not know */
+  /** key versions the holder was asked about and does not know (a regional object's, of its lineage) */
   keys: string[];
+}
+
+/** A regional object asking its lineage's home for a lease and budgets. */
+export interface LeaseRequest extends LineageCall, LeaseWants {
+  region: Region;
+}
+
+/** A lineage's object (its home or a regional one) asking its owner's home for a lease and budgets. */
+export interface OwnerLeaseRequest extends LeaseWants {
+  ownerId: string;
+  holder: { kind: "home" | "regional"; name: string; region: Region | null };
 }
 
 export interface Grant {
@@ -98,22 +123,28 @@ export interface Grant {
 }
 
 export interface LeaseGrant {
-  /** how long the lease lasts, from when the regional object sent its request */
+  /** how long the lease lasts, from when the holder sent its request */
   leaseMs: number;
-  home: Region | null;
-  seq: number;
-  /** the newest version of every key of the lineage D1 holds */
-  versions: Record<string, number>;
+  /** a lineage's home: where it is, its `seq`, and the newest version of every key D1 holds */
+  home?: Region | null;
+  seq?: number;
+  versions?: Record<string, number>;
+  /** an owner's home: the owner's (and its plan's) version, `<owner version>.<plan version>` */
+  ownerVersion?: string;
   grants: Grant[];
   /** null when the lineage has no credits */
   credits: { epoch: number; amount: number; pool: number; refill: Refill | null; lastRefillAt: number } | null;
 }
 
-/** What a home tells its regions of a change it committed. */
+/** What a home tells its holders of a change it committed. */
 export interface Apply {
-  lineageId: string;
-  seq: number;
-  versions: Record<string, number>;
+  /** which ledger changed: a lineage's (told to its regional objects) or an owner's (told to its keys' objects) */
+  from: "lineage" | "owner";
+  /** a lineage's change: its `seq` and the versions it wrote */
+  seq?: number;
+  versions?: Record<string, number>;
+  /** an owner's change: the owner's version after it */
+  ownerVersion?: string;
   /** limits whose budgets the regions must give back (their settings changed) */
   limits: boolean;
   /** the credits were set: budgets granted before are void */

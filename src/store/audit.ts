@@ -3,7 +3,7 @@ import { auditLog, type AuditRow } from "./schema";
 import { iso, type StoredKey } from "../keys/record";
 import { newId, type Db } from "./db";
 
-export type AuditAction = "key.create" | "key.update" | "key.revoke" | "key.rotate";
+export type AuditAction = "key.create" | "key.update" | "key.revoke" | "key.rotate" | "owner.update" | "plan.create" | "plan.update" | "plan.delete";
 
 /** Who did it and from where; taken from the admin request. */
 export interface AuditContext {

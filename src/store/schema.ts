@@ -84,6 +84,62 @@ export const lineages = sqliteTable("lineages", {
   creditsVersion: integer("credits_version").notNull().default(0),
 });
 
+/**
+ * The operator's plans (DESIGN.md, "Owners and plans"): limits each key gets, limits and a
+ * balance each owner's keys share, a key count and a scope ceiling.
+ */
+export const plans = sqliteTable("plans", {
+  id: text("id").primaryKey(),
+  name: text("name").notNull(),
+  description: text("description"),
+  /** JSON `[{ name, limit, windowSeconds }]`: each key's own limits, unless the key sets its own */
+  keyRatelimits: text("key_ratelimits").notNull().default("[]"),
+  /** JSON: limits all keys of an owner on this plan share, unless the owner sets its own */
+  ownerRatelimits: text("owner_ratelimits").notNull().default("[]"),
+  /** JSON `{ amount, interval, day? }` or NULL: each owner's shared balance starts at and is refilled to amount */
+  ownerCredits: text("owner_credits"),
+  maxKeys: integer("max_keys"),
+  /** JSON array or NULL: the most a key of this plan's owners may hold */
+  scopes: text("scopes"),
+  version: integer("version").notNull().default(1),
+  createdAt: integer("created_at").notNull(),
+  updatedAt: integer("updated_at").notNull(),
+  /** when the last change is in force everywhere at the latest (owners' homes that were not told revalidate by then) */
+  inForceBy: integer("in_force_by"),
+});
+
+/**
+ * The owners keys name (DESIGN.md, "Owners and plans"): one row per `ownerId`, made when a key
+ * first names it or when an operator writes it. Like `lineages`, it is the handshake between
+ * owner changes and the owner's home (`OwnerState`, docs/consistency.md).
+ */
+export const owners = sqliteTable(
+  "owners",
+  {
+    id: text("id").primaryKey(),
+    name: text("name"),
+    plan: text("plan"),
+    /** JSON `[{ name, limit, windowSeconds }]` or NULL (the plan's) */
+    ratelimits: text("ratelimits"),
+    /** JSON `{ remaining, refill }` or NULL: the balance an operator last set for all the owner's keys */
+    credits: text("credits"),
+    /** +1 every time an operator sets `credits`; the owner's home applies each setting once */
+    creditsVersion: integer("credits_version").notNull().default(0),
+    metadata: text("metadata").notNull().default("{}"),
+    version: integer("version").notNull().default(1),
+    createdAt: integer("created_at").notNull(),
+    updatedAt: integer("updated_at").notNull(),
+    /** +1 on every change and every claim by the owner's home; a change commits only if it is what it read */
+    seq: integer("seq").notNull().default(0),
+    changeId: text("change_id"),
+    /** true once the owner's home exists: from then on it commits the owner's changes itself */
+    hasState: integer("has_state", { mode: "boolean" }).notNull().default(false),
+    /** the plan version the owner's home last took in (a plan change is pending for it until then) */
+    planVersionSeen: integer("plan_version_seen").notNull().default(0),
+  },
+  (t) => [index("owners_plan_idx").on(t.plan, t.id)],
+);
+
 /** Batched usage writes already applied, so a flush retried after a lost answer counts once. */
 export const appliedFlushes = sqliteTable(
   "applied_flushes",
@@ -178,4 +234,6 @@ export const requestLogPages = sqliteTable(
 );
 
 export type KeyRow = typeof keys.$inferSelect;
+export type OwnerRow = typeof owners.$inferSelect;
+export type PlanRow = typeof plans.$inferSelect;
 export type AuditRow = typeof auditLog.$inferSelect;

@@ -16,10 +16,10 @@ const ROOT = resolve(new URL("../..", import.meta.url).pathname);
  */
 const WORKER_LAYERS: string[][] = [
   ["src/keys", "src/http"],
+  ["src/owners"],
   ["src/errors.ts"],
   ["src/config.ts"],
   ["src/store"],
-  ["src/owners"],
   ["src/admission", "src/analytics", "src/identity"],
   ["src/events"],
   ["src/context.ts"],
