@@ -40,8 +40,13 @@ interface Committing {
 }
 
 const NO_REFILL_RETRY_SECONDS = 86_400;
-/** Looks at a request after asking another object for what it lacks, at most this many times. */
-const LAST_ROUND = 2;
+/**
+ * Looks at a request again after asking another object for what it lacks, at most this many
+ * times. A lack is a refusal once a home had nothing more to grant (the holder then knows the
+ * window or balance spent); other requests spending what a renewal brought before this one looks
+ * are no reason to refuse it, so it asks again, up to this bound.
+ */
+const LAST_ROUND = 16;
 /** A change handed over this close to its `until` is not started: its batch could land too late to be told. */
 const CHANGE_MARGIN_MS = 500;
 

@@ -18,8 +18,13 @@ import type { Region } from "./regions";
  */
 
 const NO_REFILL_RETRY_SECONDS = 86_400;
-/** Looks at a request after asking a home for what it lacks, at most this many times. */
-const LAST_ROUND = 2;
+/**
+ * Looks at a request again after asking a home for what it lacks, at most this many times. A
+ * lack is a refusal once a home had nothing more to grant (the holder then knows the window or
+ * balance spent); other requests spending what a renewal brought before this one looks are no
+ * reason to refuse it, so it asks again, up to this bound.
+ */
+const LAST_ROUND = 16;
 
 export class RegionalAdmission extends AdmissionObject implements HolderCalls {
   private home: Region | null = null;

@@ -5,6 +5,8 @@ import { missingScopes } from "../keys/scopes";
 import { ipAllowed } from "../keys/ip";
 import { keyUnusable } from "../keys/verify";
 import { lookupKey, refetchKey } from "../store/cache";
+import { lookupOwner, refetchOwner } from "../store/owner-cache";
+import { keyLimits, OWNER_LIMIT_PREFIX, sharedCredits, sharedLimits, viewVersion, type OwnerView } from "../owners/record";
 import type { StoredKey } from "../keys/record";
 import type { LimitState } from "../admission/budget";
 import type { AdmitResult } from "../admission/protocol";
@@ -21,6 +23,8 @@ import type { Deadline } from "../http/deadline";
 
 export interface Admitted {
   key: StoredKey;
+  /** the key's owner with its plan (null: no record of it) */
+  owner: OwnerView | null;
   route: Route;
   path: string;
   limits: LimitState[];
@@ -47,6 +51,9 @@ export async function admit(x: Exchange, event: RequestEvent): Promise<Admitted>
   let key = found instanceof Promise ? await found : found;
   // true once the record was read from D1 during this request: it is then the latest there is
   let fromD1 = false;
+  // the key's owner with its plan, looked up once the key may be admitted; likewise read from D1 once stale
+  let owner: OwnerView | null | undefined;
+  let ownerFromD1 = false;
 
   for (;;) {
     if (!key) {
@@ -66,12 +73,24 @@ export async function admit(x: Exchange, event: RequestEvent): Promise<Admitted>
       fromD1 = true;
       continue;
     }
-    const admitted = { key, route: route!, path: path! };
+    if (owner === undefined) {
+      const lookedUp = lookupOwner(env, key.ownerId, waitUntil);
+      owner = lookedUp instanceof Promise ? await lookedUp : lookedUp;
+    }
+    const admitted = { key, owner, route: route!, path: path! };
 
     let result: AdmitResult;
     try {
       result = await state.admit(
-        { lineageId: key.lineageId, region, keyId: key.id, version: key.version, ratelimits: key.ratelimits, cost: admitted.route.cost },
+        {
+          lineageId: key.lineageId,
+          region,
+          keyId: key.id,
+          version: key.version,
+          ratelimits: keyLimits(key, owner),
+          cost: admitted.route.cost,
+          ...(owner ? { owner: { id: owner.owner.id, version: viewVersion(owner), ratelimits: sharedLimits(owner), credits: sharedCredits(owner) !== null } } : {}),
+        },
         x.deadline,
       );
     } catch (err) {
@@ -89,6 +108,13 @@ export async function admit(x: Exchange, event: RequestEvent): Promise<Admitted>
       continue;
     }
 
+    if (result.outcome === "STALE" && result.owner) {
+      // A change of the owner or its plan this isolate has not seen: read it again, then check again.
+      if (ownerFromD1) throw new ProblemError("GATEWAY_UNAVAILABLE", "The key's owner is changing; try again.");
+      owner = await refetchOwner(env, key.ownerId, waitUntil);
+      ownerFromD1 = true;
+      continue;
+    }
     if (result.outcome === "STALE") {
       // An admin change this isolate has not seen: read the record again, then check again.
       if (fromD1) throw new ProblemError("GATEWAY_UNAVAILABLE", "The key's record is changing; try again.");
@@ -100,11 +126,12 @@ export async function admit(x: Exchange, event: RequestEvent): Promise<Admitted>
       const headers = new Headers({ "Retry-After": String(result.retryAfter) });
       setRateLimitHeaders(headers, result.limits);
       const extensions = { limit: result.limit };
+      const whose = result.limit?.startsWith(OWNER_LIMIT_PREFIX) ? "this key's owner" : "this key";
       throw result.outcome === "RATE_LIMITED" // 10
-        ? new ProblemError("RATE_LIMITED", `Too many requests for this key (limit "${result.limit}"); wait for the window to reset.`, { headers, extensions })
+        ? new ProblemError("RATE_LIMITED", `Too many requests for ${whose} (limit "${result.limit}"); wait for the window to reset.`, { headers, extensions })
         : new ProblemError(
             "QUOTA_EXHAUSTED", // 11
-            `This key has ${result.credits?.remaining ?? 0} credits left and the route costs ${admitted.route.cost}.`,
+            `${whose === "this key" ? "This key has" : "This key's owner has"} ${result.credits?.remaining ?? 0} credits left and the route costs ${admitted.route.cost}.`,
             { headers, extensions },
           );
     }

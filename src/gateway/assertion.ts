@@ -83,28 +83,32 @@ export const ASSERTION_REUSE_SECONDS = 30;
 const issued = new WeakMap<StoredKey, Map<string, { jwt: string; iat: number }>>();
 const PER_RECORD = 8;
 
-/** The assertion for this key, route and issuer: a string at once when one can be reused (the hot path). */
-export function assertionFor(config: Config, key: StoredKey, route: string, issuer: string): string | Promise<string> {
+/**
+ * The assertion for this key, route, issuer and plan (the owner's, null: none): a string at once
+ * when one can be reused (the hot path).
+ */
+export function assertionFor(config: Config, key: StoredKey, route: string, issuer: string, plan: string | null): string | Promise<string> {
   const now = Math.floor(Date.now() / 1000);
   let forRecord = issued.get(key);
-  const slot = `${route}\n${issuer}`;
+  const slot = `${route}\n${issuer}\n${plan ?? ""}`;
   const reused = forRecord?.get(slot);
   if (reused && now - reused.iat < ASSERTION_REUSE_SECONDS) return reused.jwt;
   if (!forRecord) issued.set(key, (forRecord = new Map()));
   else if (forRecord.size >= PER_RECORD && !reused) forRecord.clear();
-  return sign(config, key, route, issuer, now).then((jwt) => {
+  return sign(config, key, route, issuer, plan, now).then((jwt) => {
     forRecord.set(slot, { jwt, iat: now });
     return jwt;
   });
 }
 
-async function sign(config: Config, key: StoredKey, route: string, issuer: string, now: number): Promise<string> {
+async function sign(config: Config, key: StoredKey, route: string, issuer: string, plan: string | null, now: number): Promise<string> {
   const signer = await signerFor(config);
   return new SignJWT({
     kid: key.id,
     scope: key.scopes.join(" "),
     env: key.environment,
     ver: key.version,
+    ...(plan ? { plan } : {}),
   })
     .setProtectedHeader({ alg: "ES256", kid: signer.kid, typ: "JWT" })
     .setIssuer(issuer)

@@ -1,5 +1,6 @@
 import type { LimitState } from "../admission/budget";
 import type { StoredKey } from "../keys/record";
+import type { OwnerView } from "../owners/record";
 
 /** Connection-level headers never forwarded in either direction (RFC 9110, 7.6.1). */
 export const HOP_BY_HOP = new Set([
@@ -61,6 +62,24 @@ export function identityHeaders(key: StoredKey): readonly [string, string][] {
       ["X-Keygate-Metadata", base64urlJson(key.metadata)],
     ];
     identities.set(key, pairs);
+  }
+  return pairs;
+}
+
+const ownerPairs = new WeakMap<OwnerView, [string, string][]>();
+
+/**
+ * What the origin learns of the key's owner (DESIGN.md, "What the origin receives"): its plan
+ * when it has one, its metadata when it has some; worked out once per cached view.
+ */
+export function ownerHeaders(view: OwnerView | null): readonly [string, string][] {
+  if (!view) return [];
+  let pairs = ownerPairs.get(view);
+  if (!pairs) {
+    pairs = [];
+    if (view.plan) pairs.push(["X-Keygate-Plan", view.plan.id]);
+    if (Object.keys(view.owner.metadata).length > 0) pairs.push(["X-Keygate-Owner-Metadata", base64urlJson(view.owner.metadata)]);
+    ownerPairs.set(view, pairs);
   }
   return pairs;
 }

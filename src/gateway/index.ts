@@ -7,7 +7,7 @@ import type { Exchange } from "./exchange";
 import { matchRoute, upstreamUrl } from "./routes";
 import type { Target } from "../http/paths";
 import { isPreflight, preflight, withCors } from "./cors";
-import { identityHeaders, rateLimitHeaders } from "./headers";
+import { identityHeaders, ownerHeaders, rateLimitHeaders } from "./headers";
 import { assertionFor } from "./assertion";
 import { answerFrom, forward, originHeaders } from "./proxy";
 import { record } from "./record";
@@ -86,14 +86,15 @@ export async function handleConsumer(
   return response;
 }
 
-async function proxy(x: Exchange, { key, route, path }: Admitted, event: RequestEvent): Promise<Response> {
+async function proxy(x: Exchange, { key, owner, route, path }: Admitted, event: RequestEvent): Promise<Response> {
   const { url } = x;
   // PUBLIC_URL when set: never a value the client chose (DESIGN.md, "What the origin receives")
   const { publicUrl } = x.services.config;
-  const signed = assertionFor(x.services.config, key, route.name, publicUrl?.origin ?? url.origin);
+  const signed = assertionFor(x.services.config, key, route.name, publicUrl?.origin ?? url.origin, owner?.plan?.id ?? null);
   const assertion = typeof signed === "string" ? signed : await signed;
   const headers = originHeaders(x.request.headers, [
     ...identityHeaders(key),
+    ...ownerHeaders(owner),
     ["X-Keygate-Assertion", assertion],
     ["X-Request-Id", x.requestId],
     ...(x.ip ? [["X-Forwarded-For", x.ip] as const] : []),

@@ -6,6 +6,8 @@ import { commitChange, loadLineageOf, settleLostCommit, type CommitOutcome, type
 import { publishKey } from "../store/cache";
 import { keyStatus, type Credits, type StoredKey } from "../keys/record";
 import type { AuditContext } from "../store/audit";
+import { ensureOwner, findOwnerView } from "../store/owners";
+import { beyondCeiling, maxKeysOf, type Plan } from "../owners/record";
 import type { Services } from "../context";
 import { StateUnavailableError } from "../admission/client";
 
@@ -49,11 +51,27 @@ async function material(prefix: string): Promise<{ key: string; hash: string; st
   return { key, hash: await hashKey(key), start: parseKey(key)!.start };
 }
 
-const keyLimitReached = (ownerId: string, max: number) =>
+const keyLimitReached = (ownerId: string, max: number, plan: Plan | null) =>
   new ProblemError(
     "KEY_LIMIT_REACHED",
-    `Owner ${ownerId} already holds ${max} active keys (MAX_KEYS_PER_OWNER); revoke one first.`,
+    `Owner ${ownerId} already holds ${max} usable keys (${plan?.maxKeys != null ? `plan ${plan.id}'s maxKeys` : "MAX_KEYS_PER_OWNER"}); revoke one first.`,
   );
+
+/** The owner's plan as D1 holds it now (null: no plan, or no owner record yet). */
+async function planOf(env: Env, ownerId: string): Promise<Plan | null> {
+  return (await findOwnerView(env.DB, ownerId))?.plan ?? null;
+}
+
+/** 403 SCOPE_NOT_ALLOWED when the scopes go beyond the plan's ceiling (DESIGN.md, "Owners and plans"). */
+export function requireWithinCeiling(scopes: readonly string[], plan: Plan | null, keyId?: string): void {
+  const beyond = beyondCeiling(scopes, plan);
+  if (beyond.length === 0) return;
+  throw new ProblemError(
+    "SCOPE_NOT_ALLOWED",
+    `${beyond.join(", ")} ${beyond.length === 1 ? "is" : "are"} beyond what plan ${plan!.id} allows its keys (${plan!.scopes!.join(", ") || "no scopes"}).`,
+    { extensions: { keys: keyId ? [{ id: keyId, scopes: beyond }] : [], scopes: beyond } },
+  );
+}
 
 const notFound = (id: string) => new ProblemError("NOT_FOUND", `No key has the id ${id}.`);
 
@@ -102,13 +120,19 @@ export async function createKey(ctx: LifecycleEnv, input: NewKeyInput): Promise<
     createdAt: now,
     updatedAt: now,
   };
-  const max = ctx.services.config.maxKeysPerOwner;
+  const plan = await planOf(ctx.env, stored.ownerId);
+  requireWithinCeiling(stored.scopes, plan);
+  const max = maxKeysOf(plan, ctx.services.config.maxKeysPerOwner);
+  // The owner exists from its first key on (with no plan and nothing shared).
+  await getDb(ctx.env.DB).run(ensureOwner(stored.ownerId, now)).catch((err) => {
+    throw storageUnavailable(err);
+  });
   const lineage: Lineage = { id, seq: 0, hasState: false, credits: null, creditsVersion: 0, keys: [] };
   const created = await commitTold(ctx, lineage, {
     writes: [{ before: null, after: stored, action: "key.create" }],
     credits: stored.credits,
     requires: limitGuard(stored.ownerId, now, max),
-    onRefused: () => keyLimitReached(stored.ownerId, max),
+    onRefused: () => keyLimitReached(stored.ownerId, max, plan),
     at: now,
   });
   // A new lineage's row cannot have moved, so this is only ever a refusal, thrown above.
@@ -143,9 +167,11 @@ export interface Changed {
 }
 
 export async function updateKeyFields(ctx: LifecycleEnv, id: string, sent: KeyPatch): Promise<Changed> {
-  const max = ctx.services.config.maxKeysPerOwner;
-  const { written, lineage } = await changeLineage(ctx, id, (lineage, target, now) => {
+  const { written, lineage } = await changeLineage(ctx, id, async (lineage, target, now) => {
     if (target.revokedAt !== null) throw new ProblemError("CONFLICT", "This key is revoked; a revoked key cannot be changed.");
+    const plan = sent.scopes !== undefined || "expiresAt" in sent || sent.enabled !== undefined ? await planOf(ctx.env, target.ownerId) : null;
+    if (sent.scopes !== undefined) requireWithinCeiling(sent.scopes, plan, target.id);
+    const max = maxKeysOf(plan, ctx.services.config.maxKeysPerOwner);
     const patch = resolveCredits(sent, target);
     const shared = Object.fromEntries(LINEAGE_FIELDS.filter((f) => f in patch).map((f) => [f, patch[f]])) as ResolvedPatch;
     if ("expiresAt" in patch) keepRetired(lineage, target, patch.expiresAt ?? null);
@@ -162,7 +188,7 @@ export async function updateKeyFields(ctx: LifecycleEnv, id: string, sent: KeyPa
     return {
       writes,
       ...(setsCredits ? { credits: patch.credits ?? null } : {}),
-      ...(revives ? { requires: limitGuard(target.ownerId, now, max), onRefused: () => keyLimitReached(target.ownerId, max) } : {}),
+      ...(revives ? { requires: limitGuard(target.ownerId, now, max), onRefused: () => keyLimitReached(target.ownerId, max, plan) } : {}),
     };
   });
   return { key: written.get(id)!, lineage };
@@ -256,7 +282,7 @@ const changed = (a: StoredKey, b: StoredKey) => JSON.stringify(a) !== JSON.strin
 
 const limitGuard = (ownerId: string, now: number, max: number): Requirement => ({ ownerBelow: { ownerId, max, now } });
 
-interface Plan {
+interface PlannedChange {
   writes: KeyWrite[];
   /** present when the change sets the lineage's credits */
   credits?: Credits | null;
@@ -273,7 +299,7 @@ interface Plan {
 async function changeLineage(
   ctx: LifecycleEnv,
   id: string,
-  plan: (lineage: Lineage, target: StoredKey, now: number) => Plan | null | Promise<Plan | null>,
+  plan: (lineage: Lineage, target: StoredKey, now: number) => PlannedChange | null | Promise<PlannedChange | null>,
 ): Promise<{ written: Map<string, StoredKey>; lineage: Lineage }> {
   for (let attempt = 0; attempt < CONCURRENT_CHANGE_RETRIES; attempt++) {
     const { key: target, lineage } = await loadKey(ctx.env, id);
@@ -298,7 +324,7 @@ async function changeLineage(
  * and on `until` (D1's clock), so one whose outcome was lost is settled for good from D1 once
  * that moment has passed. False when the lineage moved and the change must be planned again.
  */
-async function commitTold(ctx: LifecycleEnv, lineage: Lineage, plan: Plan & { at: number }): Promise<boolean> {
+async function commitTold(ctx: LifecycleEnv, lineage: Lineage, plan: PlannedChange & { at: number }): Promise<boolean> {
   const { env, services, audit } = ctx;
   const change: LineageChange = {
     lineage,

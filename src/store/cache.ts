@@ -1,5 +1,6 @@
 import { ProblemError } from "../errors";
-import { findByHash } from "./keys";
+import { findByHash, findWithOwner } from "./keys";
+import { rememberOwner } from "./owner-cache";
 import { getDb } from "./db";
 import { Lru } from "./lru";
 import type { StoredKey } from "../keys/record";
@@ -162,11 +163,13 @@ async function loadUncached(env: KeyCacheEnv, hash: string, known: boolean, wait
     if (!takeD1Read(Date.now())) throw storageBusy();
   }
   d1Lookups++;
-  const key = await findByHash(getDb(env.DB), hash);
-  if (!key) {
+  const found = await findWithOwner(getDb(env.DB), hash);
+  if (!found) {
     unknown.set(hash, Date.now(), UNKNOWN_WEIGHT);
     return null;
   }
+  const { key, owner } = found;
+  if (owner) rememberOwner(env, owner, waitUntil);
   const text = JSON.stringify(key);
   waitUntil(writeKv(env.KEY_CACHE, hash, text));
   remember(hash, key, text.length);

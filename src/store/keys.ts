@@ -1,5 +1,7 @@
 import { and, desc, eq, gt, isNotNull, isNull, lt, lte, or, sql, type SQL } from "drizzle-orm";
-import { keys } from "./schema";
+import { keys, owners, plans } from "./schema";
+import { viewFromRows } from "./owners";
+import type { OwnerView } from "../owners/record";
 import { fromRow } from "./record";
 import type { KeyStatus, StoredKey } from "../keys/record";
 import { getDb, type Db } from "./db";
@@ -8,6 +10,18 @@ import { runOnce } from "./flush";
 export async function findByHash(db: Db, hash: string): Promise<StoredKey | null> {
   const row = await db.select().from(keys).where(eq(keys.hash, hash)).get();
   return row ? fromRow(row) : null;
+}
+
+/** A key with its owner and the owner's plan, in one read: what the gateway needs of D1 for a key it has never seen. */
+export async function findWithOwner(db: Db, hash: string): Promise<{ key: StoredKey; owner: OwnerView | null } | null> {
+  const row = await db
+    .select()
+    .from(keys)
+    .leftJoin(owners, eq(owners.id, keys.ownerId))
+    .leftJoin(plans, eq(plans.id, owners.plan))
+    .where(eq(keys.hash, hash))
+    .get();
+  return row ? { key: fromRow(row.keys), owner: viewFromRows(row.owners, row.plans) } : null;
 }
 
 export async function findById(db: Db, id: string): Promise<StoredKey | null> {

@@ -44,6 +44,10 @@ export function ownerFromRow(row: OwnerRow): Owner {
   };
 }
 
+/** The view a row of `owners LEFT JOIN plans` gives (null: no owner row). */
+export const viewFromRows = (owner: OwnerRow | null, plan: PlanRow | null): OwnerView | null =>
+  owner ? { owner: ownerFromRow(owner), plan: plan ? planFromRow(plan) : null } : null;
+
 /** The owner with its plan, as D1 holds them now; null for an owner no key named and no operator wrote. */
 export async function findOwnerView(d1: D1Database, id: string): Promise<(OwnerView & { seq: number; hasState: boolean }) | null> {
   const db = getDb(d1);
