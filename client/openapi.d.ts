@@ -200,7 +200,7 @@ export interface paths {
         };
         /**
          * The caller's identity and permission
-         * @description Answers for any admin token or admin key; a token that is neither is 401.
+         * @description Answers for any admin credential: ADMIN_TOKEN, an admin key, or an operator's identity; anything else is 401.
          */
         get: operations["whoami"];
         put?: never;
@@ -455,11 +455,16 @@ export interface components {
         };
         Whoami: {
             /**
-             * @description "root" for ADMIN_TOKEN, else the admin key's id: what the audit log records
-             * @example root
+             * @description "root" for ADMIN_TOKEN, the admin key's id, or "user:<email>" for an operator's identity: what the audit log records
+             * @example user:alice@example.com
              */
             actor: string;
-            /** @description true for ADMIN_TOKEN and admin:write keys; false for admin:read keys */
+            /**
+             * @description viewer reads everything; operator also changes keys and owners and makes portal links; admin also manages plans and webhooks. ADMIN_TOKEN and admin:write keys are admin, admin:read keys viewer.
+             * @enum {string}
+             */
+            role: "viewer" | "operator" | "admin";
+            /** @description whether the caller may change anything: false for viewers (admin:read keys among them) */
             canWrite: boolean;
         };
     };
@@ -1397,6 +1402,7 @@ export interface operations {
         parameters: {
             query?: {
                 targetId?: string;
+                /** @description "root", an admin key's id, "user:<email>" or "owner:<ownerId>" */
                 actor?: string;
                 action?: string;
                 limit?: number;

@@ -59,7 +59,7 @@ export function adminApp(adminPath: string) {
       },
     }),
   );
-  app.use("*", adminAuth());
+  app.use("*", adminAuth(adminPath));
   app.use("*", jsonRequests());
   registerKeyRoutes(app);
   registerAuditRoutes(app);

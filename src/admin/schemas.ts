@@ -362,7 +362,12 @@ export const ListKeysQuery = z.object({
 
 export const ListAuditQuery = z.object({
   targetId: z.string().min(1).max(64).optional(),
-  actor: z.string().min(1).max(64).optional(),
+  actor: z
+    .string()
+    .min(1)
+    .max(300)
+    .optional()
+    .openapi({ description: '"root", an admin key\'s id, "user:<email>" or "owner:<ownerId>"', example: "user:alice@example.com" }),
   action: z.string().min(1).max(64).optional(),
   limit: PageSize,
   cursor: Cursor,

@@ -35,6 +35,8 @@ export default defineConfig(async () => {
           // Every var is set here, so nothing a developer keeps in .dev.vars reaches the tests.
           bindings: {
             TEST_MIGRATIONS: migrations,
+            // the stand-in identity provider's control server (test/support/idp.ts): test-only, like TEST_MIGRATIONS
+            TEST_IDP_URL: `http://127.0.0.1:${inject("idpPort")}`,
             UPSTREAM_URL: `http://127.0.0.1:${inject("originPort")}`,
             ADMIN_PATH: "/admin",
             MAX_KEYS_PER_OWNER: "100",
