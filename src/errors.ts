@@ -24,6 +24,7 @@ export const PROBLEMS = {
   VALIDATION_FAILED: [400, "Validation failed"],
   UNAUTHORIZED: [401, "Unauthorized"],
   FORBIDDEN: [403, "Forbidden"],
+  SCOPE_NOT_ALLOWED: [403, "Scope not allowed"],
   NOT_FOUND: [404, "Not found"],
   METHOD_NOT_ALLOWED: [405, "Method not allowed"],
   CONFLICT: [409, "Conflict"],

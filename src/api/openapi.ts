@@ -30,7 +30,7 @@ export const HEADER_COMPONENTS = {
 
 const header = (name: keyof typeof HEADER_COMPONENTS) => ({ $ref: `#/components/headers/${name}` });
 /** The headers every admin answer carries. */
-const EVERY_ANSWER = { "X-Request-Id": header("X-Request-Id"), "Cache-Control": header("Cache-Control") };
+export const EVERY_ANSWER = { "X-Request-Id": header("X-Request-Id"), "Cache-Control": header("Cache-Control") };
 
 export const jsonContent = <T extends z.ZodType>(schema: T, description: string) => ({
   content: { "application/json": { schema } },
