@@ -62,6 +62,16 @@ describe("ADMIN_OIDC: a bearer JWT from the operator's identity provider", () =>
     expect(entries.map((e) => e.action).sort()).toEqual(["key.create", "key.create", "key.revoke", "key.rotate", "key.update"]);
   });
 
+  it("an operator makes portal links; the audit log names them", async () => {
+    const ownerId = uniqueOwner();
+    const link = await body<{ url: string }>(
+      await gateway("/admin/portal/sessions", { method: "POST", token: await token("otto@example.com"), json: { ownerId } }),
+      201,
+    );
+    expect(link.url).toMatch(/\/portal\/start\?code=kgp_/);
+    expect((await auditBy("user:otto@example.com")).find((e) => e.targetId === ownerId)).toMatchObject({ action: "portal.link" });
+  });
+
   it("a viewer reads everything and is refused every write route (403 FORBIDDEN), changing nothing", async () => {
     const viewer = await token("vera@example.com");
     const target = await body<{ id: string; version: number }>(
