@@ -211,6 +211,26 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/portal/sessions": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Make a portal link for an owner
+         * @description Answers a one-use link into the portal for `ownerId`: the key holder manages their own keys there. 409 CONFLICT when the portal is off (PORTAL_PATH is empty). Needs the operator or admin role.
+         */
+        post: operations["createPortalSession"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
 }
 export type webhooks = Record<string, never>;
 export interface components {
@@ -337,7 +357,7 @@ export interface components {
             id: string;
             /** Format: date-time */
             at: string;
-            /** @description "root" for ADMIN_TOKEN, else the admin key's id */
+            /** @description "root" for ADMIN_TOKEN, an admin key's id, "user:<email>" for an operator's identity, or "owner:<ownerId>" for a key holder in the portal */
             actor: string;
             /** @example key.update */
             action: string;
@@ -350,6 +370,11 @@ export interface components {
                     to?: unknown;
                 };
             };
+            /**
+             * @description where the change came from, when not the admin API: "portal" for a key holder's change in the portal
+             * @enum {string}
+             */
+            via?: "portal";
         };
         KeyUsage: {
             keyId: string;
@@ -467,6 +492,18 @@ export interface components {
             /** @description whether the caller may change anything: false for viewers (admin:read keys among them) */
             canWrite: boolean;
         };
+        PortalLink: {
+            /**
+             * @description The link to hand the owner. It holds a one-use code: it works once, within 10 minutes (or until expiresAt, when sooner). Opening it starts a session in a cookie and lands on the portal, without the code in the address.
+             * @example https://api.example.com/portal/start?code=kgp_…
+             */
+            url: string;
+            /**
+             * Format: date-time
+             * @description When the session the link starts ends (now + ttlSeconds).
+             */
+            expiresAt: string;
+        };
     };
     responses: never;
     parameters: never;
@@ -536,7 +573,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Problem: KEY_DISABLED, IP_NOT_ALLOWED, INSUFFICIENT_SCOPE, FORBIDDEN */
+            /** @description Problem: KEY_DISABLED, IP_NOT_ALLOWED, INSUFFICIENT_SCOPE, FORBIDDEN, SCOPE_NOT_ALLOWED */
             403: {
                 headers: {
                     "X-Request-Id": components["headers"]["X-Request-Id"];
@@ -700,7 +737,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Problem: KEY_DISABLED, IP_NOT_ALLOWED, INSUFFICIENT_SCOPE, FORBIDDEN */
+            /** @description Problem: KEY_DISABLED, IP_NOT_ALLOWED, INSUFFICIENT_SCOPE, FORBIDDEN, SCOPE_NOT_ALLOWED */
             403: {
                 headers: {
                     "X-Request-Id": components["headers"]["X-Request-Id"];
@@ -820,7 +857,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Problem: KEY_DISABLED, IP_NOT_ALLOWED, INSUFFICIENT_SCOPE, FORBIDDEN */
+            /** @description Problem: KEY_DISABLED, IP_NOT_ALLOWED, INSUFFICIENT_SCOPE, FORBIDDEN, SCOPE_NOT_ALLOWED */
             403: {
                 headers: {
                     "X-Request-Id": components["headers"]["X-Request-Id"];
@@ -924,7 +961,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Problem: KEY_DISABLED, IP_NOT_ALLOWED, INSUFFICIENT_SCOPE, FORBIDDEN */
+            /** @description Problem: KEY_DISABLED, IP_NOT_ALLOWED, INSUFFICIENT_SCOPE, FORBIDDEN, SCOPE_NOT_ALLOWED */
             403: {
                 headers: {
                     "X-Request-Id": components["headers"]["X-Request-Id"];
@@ -1017,7 +1054,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Problem: KEY_DISABLED, IP_NOT_ALLOWED, INSUFFICIENT_SCOPE, FORBIDDEN */
+            /** @description Problem: KEY_DISABLED, IP_NOT_ALLOWED, INSUFFICIENT_SCOPE, FORBIDDEN, SCOPE_NOT_ALLOWED */
             403: {
                 headers: {
                     "X-Request-Id": components["headers"]["X-Request-Id"];
@@ -1184,7 +1221,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Problem: KEY_DISABLED, IP_NOT_ALLOWED, INSUFFICIENT_SCOPE, FORBIDDEN */
+            /** @description Problem: KEY_DISABLED, IP_NOT_ALLOWED, INSUFFICIENT_SCOPE, FORBIDDEN, SCOPE_NOT_ALLOWED */
             403: {
                 headers: {
                     "X-Request-Id": components["headers"]["X-Request-Id"];
@@ -1317,7 +1354,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Problem: KEY_DISABLED, IP_NOT_ALLOWED, INSUFFICIENT_SCOPE, FORBIDDEN */
+            /** @description Problem: KEY_DISABLED, IP_NOT_ALLOWED, INSUFFICIENT_SCOPE, FORBIDDEN, SCOPE_NOT_ALLOWED */
             403: {
                 headers: {
                     "X-Request-Id": components["headers"]["X-Request-Id"];
@@ -1448,7 +1485,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Problem: KEY_DISABLED, IP_NOT_ALLOWED, INSUFFICIENT_SCOPE, FORBIDDEN */
+            /** @description Problem: KEY_DISABLED, IP_NOT_ALLOWED, INSUFFICIENT_SCOPE, FORBIDDEN, SCOPE_NOT_ALLOWED */
             403: {
                 headers: {
                     "X-Request-Id": components["headers"]["X-Request-Id"];
@@ -1536,7 +1573,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Problem: KEY_DISABLED, IP_NOT_ALLOWED, INSUFFICIENT_SCOPE, FORBIDDEN */
+            /** @description Problem: KEY_DISABLED, IP_NOT_ALLOWED, INSUFFICIENT_SCOPE, FORBIDDEN, SCOPE_NOT_ALLOWED */
             403: {
                 headers: {
                     "X-Request-Id": components["headers"]["X-Request-Id"];
@@ -1634,7 +1671,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Problem: KEY_DISABLED, IP_NOT_ALLOWED, INSUFFICIENT_SCOPE, FORBIDDEN */
+            /** @description Problem: KEY_DISABLED, IP_NOT_ALLOWED, INSUFFICIENT_SCOPE, FORBIDDEN, SCOPE_NOT_ALLOWED */
             403: {
                 headers: {
                     "X-Request-Id": components["headers"]["X-Request-Id"];
@@ -1675,7 +1712,7 @@ export interface operations {
         parameters: {
             query?: {
                 /** @description "OK" or an error code */
-                outcome?: "OK" | "MISSING_KEY" | "MALFORMED_KEY" | "KEY_NOT_FOUND" | "KEY_REVOKED" | "KEY_EXPIRED" | "KEY_DISABLED" | "NO_ROUTE" | "IP_NOT_ALLOWED" | "INSUFFICIENT_SCOPE" | "RATE_LIMITED" | "QUOTA_EXHAUSTED" | "UPSTREAM_UNAVAILABLE" | "UPSTREAM_TIMEOUT" | "GATEWAY_UNAVAILABLE" | "TOO_MANY_INVALID_KEYS" | "VALIDATION_FAILED" | "UNAUTHORIZED" | "FORBIDDEN" | "NOT_FOUND" | "METHOD_NOT_ALLOWED" | "CONFLICT" | "KEY_LIMIT_REACHED" | "PAYLOAD_TOO_LARGE" | "UNSUPPORTED_MEDIA_TYPE" | "USAGE_UNAVAILABLE" | "CONFIG_INVALID" | "INTERNAL";
+                outcome?: "OK" | "MISSING_KEY" | "MALFORMED_KEY" | "KEY_NOT_FOUND" | "KEY_REVOKED" | "KEY_EXPIRED" | "KEY_DISABLED" | "NO_ROUTE" | "IP_NOT_ALLOWED" | "INSUFFICIENT_SCOPE" | "RATE_LIMITED" | "QUOTA_EXHAUSTED" | "UPSTREAM_UNAVAILABLE" | "UPSTREAM_TIMEOUT" | "GATEWAY_UNAVAILABLE" | "TOO_MANY_INVALID_KEYS" | "VALIDATION_FAILED" | "UNAUTHORIZED" | "FORBIDDEN" | "SCOPE_NOT_ALLOWED" | "NOT_FOUND" | "METHOD_NOT_ALLOWED" | "CONFLICT" | "KEY_LIMIT_REACHED" | "PAYLOAD_TOO_LARGE" | "UNSUPPORTED_MEDIA_TYPE" | "USAGE_UNAVAILABLE" | "CONFIG_INVALID" | "INTERNAL";
                 limit?: number;
                 cursor?: string;
             };
@@ -1721,7 +1758,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Problem: KEY_DISABLED, IP_NOT_ALLOWED, INSUFFICIENT_SCOPE, FORBIDDEN */
+            /** @description Problem: KEY_DISABLED, IP_NOT_ALLOWED, INSUFFICIENT_SCOPE, FORBIDDEN, SCOPE_NOT_ALLOWED */
             403: {
                 headers: {
                     "X-Request-Id": components["headers"]["X-Request-Id"];
@@ -1812,7 +1849,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Problem: KEY_DISABLED, IP_NOT_ALLOWED, INSUFFICIENT_SCOPE, FORBIDDEN */
+            /** @description Problem: KEY_DISABLED, IP_NOT_ALLOWED, INSUFFICIENT_SCOPE, FORBIDDEN, SCOPE_NOT_ALLOWED */
             403: {
                 headers: {
                     "X-Request-Id": components["headers"]["X-Request-Id"];
@@ -1892,8 +1929,139 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Problem: KEY_DISABLED, IP_NOT_ALLOWED, INSUFFICIENT_SCOPE, FORBIDDEN */
+            /** @description Problem: KEY_DISABLED, IP_NOT_ALLOWED, INSUFFICIENT_SCOPE, FORBIDDEN, SCOPE_NOT_ALLOWED */
             403: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "Cache-Control": components["headers"]["Cache-Control"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Problem: RATE_LIMITED, QUOTA_EXHAUSTED, TOO_MANY_INVALID_KEYS */
+            429: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "Cache-Control": components["headers"]["Cache-Control"];
+                    "Retry-After": components["headers"]["Retry-After"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Problem: GATEWAY_UNAVAILABLE, USAGE_UNAVAILABLE */
+            503: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "Cache-Control": components["headers"]["Cache-Control"];
+                    "Retry-After": components["headers"]["Retry-After"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    createPortalSession: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": {
+                    /** @example acct_42 */
+                    ownerId: string;
+                    /**
+                     * Format: uri
+                     * @description Where the portal's “Back” link takes the owner: your app's page.
+                     * @example https://app.example.com/settings
+                     */
+                    returnUrl?: string;
+                    /**
+                     * @description How long the portal session lasts, from now: 60 to 86400 seconds (default 3600).
+                     * @default 3600
+                     */
+                    ttlSeconds?: number;
+                };
+            };
+        };
+        responses: {
+            /** @description The link, shown this once */
+            201: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "Cache-Control": components["headers"]["Cache-Control"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PortalLink"];
+                };
+            };
+            /** @description Problem: VALIDATION_FAILED */
+            400: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "Cache-Control": components["headers"]["Cache-Control"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Problem: MISSING_KEY, MALFORMED_KEY, KEY_NOT_FOUND, KEY_REVOKED, KEY_EXPIRED, UNAUTHORIZED */
+            401: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "Cache-Control": components["headers"]["Cache-Control"];
+                    "WWW-Authenticate": components["headers"]["WWW-Authenticate"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Problem: KEY_DISABLED, IP_NOT_ALLOWED, INSUFFICIENT_SCOPE, FORBIDDEN, SCOPE_NOT_ALLOWED */
+            403: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "Cache-Control": components["headers"]["Cache-Control"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Problem: CONFLICT, KEY_LIMIT_REACHED */
+            409: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "Cache-Control": components["headers"]["Cache-Control"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Problem: PAYLOAD_TOO_LARGE */
+            413: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "Cache-Control": components["headers"]["Cache-Control"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Problem: UNSUPPORTED_MEDIA_TYPE */
+            415: {
                 headers: {
                     "X-Request-Id": components["headers"]["X-Request-Id"];
                     "Cache-Control": components["headers"]["Cache-Control"];
