@@ -24,6 +24,8 @@ export interface Session {
 /** The admin API's base, from the page the worker served: ADMIN_PATH may be anything. */
 export const ADMIN_PATH = document.querySelector<HTMLMetaElement>('meta[name="keygate-admin-path"]')?.content ?? "/admin";
 export const UI_PATH = `${ADMIN_PATH}/ui`;
+/** The page came through Cloudflare Access, which vouches for the operator: sign in without a token. */
+const BEHIND_ACCESS = document.querySelector<HTMLMetaElement>('meta[name="keygate-access"]')?.content === "on";
 
 const clientFor = (token?: string) => createKeygateClient({ baseUrl: `${location.origin}${ADMIN_PATH}`, token });
 
@@ -41,7 +43,7 @@ export async function signIn(token: string): Promise<Session> {
  */
 export async function resume(): Promise<Session | null> {
   const token = sessionStorage.getItem(STORAGE_KEY);
-  if (!token) return viaAccess();
+  if (!token) return BEHIND_ACCESS ? viaAccess() : null;
   try {
     return await signIn(token);
   } catch (err) {

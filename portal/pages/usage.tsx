@@ -8,7 +8,7 @@ import type { PortalMe } from "../../client/portal.ts";
 import { UsageChart } from "../../dashboard/components/chart.tsx";
 import { StatusBadge } from "../../dashboard/components/status.tsx";
 import { ProblemMessage, useLoad } from "../../dashboard/data.tsx";
-import { client } from "../session.ts";
+import { client, PORTAL_PATH } from "../session.ts";
 
 const LATE = "Figures arrive up to a minute after the requests are made.";
 
@@ -70,7 +70,10 @@ export function UsagePage(props: { me: PortalMe }) {
             </table>
           </div>
         )}
-        <p class="hint">Credits left may lag a minute behind; a key's own answer (GET {"/api/key"} with the key) is exact.</p>
+        <p class="hint">
+          Credits left here may lag a minute behind. A key's own answer is exact: <code>GET {PORTAL_PATH}/api/key</code> with the key as a
+          bearer token.
+        </p>
       </section>
       {keys.data && keys.data.data.length > 0 && <RecentRequests keys={keys.data.data.map((k) => ({ id: k.id, label: `${k.name} (${k.start}…)` }))} />}
     </>

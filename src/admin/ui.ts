@@ -10,7 +10,15 @@ import { page as pageOf, securityHeaders, serveAsset, type PageParts } from "../
  * the identity Access vouches for).
  */
 const page = (c: Context<AppEnv>, adminPath: string, options: Pick<PageParts, "title" | "styles" | "scripts" | "body">) =>
-  pageOf(c, { ...options, metas: { "keygate-admin-path": adminPath }, assets: `${adminPath}/assets`, icon: "ui/favicon.svg" });
+  pageOf(c, { ...options, metas: { "keygate-admin-path": adminPath, ...accessHint(c) }, assets: `${adminPath}/assets`, icon: "ui/favicon.svg" });
+
+/**
+ * Behind Cloudflare Access (ADMIN_ACCESS set, and the page itself came with Access's assertion),
+ * the dashboard asks who the operator is without a token and signs in by itself. Only a hint:
+ * the API checks the assertion on every call. Elsewhere the dashboard asks for a token at once.
+ */
+const accessHint = (c: Context<AppEnv>): Record<string, string> =>
+  c.get("services").config.adminAccess && c.req.header("Cf-Access-Jwt-Assertion") ? { "keygate-access": "on" } : {};
 
 /** Registers the pages and assets on the admin app, ahead of admin auth: they hold no data. */
 export function registerPages(app: Hono<AppEnv>, adminPath: string): void {

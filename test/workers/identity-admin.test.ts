@@ -246,6 +246,14 @@ describe("ADMIN_ACCESS: Cloudflare Access in front of the admin path", () => {
     expect(await body(res, 200)).toMatchObject({ actor: "root", role: "admin" });
   });
 
+  it("tells the dashboard's page to sign in by itself only when the page came through Access", async () => {
+    const hinted = await (await access("/admin/ui", { headers: { "Cf-Access-Jwt-Assertion": await assertion("otto@example.com") } })).text();
+    expect(hinted).toContain('<meta name="keygate-access" content="on" />');
+    expect(await (await access("/admin/ui")).text()).not.toContain("keygate-access");
+    const plain = workerWith({}).fetch;
+    expect(await (await plain("/admin/ui", { headers: { "Cf-Access-Jwt-Assertion": "x.y.z" } })).text()).not.toContain("keygate-access");
+  });
+
   it("ignores the header where ADMIN_ACCESS is not set: anyone can send it", async () => {
     const plain = workerWith({}).fetch;
     await expectProblem(await plain("/admin/whoami", { headers: { "Cf-Access-Jwt-Assertion": await assertion("otto@example.com") } }), 401, "UNAUTHORIZED");
