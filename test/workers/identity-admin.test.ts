@@ -139,6 +139,8 @@ describe("ADMIN_OIDC: a bearer JWT from the operator's identity provider", () =>
       ],
     ];
     it.each(cases)("a token %s", async (_, make) => {
+      // The same token without the flaw is accepted: the 401 below is the flaw's.
+      expect((await whoami(await token("ada@example.com"))).status).toBe(200);
       const forged = await make();
       const p = await expectProblem(await whoami(forged), 401, "UNAUTHORIZED");
       expect(p.detail).not.toContain(forged);
@@ -193,6 +195,7 @@ describe("ADMIN_OIDC: a bearer JWT from the operator's identity provider", () =>
   });
 
   it("without ADMIN_OIDC, a JWT is no admin credential", async () => {
+    expect((await whoami(await token("ada@example.com"))).status).toBe(200);
     const plain = workerWith({}).fetch;
     const p = await expectProblem(await plain("/admin/whoami", { token: await token("ada@example.com") }), 401, "UNAUTHORIZED");
     expect(p.detail).toBe("The token is neither ADMIN_TOKEN nor a keygate key.");
@@ -229,6 +232,7 @@ describe("ADMIN_ACCESS: Cloudflare Access in front of the admin path", () => {
       ["expired", await assertion("otto@example.com", { exp: now - 600 })],
       ["signed by an unpublished key", await assertion("otto@example.com", {}, { key: "unpublished" })],
     ];
+    expect((await asAccess(await assertion("otto@example.com"))).status).toBe(200);
     for (const [why, jwt] of forged) {
       const res = await asAccess(jwt);
       expect(res.status, why).toBe(401);
@@ -255,6 +259,7 @@ describe("ADMIN_ACCESS: Cloudflare Access in front of the admin path", () => {
   });
 
   it("ignores the header where ADMIN_ACCESS is not set: anyone can send it", async () => {
+    expect((await asAccess(await assertion("otto@example.com"))).status).toBe(200);
     const plain = workerWith({}).fetch;
     await expectProblem(await plain("/admin/whoami", { headers: { "Cf-Access-Jwt-Assertion": await assertion("otto@example.com") } }), 401, "UNAUTHORIZED");
   });
