@@ -32,12 +32,14 @@ export function registerPortalPages(app: Hono<AppEnv>, portalPath: string): void
   };
 
   /**
-   * A portal link: spends its one-use code, sets the session cookie and sends the browser on to
+   * A portal link: a GET spends its one-use code, sets the session cookie and sends the browser on to
    * the portal, so the code is in no address the browser keeps (history, bookmarks, Referer). A
    * code that is unknown, spent or expired starts nothing: 401, and a browser gets the portal's
    * signed-out page.
    */
   app.get("/start", async (c) => {
+    // A HEAD (a link checker, a mail scanner's preview) learns the link exists and spends nothing.
+    if (c.req.method === "HEAD") return shell(c);
     const now = Date.now();
     const exchanged = await exchangeCode(c.env.DB, c.req.query("code") ?? "", now);
     if (!exchanged) {
