@@ -39,6 +39,8 @@ export default defineConfig(async () => {
             TEST_IDP_URL: `http://127.0.0.1:${inject("idpPort")}`,
             UPSTREAM_URL: `http://127.0.0.1:${inject("originPort")}`,
             ADMIN_PATH: "/admin",
+            PORTAL_PATH: "/portal",
+            PORTAL_TITLE: "API keys",
             MAX_KEYS_PER_OWNER: "100",
             ADMIN_TOKEN: TEST_ADMIN_TOKEN,
             ASSERTION_PRIVATE_KEY: assertionJwk("test-key"),
