@@ -4,7 +4,7 @@ import globals from "globals";
 
 const NODE_ONLY = {
   group: ["node:*", "fs", "path", "os", "child_process"],
-  message: "client/ and dashboard/ run in browsers; Node-only code lives in cli/ and scripts/.",
+  message: "client/, dashboard/ and portal/ run in browsers; Node-only code lives in cli/ and scripts/.",
 };
 
 export default tseslint.config(
@@ -18,8 +18,8 @@ export default tseslint.config(
     },
   },
   {
-    // The admin API client also runs in browsers (the dashboard): nothing Node-only in it.
-    files: ["client/**", "dashboard/**"],
+    // The API clients also run in browsers (the dashboard, the portal): nothing Node-only in them.
+    files: ["client/**", "dashboard/**", "portal/**"],
     rules: {
       "no-restricted-imports": ["error", { patterns: [NODE_ONLY] }],
       "no-restricted-globals": ["error", "process", "Buffer", "require", "__dirname"],
@@ -27,8 +27,8 @@ export default tseslint.config(
   },
   {
     // hono/jsx runs useEffect on a later animation frame, even for a component already gone
-    // (see useLoad in dashboard/data.tsx): the dashboard's effects run with their render.
-    files: ["dashboard/**"],
+    // (see useLoad in dashboard/data.tsx): the dashboard's and the portal's effects run with their render.
+    files: ["dashboard/**", "portal/**"],
     rules: {
       "no-restricted-imports": [
         "error",

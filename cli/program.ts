@@ -12,6 +12,7 @@ import { printable } from "./output/printable.ts";
 import { keysCommand } from "./keys.ts";
 import { usageCommand } from "./usage.ts";
 import { auditCommand } from "./audit.ts";
+import { portalCommand } from "./portal.ts";
 
 const { version } = JSON.parse(readFileSync(new URL("../package.json", import.meta.url), "utf8")) as { version: string };
 
@@ -36,17 +37,19 @@ export function buildProgram(out: Output, env: NodeJS.ProcessEnv): Command {
     .description("Manage keygate's API keys from a terminal, through its admin API.")
     .version(version, "-V, --version", "print the CLI's version")
     .option("--url <url>", `the gateway's address (env KEYGATE_URL; default ${DEFAULT_URL})`)
-    .option("--token <token>", "ADMIN_TOKEN or an admin key (env KEYGATE_ADMIN_TOKEN; default: .dev.vars, for a local gateway)")
+    .option("--token <token>", "ADMIN_TOKEN, an admin key or an operator's JWT (env KEYGATE_ADMIN_TOKEN; default: .dev.vars, for a local gateway)")
     .option("--json", "print the API's JSON instead of tables")
     .addCommand(keysCommand(contextFor))
     .addCommand(usageCommand(contextFor))
     .addCommand(auditCommand(contextFor))
+    .addCommand(portalCommand(contextFor))
     .addHelpText(
       "after",
       `
 Examples:
   $ keygate keys create --name "First key" --owner acct_42 --scope posts:read
   $ keygate keys list --owner acct_42
+  $ keygate portal link acct_42
   $ KEYGATE_URL=https://gw.example.com KEYGATE_ADMIN_TOKEN=... keygate audit`,
     );
   for (const command of everyCommand(program)) {

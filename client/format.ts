@@ -32,7 +32,7 @@ export const utcMinute = (iso: string) => iso.slice(0, 16).replace("T", " ");
 
 export type KeyStatus = "active" | "disabled" | "expired" | "revoked";
 
-export function keyStatus(key: KeyRecord, now = Date.now()): KeyStatus {
+export function keyStatus(key: Pick<KeyRecord, "revokedAt" | "expiresAt" | "enabled">, now = Date.now()): KeyStatus {
   if (key.revokedAt) return "revoked";
   if (key.expiresAt && Date.parse(key.expiresAt) <= now) return "expired";
   return key.enabled ? "active" : "disabled";

@@ -20,6 +20,8 @@ export type RequestEntry = Schemas["RequestLogEntry"];
 export type Problem = Schemas["Problem"];
 export type Whoami = Schemas["Whoami"];
 export type RequestLog = Schemas["RequestLog"];
+export type PortalLink = Schemas["PortalLink"];
+export type Role = Whoami["role"];
 
 type JsonBody<Op> = Op extends { requestBody?: { content: { "application/json": infer Body } } } ? Body : never;
 type Query<Op> = Op extends { parameters: { query?: infer Q } } ? NonNullable<Q> : never;
@@ -32,6 +34,7 @@ export type ListAuditQuery = Query<operations["listAudit"]>;
 export type KeyUsageQuery = Query<operations["getKeyUsage"]>;
 export type UsageQuery = Query<operations["getUsage"]>;
 export type KeyRequestsQuery = Query<operations["listKeyRequests"]>;
+export type PortalLinkInput = JsonBody<operations["createPortalSession"]>;
 
 /** keygate answered, and refused: the problem's fields, or what could be read of a non-problem answer. */
 export class KeygateError extends Error {
@@ -112,48 +115,60 @@ const notKeygate = (response: Response) =>
 export interface KeygateClientOptions {
   /** the admin API's base, e.g. http://127.0.0.1:8787/admin */
   baseUrl: string;
-  /** ADMIN_TOKEN or an admin key; sent as a bearer token, never logged */
-  token: string;
+  /**
+   * ADMIN_TOKEN, an admin key or an operator's JWT; sent as a bearer token, never logged. Left
+   * out behind Cloudflare Access, which vouches for the operator itself.
+   */
+  token?: string;
   /** how long one request may take (default 30 s) */
   timeoutMs?: number;
   fetch?: typeof fetch;
 }
 
-export function createKeygateClient(options: KeygateClientOptions) {
-  const timeoutMs = options.timeoutMs ?? 30_000;
-  const baseFetch = options.fetch ?? globalThis.fetch;
-  const api = createClient<paths>({
-    baseUrl: options.baseUrl,
-    headers: { Authorization: `Bearer ${options.token}` },
-    fetch: async (request: Request) => {
-      let response: Response;
-      try {
-        response = await baseFetch(request, { signal: AbortSignal.timeout(timeoutMs) });
-      } catch (err) {
-        throw new KeygateUnreachableError(options.baseUrl, networkReason(err, timeoutMs));
-      }
-      // keygate answers JSON or problem+json, whatever happens; anything else is someone else.
-      if (!JSON_TYPE.test(response.headers.get("Content-Type") ?? "")) throw notKeygate(response);
-      return response;
-    },
-  });
+/**
+ * The `fetch` the typed clients send through: a deadline, no answer as KeygateUnreachableError,
+ * and any answer that is not keygate's JSON as a KeygateError.
+ */
+export function keygateFetch(baseUrl: string, timeoutMs = 30_000, baseFetch: typeof fetch = globalThis.fetch) {
+  return async (request: Request): Promise<Response> => {
+    let response: Response;
+    try {
+      response = await baseFetch(request, { signal: AbortSignal.timeout(timeoutMs) });
+    } catch (err) {
+      throw new KeygateUnreachableError(baseUrl, networkReason(err, timeoutMs));
+    }
+    // keygate answers JSON or problem+json, whatever happens; anything else is someone else.
+    if (response.status !== 204 && !JSON_TYPE.test(response.headers.get("Content-Type") ?? "")) throw notKeygate(response);
+    return response;
+  };
+}
 
-  /** The answer's data, or a KeygateError for a refusal or an answer keygate would not give. */
-  async function call<T>(request: Promise<{ data?: T; error?: unknown; response: Response }>): Promise<T> {
+/** The answer's data, or a KeygateError for a refusal or an answer keygate would not give. */
+export function answerOf(baseUrl: string) {
+  return async function call<T>(request: Promise<{ data?: T; error?: unknown; response: Response }>): Promise<T> {
     let result: { data?: T; error?: unknown; response: Response };
     try {
       result = await request;
     } catch (err) {
       if (err instanceof SyntaxError) {
-        throw new KeygateError(0, { title: "Unexpected answer", detail: `${options.baseUrl} answered JSON that does not parse.` });
+        throw new KeygateError(0, { title: "Unexpected answer", detail: `${baseUrl} answered JSON that does not parse.` });
       }
       throw err;
     }
     const { data, error, response } = result;
     if (!response.ok) throw refusal(response, error);
-    if (data === undefined) throw notKeygate(response);
-    return data;
-  }
+    if (data === undefined && response.status !== 204) throw notKeygate(response);
+    return data as T;
+  };
+}
+
+export function createKeygateClient(options: KeygateClientOptions) {
+  const api = createClient<paths>({
+    baseUrl: options.baseUrl,
+    headers: options.token ? { Authorization: `Bearer ${options.token}` } : {},
+    fetch: keygateFetch(options.baseUrl, options.timeoutMs, options.fetch),
+  });
+  const call = answerOf(options.baseUrl);
 
   const key = (id: string) => ({ path: { id } });
   return {
@@ -170,8 +185,12 @@ export function createKeygateClient(options: KeygateClientOptions) {
     },
     usage: (query: UsageQuery = {}) => call(api.GET("/usage", { params: { query } })),
     audit: (query: ListAuditQuery = {}) => call(api.GET("/audit", { params: { query } })),
-    /** who the token belongs to, and whether it may change anything (admin:read keys may not) */
+    /** who the token belongs to, its role, and whether it may change anything (viewers may not) */
     whoami: () => call(api.GET("/whoami")),
+    portal: {
+      /** a one-use link into the portal for an owner */
+      link: (body: PortalLinkInput) => call(api.POST("/portal/sessions", { body })),
+    },
   };
 }
 

@@ -3,7 +3,7 @@ import type { Child } from "hono/jsx";
 import { useCallback, useLayoutEffect, useRef, useState } from "hono/jsx/dom";
 import { useUnauthorized } from "./data.tsx";
 import { href, Link, useLocation, type Location } from "./router.tsx";
-import { forget, resume, problemOf, type Problem, type Session } from "./session.ts";
+import { ACCESS_LOGOUT, forget, resume, problemOf, signedInAs, type Problem, type Session } from "./session.ts";
 import { SignIn } from "./pages/sign-in.tsx";
 import { KeysPage } from "./pages/keys.tsx";
 import { CreatePage } from "./pages/create.tsx";
@@ -28,6 +28,8 @@ export function App() {
     forget();
     setStarted({ state: "signed-out", problem });
   }, []);
+  // Behind Cloudflare Access, signing out ends Access's session: the dashboard itself holds none.
+  const leave = (session: Session) => (session.viaAccess ? location.assign(ACCESS_LOGOUT) : signOut());
   useUnauthorized(signOut);
 
   if (started.state === "starting") return <p class="loading">Loading…</p>;
@@ -35,7 +37,7 @@ export function App() {
     return <SignIn problem={started.problem} onSignedIn={(session) => setStarted({ state: "signed-in", session })} />;
   }
   return (
-    <Shell session={started.session} where={where} onSignOut={() => signOut()}>
+    <Shell session={started.session} where={where} onSignOut={() => leave(started.session)}>
       <Page session={started.session} where={where} />
     </Shell>
   );
@@ -66,6 +68,12 @@ function titleOf(path: string): string {
   if (path.startsWith("/keys/")) return "Key";
   return { "/audit": "Audit log", "/usage": "Usage by owner" }[path] ?? "Page not found";
 }
+
+const ROLE_HINT: Record<Session["role"], string> = {
+  viewer: "Reads everything, changes nothing",
+  operator: "Creates, changes, rotates and revokes keys; makes portal links",
+  admin: "Everything, plans and webhooks too",
+};
 
 const NAV: [string, string][] = [
   ["/", "Keys"],
@@ -108,8 +116,11 @@ function Shell(props: { session: Session; where: Location; onSignOut: () => void
         </nav>
         <div class="who">
           <span>
-            {props.session.actor === "root" ? "Admin token" : props.session.actor}
-            {!props.session.canWrite && <span class="badge warn">read-only</span>}
+            <span class="visually-hidden">Signed in as </span>
+            {signedInAs(props.session)}
+            <span class={props.session.canWrite ? "badge" : "badge warn"} title={ROLE_HINT[props.session.role]}>
+              {props.session.canWrite ? props.session.role : `${props.session.role}, read-only`}
+            </span>
           </span>
           <button type="button" class="secondary" onClick={props.onSignOut}>
             Sign out

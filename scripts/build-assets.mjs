@@ -1,5 +1,6 @@
 // Builds the static assets the worker serves under ADMIN_PATH/assets/ (wrangler.toml, [assets]):
 //   ui/app.js, ui/app.css, ui/favicon.svg   the dashboard (dashboard/), bundled and minified by esbuild
+//   portal/app.js, portal/app.css, portal/favicon.svg   the key holders' portal (portal/), the same way; served under PORTAL_PATH/assets/
 //   docs/scalar.js, docs/scalar.css          the API reference, @scalar/api-reference's standalone build
 //   docs/init.js                             starts it (a file, since the pages run no inline script)
 // wrangler runs this before `wrangler dev`, `wrangler deploy` and `npm run build` ([build] in
@@ -24,6 +25,8 @@ async function buildAssets(target = ASSETS_DIR) {
     entryPoints: [
       { in: "dashboard/main.tsx", out: "ui/app" },
       { in: "dashboard/app.css", out: "ui/app" },
+      { in: "portal/main.tsx", out: "portal/app" },
+      { in: "portal/app.css", out: "portal/app" },
     ],
     outdir,
     bundle: true,
@@ -39,6 +42,7 @@ async function buildAssets(target = ASSETS_DIR) {
   await mkdir(path.join(outdir, "docs"), { recursive: true });
   await Promise.all([
     copyFile(path.join(root, "dashboard/favicon.svg"), path.join(outdir, "ui/favicon.svg")),
+    copyFile(path.join(root, "portal/favicon.svg"), path.join(outdir, "portal/favicon.svg")),
     copyFile(path.join(scalar, "browser/standalone.js"), path.join(outdir, "docs/scalar.js")),
     copyFile(path.join(scalar, "style.css"), path.join(outdir, "docs/scalar.css")),
     copyFile(path.join(root, "dashboard/docs-init.js"), path.join(outdir, "docs/init.js")),

@@ -84,6 +84,9 @@ export function nextSteps({ base, adminPath, token, devVarsToken }) {
     '  npx keygate keys create --name "CLI key" --owner acct_42 --scope posts:read',
     "  npx keygate keys list",
     "",
+    "  # the key holders' portal: a one-use link that opens acct_42's own keys in a browser",
+    "  npx keygate portal link acct_42",
+    "",
     `Admin API reference: ${admin}/docs    Stop: Ctrl-C`,
     "",
   ].join("\n");

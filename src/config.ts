@@ -16,6 +16,9 @@ interface Secrets {
   CF_ACCOUNT_ID?: string;
   CF_API_TOKEN?: string;
   USAGE_SQL_URL?: string;
+  PORTAL_OIDC?: string;
+  ADMIN_OIDC?: string;
+  ADMIN_ACCESS?: string;
 }
 declare global {
   // eslint-disable-next-line @typescript-eslint/no-namespace
@@ -147,13 +150,117 @@ const jsonText = <T extends z.ZodType>(schema: T, what: string) =>
     }
   }, schema);
 
+/** A host that is this machine: http is allowed there (local development and tests), https everywhere else. */
+const LOOPBACK_HOSTS = new Set(["127.0.0.1", "localhost", "[::1]"]);
+export const isLoopback = (hostname: string): boolean => LOOPBACK_HOSTS.has(hostname.toLowerCase());
+
+/** An https URL, or http on a loopback host; where keygate fetches signing keys from. */
+const KeysUrl = z.string().transform((value, ctx) => {
+  let url: URL | null = null;
+  try {
+    url = new URL(value);
+  } catch {
+    // not a URL
+  }
+  if (!url || url.username || url.password || !(url.protocol === "https:" || (url.protocol === "http:" && isLoopback(url.hostname)))) {
+    ctx.addIssue({ code: "custom", message: "must be an https URL (http only on 127.0.0.1, localhost or [::1])" });
+    return z.NEVER;
+  }
+  return url.href;
+});
+
+export const ROLES = ["viewer", "operator", "admin"] as const;
+export type Role = (typeof ROLES)[number];
+
+/** `alice@example.com` or `*@example.com`, kept in lower case: emails are compared without regard to case. */
+const RolePattern = z
+  .string()
+  .regex(/^(\*|[^\s@*]+)@[^\s@*]+$/, 'must be an email address or "*@domain"')
+  .transform((pattern) => pattern.toLowerCase());
+
+const Roles = z
+  .record(RolePattern, z.enum(ROLES, { error: 'must be "viewer", "operator" or "admin"' }))
+  .refine((roles) => Object.keys(roles).length > 0, "must map at least one email or *@domain to a role");
+
+const Audience = z.union([z.string().min(1), z.array(z.string().min(1)).min(1)]);
+
+const PortalOidc = z
+  .object({
+    issuer: z.string().min(1),
+    jwksUrl: KeysUrl,
+    audience: Audience,
+    ownerClaim: z.string().min(1).max(200).default("sub"),
+  })
+  .strict();
+
+const AdminOidc = z
+  .object({
+    issuer: z.string().min(1),
+    jwksUrl: KeysUrl,
+    audience: Audience,
+    emailClaim: z.string().min(1).max(200).default("email"),
+    roles: Roles,
+  })
+  .strict();
+
+/**
+ * Cloudflare Access's team domain: `myteam.cloudflareaccess.com` (or with `https://`). Tokens
+ * are issued by `https://<teamDomain>` and signed by the keys at
+ * `https://<teamDomain>/cdn-cgi/access/certs`. An `http://` origin on a loopback host stands in
+ * for Access in local runs and tests (docs/identity.md).
+ */
+const TeamDomain = z.string().transform((value, ctx) => {
+  const given = /^[a-z][a-z0-9+.-]*:\/\//i.test(value) ? value : `https://${value}`;
+  let url: URL | null = null;
+  try {
+    url = new URL(given);
+  } catch {
+    // not a host
+  }
+  const ok =
+    url &&
+    !url.username &&
+    !url.password &&
+    url.pathname === "/" &&
+    !url.search &&
+    !url.hash &&
+    (url.protocol === "https:" || (url.protocol === "http:" && isLoopback(url.hostname)));
+  if (!url || !ok) {
+    ctx.addIssue({ code: "custom", message: 'must be a host like "myteam.cloudflareaccess.com" (http://127.0.0.1:<port> only for local stand-ins)' });
+    return z.NEVER;
+  }
+  return url.origin;
+});
+
+const AdminAccess = z
+  .object({
+    teamDomain: TeamDomain,
+    aud: Audience,
+    roles: Roles,
+  })
+  .strict();
+
+/** A path keygate serves itself: `/portal`, `/admin`. */
+const OWN_PATH = /^\/[A-Za-z0-9_\-/]*[A-Za-z0-9_-]$/;
+const OwnPath = z.string().regex(OWN_PATH, "must be a path like /admin");
+
 const ConfigSchema = z.object({
   UPSTREAM_URL: httpUrl,
   ROUTES: jsonText(z.array(RouteSchema).min(1), "a JSON array of routes").optional(),
-  ADMIN_PATH: z
+  ADMIN_PATH: OwnPath.default("/admin"),
+  /** "" turns the portal off (parseConfig keeps that one empty string) */
+  PORTAL_PATH: z
     .string()
-    .regex(/^\/[A-Za-z0-9_\-/]*[A-Za-z0-9_-]$/, "must be a path like /admin")
-    .default("/admin"),
+    .refine((path) => path === "" || OWN_PATH.test(path), "must be a path like /portal, or empty to turn the portal off")
+    .default("/portal"),
+  PORTAL_TITLE: z
+    .string()
+    .max(100)
+    .regex(/^[^\u0000-\u001f\u007f]*$/, "must not contain control characters")
+    .default("API keys"),
+  PORTAL_OIDC: jsonText(PortalOidc, "a JSON object { issuer, jwksUrl, audience, ownerClaim? }").optional(),
+  ADMIN_OIDC: jsonText(AdminOidc, "a JSON object { issuer, jwksUrl, audience, emailClaim?, roles }").optional(),
+  ADMIN_ACCESS: jsonText(AdminAccess, "a JSON object { teamDomain, aud, roles }").optional(),
   MAX_KEYS_PER_OWNER: z.coerce.number().int().min(1).default(100),
   PUBLIC_URL: PublicOrigin.optional(),
   STATE_TIMEOUT_MS: z.coerce.number().int().min(1).max(60_000).default(5_000),
@@ -169,10 +276,24 @@ const ConfigSchema = z.object({
   USAGE_SQL_URL: httpUrl.optional(),
 });
 
+export type PortalOidcConfig = z.infer<typeof PortalOidc>;
+export type AdminOidcConfig = z.infer<typeof AdminOidc>;
+export type AdminAccessConfig = z.infer<typeof AdminAccess>;
+
 export interface Config {
   upstreamUrl: string;
   routes: Route[];
   adminPath: string;
+  /** where key holders manage their own keys; null: the portal is off and the path is consumer traffic */
+  portalPath: string | null;
+  /** the operator's product, as the portal's pages name it */
+  portalTitle: string;
+  /** bearer tokens from the operator's identity provider that act as an owner in the portal */
+  portalOidc: PortalOidcConfig | null;
+  /** operators' bearer tokens from their organisation's identity provider */
+  adminOidc: AdminOidcConfig | null;
+  /** operators signed in by Cloudflare Access in front of the admin path */
+  adminAccess: AdminAccessConfig | null;
   maxKeysPerOwner: number;
   /**
    * PUBLIC_URL, the gateway's public origin (its host and scheme apart): the assertion's `iss`
@@ -209,9 +330,11 @@ export function getConfig(env: Env): Config {
 }
 
 function parseConfig(env: Env): Config | ProblemError {
-  const raw = Object.fromEntries(
+  const raw: Record<string, unknown> = Object.fromEntries(
     Object.entries(env).map(([name, value]) => [name, value === "" ? undefined : value]),
   );
+  // The one var whose empty value means something: PORTAL_PATH = "" turns the portal off.
+  if ((env as { PORTAL_PATH?: unknown }).PORTAL_PATH === "") raw.PORTAL_PATH = "";
   const result = ConfigSchema.safeParse(raw);
   if (!result.success) {
     const detail = result.error.issues
@@ -220,10 +343,18 @@ function parseConfig(env: Env): Config | ProblemError {
     return new ProblemError("CONFIG_INVALID", `The gateway configuration is invalid: ${detail}`);
   }
   const c = result.data;
+  const portalPath = c.PORTAL_PATH === "" ? null : c.PORTAL_PATH;
+  const clash = portalPath && pathsClash(portalPath, c.ADMIN_PATH);
+  if (clash) return new ProblemError("CONFIG_INVALID", `The gateway configuration is invalid: PORTAL_PATH: ${clash}`);
   return {
     upstreamUrl: c.UPSTREAM_URL,
     routes: c.ROUTES ?? [RouteSchema.parse({ name: "default", prefix: "/", upstream: c.UPSTREAM_URL })],
     adminPath: c.ADMIN_PATH,
+    portalPath,
+    portalTitle: c.PORTAL_TITLE.trim() || "API keys",
+    portalOidc: c.PORTAL_OIDC ?? null,
+    adminOidc: c.ADMIN_OIDC ?? null,
+    adminAccess: c.ADMIN_ACCESS ?? null,
     maxKeysPerOwner: c.MAX_KEYS_PER_OWNER,
     publicUrl: c.PUBLIC_URL ?? null,
     stateTimeoutMs: c.STATE_TIMEOUT_MS,
@@ -235,6 +366,14 @@ function parseConfig(env: Env): Config | ProblemError {
     assertionPublicKeys: c.ASSERTION_PUBLIC_KEYS?.keys ?? [],
     usageApi: usageApi(c.USAGE_SQL_URL, c.CF_ACCOUNT_ID, c.CF_API_TOKEN),
   };
+}
+
+/** Why the portal cannot live at `portal`: it would share paths with the admin API or keygate's own. */
+function pathsClash(portal: string, admin: string): string | null {
+  const under = (a: string, b: string) => a.toLowerCase() === b.toLowerCase() || a.toLowerCase().startsWith(`${b.toLowerCase()}/`);
+  if (under(portal, admin) || under(admin, portal)) return `must not be ADMIN_PATH (${admin}), inside it, or around it`;
+  if (under(portal, "/.well-known") || under(portal, "/healthz")) return "must not be /.well-known or /healthz, which keygate serves itself";
+  return null;
 }
 
 function usageApi(url: string | undefined, accountId: string | undefined, token: string | undefined) {

@@ -42,9 +42,9 @@ export default {
       const checking = signerReady(config);
       if (checking) await checking;
       const target = requestTarget(request);
-      if (ownsPath(target, config.adminPath)) {
+      if (ownsPath(target, config)) {
         keepTarget(request, target); // the admin router reads it instead of parsing the URL again
-        return await appFor(config.adminPath).fetch(request, env, ctx);
+        return await appFor(config).fetch(request, env, ctx);
       }
       return await handleConsumer(request, env, ctx, buildServices(env), target, newRequestId());
     } catch (err) {

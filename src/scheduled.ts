@@ -2,16 +2,18 @@ import { usageBuffer } from "./analytics/buffer";
 import { getDb } from "./store/db";
 import { pruneAppliedFlushes } from "./store/flush";
 import { pruneUsage } from "./store/usage";
+import { prunePortal } from "./store/portal";
 
 /**
  * The Cron Trigger (wrangler.toml, hourly): deletes request log pages past 7 days, rollups past
- * 400 days and flush ids past their retention, and writes whatever this isolate still holds.
+ * 400 days, flush ids past their retention, portal links and sessions a day after they ended, and writes whatever this isolate still holds.
  * A step that fails is logged and the run reports failure; the next run catches up.
  */
 export async function cleanUp(env: Env, now: number): Promise<void> {
   const steps = {
     usage: () => pruneUsage(getDb(env.DB), now),
     flushIds: () => pruneAppliedFlushes(env.DB, now),
+    portal: () => prunePortal(getDb(env.DB), now),
     buffer: () => usageBuffer().flush(),
   };
   const failed: string[] = [];

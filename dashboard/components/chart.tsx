@@ -24,7 +24,8 @@ const when = (start: string, granularity: KeyUsage["granularity"]) =>
 export const outcomeSummary = (figures: UsageCounts) =>
   `${count(figures.requests)} requests: ${OUTCOMES.map((o) => `${count(figures[o.field])} ${o.label.toLowerCase()}`).join(", ")}`;
 
-export function UsageChart(props: { usage: KeyUsage }) {
+/** A key's usage, or any series shaped as one (the portal's usage of an owner). */
+export function UsageChart(props: { usage: Pick<KeyUsage, "series" | "granularity" | "totals" | "from"> }) {
   const { series, granularity, totals } = props.usage;
   const max = Math.max(1, ...series.map((s) => s.requests));
   const slot = WIDTH / Math.max(1, series.length);

@@ -16,10 +16,8 @@ async function copy(field: HTMLInputElement): Promise<boolean> {
   }
 }
 
-export function RevealedKey(props: { secret: string; heading: string; children?: unknown }) {
-  const field = useRef<HTMLInputElement>(null);
+export function RevealedKey(props: { secret: string; heading: string; children?: unknown; warning?: string }) {
   const heading = useRef<HTMLHeadingElement>(null);
-  const [copied, setCopied] = useState<boolean | null>(null);
   useLayoutEffect(() => heading.current?.focus(), []);
   return (
     <section class="reveal" aria-labelledby="reveal-heading">
@@ -27,21 +25,36 @@ export function RevealedKey(props: { secret: string; heading: string; children?:
         {props.heading}
       </h2>
       <p class="warning" id="reveal-warning">
-        Copy this key now and keep it somewhere safe. keygate stores only a hash of it, so it will not be shown again.
+        {props.warning ?? "Copy this key now and keep it somewhere safe. keygate stores only a hash of it, so it will not be shown again."}
       </p>
-      <div class="field">
-        <label for="new-key">New key</label>
-        <div class="copy-row">
-          <input id="new-key" type="text" readonly value={props.secret} aria-describedby="reveal-warning" spellcheck={false} autocomplete="off" ref={field} />
-          <button type="button" onClick={async () => field.current && setCopied(await copy(field.current))}>
-            Copy
-          </button>
-        </div>
-        <p class="hint" role="status">
-          {copied === true ? "Copied to the clipboard." : copied === false ? "Selected: press Ctrl-C (⌘-C) to copy." : ""}
-        </p>
-      </div>
+      <CopyField id="new-key" label="New key" value={props.secret} describedBy="reveal-warning" />
       {props.children}
     </section>
+  );
+}
+
+/** A read-only field with a Copy button: the text selected for Ctrl-C where the clipboard is out of reach. */
+export function CopyField(props: { id: string; label: string; value: string; describedBy?: string; hint?: string }) {
+  const field = useRef<HTMLInputElement>(null);
+  const [copied, setCopied] = useState<boolean | null>(null);
+  const described = [props.describedBy, props.hint ? `${props.id}-hint` : ""].filter(Boolean).join(" ") || undefined;
+  return (
+    <div class="field">
+      <label for={props.id}>{props.label}</label>
+      <div class="copy-row">
+        <input id={props.id} type="text" readonly value={props.value} aria-describedby={described} spellcheck={false} autocomplete="off" ref={field} />
+        <button type="button" onClick={async () => field.current && setCopied(await copy(field.current))}>
+          Copy
+        </button>
+      </div>
+      {props.hint && (
+        <p class="hint" id={`${props.id}-hint`}>
+          {props.hint}
+        </p>
+      )}
+      <p class="hint" role="status">
+        {copied === true ? "Copied to the clipboard." : copied === false ? "Selected: press Ctrl-C (⌘-C) to copy." : ""}
+      </p>
+    </div>
   );
 }

@@ -4,7 +4,7 @@ import type { KeyRecord } from "../../client/index.ts";
 
 const BADGE: Record<KeyStatus, string> = { active: "ok", disabled: "warn", expired: "bad", revoked: "bad" };
 
-export function StatusBadge(props: { record: KeyRecord }) {
+export function StatusBadge(props: { record: Pick<KeyRecord, "revokedAt" | "expiresAt" | "enabled"> }) {
   const status = keyStatus(props.record);
   return <span class={`badge ${BADGE[status]}`}>{status}</span>;
 }

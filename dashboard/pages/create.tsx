@@ -18,7 +18,12 @@ export function CreatePage(props: { session: Session }) {
     return (
       <>
         <h1 tabindex={-1}>Create a key</h1>
-        <p>This admin key holds admin:read, so it can look but not change anything. Sign in with ADMIN_TOKEN or an admin:write key to create keys.</p>
+        <p>
+          {props.session.actor.startsWith("user:")
+            ? "You have the viewer role: you can look but not change anything."
+            : "This admin key holds admin:read, so it can look but not change anything."}{" "}
+          Creating keys needs the operator role: ADMIN_TOKEN, an admin:write key, or an identity mapped to operator or admin.
+        </p>
       </>
     );
   }

@@ -9,6 +9,7 @@ import { Dialog } from "../components/dialog.tsx";
 import { issuesByField, type FieldProblems } from "../components/field.tsx";
 import { KeyAudit, KeyRequests, KeyUsage } from "../components/key-activity.tsx";
 import { KeyFields, updateBody } from "../components/key-form.tsx";
+import { PortalLinkControl } from "../components/portal-link.tsx";
 import { RevealedKey } from "../components/reveal.tsx";
 import { StatusBadge, Time } from "../components/status.tsx";
 import { ProblemMessage, useAction, useLoad } from "../data.tsx";
@@ -72,6 +73,7 @@ export function KeyPage(props: { session: Session; id: string }) {
       {writable && <KeyActions session={props.session} record={key} onChanged={changed} />}
       <Details record={key} />
       {writable && <EditKey session={props.session} record={key} onChanged={changed} />}
+      <PortalLinkControl session={props.session} ownerId={key.ownerId} />
       <KeyUsage session={props.session} id={key.id} round={round} />
       <KeyRequests session={props.session} id={key.id} round={round} />
       <KeyAudit session={props.session} id={key.id} round={round} />

@@ -1,4 +1,5 @@
 import type { MiddlewareHandler } from "hono";
+import type { Config, Role } from "../config";
 import type { AppEnv } from "../context";
 import { BARE_CHALLENGE, ProblemError } from "../errors";
 import { hashKey, parseKey } from "../keys/format";
@@ -7,10 +8,19 @@ import { keyUnusable } from "../keys/verify";
 import { readKeyNow } from "../store/cache";
 import { recordUnknownKey, refuseIfTooManyInvalid } from "../store/invalid-keys";
 import { clientIp } from "../middleware";
+import { looksLikeJwt } from "../identity/jwt";
+import { operatorFromAccess, operatorFromOidc } from "../identity/operators";
+import { atLeast } from "../identity/roles";
 
-/** Who is calling the admin API: "root" (ADMIN_TOKEN) or the admin key's id. */
+/**
+ * Who is calling the admin API, as the audit log names them: "root" (ADMIN_TOKEN), an admin
+ * key's id, or `user:<email>` (an operator's identity, ADMIN_OIDC or ADMIN_ACCESS); and the role
+ * that decides what they may do.
+ */
 export interface Actor {
   id: string;
+  role: Role;
+  /** anything beyond reading: every role but `viewer` */
   canWrite: boolean;
 }
 
@@ -23,29 +33,63 @@ declare module "hono" {
 const READ_METHODS = new Set(["GET", "HEAD"]);
 
 /**
- * ADMIN_TOKEN (compared in constant time), or a keygate key holding exactly `admin:read`
- * (GET routes) or `admin:write` (all). Wildcards never grant admin access. The key is read
- * from D1, not a cache, so revoking an admin key takes effect at once; a credential that
- * matches nothing costs what an unknown consumer key does (the same D1 budget, and
- * TOO_MANY_INVALID_KEYS for a client that keeps presenting them).
+ * Admin paths (below ADMIN_PATH) whose changes need `admin` rather than `operator`: plans and
+ * webhooks (DESIGN.md, "Operators' sign-in and roles"). Reading them needs `viewer`, as
+ * reading anything does.
  */
-export const adminAuth = (): MiddlewareHandler<AppEnv> => async (c, next) => {
-  const { config } = c.get("services");
-  const presented = /^bearer\s+(\S+)\s*$/i.exec(c.req.header("Authorization") ?? "")?.[1] ?? c.req.header("X-API-Key");
-  if (!presented) {
-    throw new ProblemError("UNAUTHORIZED", "Send `Authorization: Bearer <ADMIN_TOKEN>` or an admin key.", {
-      headers: { "WWW-Authenticate": BARE_CHALLENGE },
-    });
-  }
-  const actor = (await sameSecret(presented, config.adminToken))
-    ? { id: "root", canWrite: true }
-    : await keyActor(c.env, presented, clientIp(c.req.raw.headers));
-  if (!READ_METHODS.has(c.req.method) && !actor.canWrite) {
-    throw new ProblemError("FORBIDDEN", "This key holds admin:read; changes need admin:write.");
-  }
+const ADMIN_ONLY = ["/plans", "/webhooks"];
+
+/** The least role a request needs: `viewer` to read, `operator` to change, `admin` to change plans and webhooks. */
+export function leastRole(method: string, path: string): Role {
+  if (READ_METHODS.has(method)) return "viewer";
+  return ADMIN_ONLY.some((prefix) => path === prefix || path.startsWith(`${prefix}/`)) ? "admin" : "operator";
+}
+
+const actorOf = (id: string, role: Role): Actor => ({ id, role, canWrite: role !== "viewer" });
+
+/**
+ * ADMIN_TOKEN (compared in constant time, role `admin`); a keygate key holding exactly
+ * `admin:write` (`admin`) or `admin:read` (`viewer`), never a wildcard; a bearer JWT from
+ * ADMIN_OIDC's issuer; or, with no Authorization header, Cloudflare Access's
+ * `Cf-Access-Jwt-Assertion` (ADMIN_ACCESS). An identity's role comes from its config's `roles`.
+ * A key is read from D1, not a cache, so revoking an admin key takes effect at once; a
+ * credential that matches nothing costs what an unknown consumer key does.
+ */
+export const adminAuth = (adminPath: string): MiddlewareHandler<AppEnv> => async (c, next) => {
+  const actor = await authenticate(c.env, c.get("services").config, c.req.raw.headers);
+  const least = leastRole(c.req.method, c.req.path.slice(adminPath.length));
+  if (!atLeast(actor.role, least)) throw forbidden(actor, least);
   c.set("actor", actor);
   await next();
 };
+
+function forbidden(actor: Actor, least: Role): ProblemError {
+  if (actor.id.startsWith("user:")) {
+    return new ProblemError("FORBIDDEN", `${actor.id.slice(5)} has the ${actor.role} role; this needs the ${least} role.`);
+  }
+  if (actor.role === "viewer") return new ProblemError("FORBIDDEN", "This key holds admin:read; changes need admin:write.");
+  return new ProblemError("FORBIDDEN", `This needs the ${least} role.`);
+}
+
+async function authenticate(env: Env, config: Config, headers: Headers): Promise<Actor> {
+  const presented = /^bearer\s+(\S+)\s*$/i.exec(headers.get("Authorization") ?? "")?.[1] ?? headers.get("X-API-Key");
+  if (presented) {
+    if (await sameSecret(presented, config.adminToken)) return actorOf("root", "admin");
+    if (config.adminOidc && !parseKey(presented) && looksLikeJwt(presented)) {
+      const operator = await operatorFromOidc(presented, config.adminOidc);
+      return actorOf(`user:${operator.email}`, operator.role);
+    }
+    return keyActor(env, presented, clientIp(headers), config.adminOidc !== null);
+  }
+  const assertion = headers.get("Cf-Access-Jwt-Assertion");
+  if (assertion && config.adminAccess) {
+    const operator = await operatorFromAccess(assertion, config.adminAccess);
+    return actorOf(`user:${operator.email}`, operator.role);
+  }
+  throw new ProblemError("UNAUTHORIZED", "Send `Authorization: Bearer <ADMIN_TOKEN>` or an admin key.", {
+    headers: { "WWW-Authenticate": BARE_CHALLENGE },
+  });
+}
 
 async function sameSecret(a: string, b: string): Promise<boolean> {
   const [ha, hb] = await Promise.all(
@@ -54,9 +98,15 @@ async function sameSecret(a: string, b: string): Promise<boolean> {
   return crypto.subtle.timingSafeEqual(ha, hb);
 }
 
-async function keyActor(env: Env, presented: string, ip: string | null): Promise<Actor> {
+async function keyActor(env: Env, presented: string, ip: string | null, oidc: boolean): Promise<Actor> {
   const unauthorized = (why: string) => new ProblemError("UNAUTHORIZED", why);
-  if (!parseKey(presented)) throw unauthorized("The token is neither ADMIN_TOKEN nor a keygate key.");
+  if (!parseKey(presented)) {
+    throw unauthorized(
+      oidc
+        ? "The token is neither ADMIN_TOKEN, a keygate key, nor a token from ADMIN_OIDC's issuer."
+        : "The token is neither ADMIN_TOKEN nor a keygate key.",
+    );
+  }
   refuseIfTooManyInvalid(ip);
   const hash = await hashKey(presented);
   const key = await readKeyNow(env, hash);
@@ -67,9 +117,7 @@ async function keyActor(env: Env, presented: string, ip: string | null): Promise
   const unusable = keyUnusable(key, Date.now());
   if (unusable) throw unauthorized(unusable.detail);
   if (!ipAllowed(ip, key.allowedIps)) throw new ProblemError("FORBIDDEN", "This key may not be used from this address.");
-  const canWrite = key.scopes.includes("admin:write");
-  if (!canWrite && !key.scopes.includes("admin:read")) {
-    throw new ProblemError("FORBIDDEN", "This key holds neither admin:read nor admin:write.");
-  }
-  return { id: key.id, canWrite };
+  if (key.scopes.includes("admin:write")) return actorOf(key.id, "admin");
+  if (key.scopes.includes("admin:read")) return actorOf(key.id, "viewer");
+  throw new ProblemError("FORBIDDEN", "This key holds neither admin:read nor admin:write.");
 }

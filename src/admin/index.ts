@@ -11,6 +11,7 @@ import { registerUsageRoutes } from "./usage";
 import { registerRequestLogRoutes } from "./requests";
 import { registerMetricsRoutes } from "./metrics";
 import { registerWhoamiRoute } from "./whoami";
+import { registerPortalRoutes } from "./portal";
 import { registerPages } from "./ui";
 import { HEADER_COMPONENTS } from "./openapi";
 import { AS_GIVEN } from "./schemas";
@@ -43,7 +44,9 @@ export function adminApp(adminPath: string) {
   app.openAPIRegistry.registerComponent("securitySchemes", "bearer", {
     type: "http",
     scheme: "bearer",
-    description: "ADMIN_TOKEN, or a keygate key with scope admin:read (GET) or admin:write (all)",
+    description:
+      "ADMIN_TOKEN; a keygate key with scope admin:read (GET) or admin:write (all); a JWT from ADMIN_OIDC's issuer; or, " +
+      "behind Cloudflare Access (ADMIN_ACCESS), the Cf-Access-Jwt-Assertion header Access adds",
   });
   for (const [name, header] of Object.entries(HEADER_COMPONENTS)) {
     app.openAPIRegistry.registerComponent("headers", name, { ...header, schema: { ...header.schema } });
@@ -59,7 +62,7 @@ export function adminApp(adminPath: string) {
       },
     }),
   );
-  app.use("*", adminAuth());
+  app.use("*", adminAuth(adminPath));
   app.use("*", jsonRequests());
   registerKeyRoutes(app);
   registerAuditRoutes(app);
@@ -67,6 +70,7 @@ export function adminApp(adminPath: string) {
   registerRequestLogRoutes(app);
   registerMetricsRoutes(app);
   registerWhoamiRoute(app);
+  registerPortalRoutes(app);
   return app;
 }
 

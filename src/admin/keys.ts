@@ -10,9 +10,8 @@ import { findByHash, listKeys } from "../store/keys";
 import { toRecord, type StoredKey } from "../keys/record";
 import { clientIp } from "../middleware";
 import { createKey, loadKey, revokeKey, rotate, updateKeyFields, type Changed, type LifecycleEnv } from "../lifecycle/keys";
-import { loadLineageOf, type Lineage } from "../store/lineage";
-import { freshState } from "../admission/home";
-import type { PeekResult } from "../admission/protocol";
+import { loadLineageOf } from "../store/lineage";
+import { liveState, withLiveCredits as live } from "../lifecycle/state";
 import { decodeCursor, encodeCursor } from "./cursor";
 import { bodyRequired } from "./body";
 import {
@@ -40,35 +39,12 @@ function lifecycle(c: Context<AppEnv>): LifecycleEnv {
   };
 }
 
+const withLiveCredits = (c: Context<AppEnv>, changed: Changed) => live(c.get("services"), changed);
+
 /** Unknown and malformed ids are simply not found. */
 function keyId(id: string): string {
   if (!KEY_ID_PATTERN.test(id)) throw new ProblemError("NOT_FOUND", `No key has the id ${id}.`);
   return id;
-}
-
-/**
- * The lineage's live limits and credits: from its KeyState object when one exists (D1's credit
- * figure lags), else what the object will start from. Admin reads never create the object.
- */
-async function liveState(c: Context<AppEnv>, key: StoredKey, lineage: Lineage): Promise<PeekResult> {
-  if (!lineage.hasState) return freshState(key.ratelimits, lineage.credits, Date.now());
-  return c
-    .get("services")
-    .state.peek({ lineageId: lineage.id, region: null, keyId: key.id, ratelimits: key.ratelimits })
-    .catch(() => {
-      throw new ProblemError("GATEWAY_UNAVAILABLE", "Rate limits and credits cannot be read right now; try again shortly.", {
-        headers: { "Retry-After": "5" },
-      });
-    });
-}
-
-/** The record with the live credit balance where KeyState answers; D1's figure is still a fine answer when it does not. */
-async function withLiveCredits(c: Context<AppEnv>, { key, lineage }: Changed) {
-  const record = toRecord(key);
-  if (!key.credits) return record;
-  const live = await liveState(c, key, lineage).catch(() => null);
-  if (live?.credits) record.credits = { ...key.credits, remaining: live.credits.remaining };
-  return record;
 }
 
 export function registerKeyRoutes(app: OpenAPIHono<AppEnv>): void {
@@ -218,7 +194,7 @@ async function verify(c: Context<AppEnv>, body: { key: string; scopes?: string[]
 
   const lineage = await loadLineageOf(c.env.DB, key.id);
   if (!lineage) return refuse("KEY_NOT_FOUND");
-  const live = await liveState(c, key, lineage);
+  const live = await liveState(c.get("services"), key, lineage);
   const limited = live.limits.some((l) => l.remaining <= 0);
   const exhausted = live.credits !== null && live.credits.remaining <= 0;
   return {

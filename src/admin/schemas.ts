@@ -1,57 +1,30 @@
 import { z } from "@hono/zod-openapi";
 import { PREFIX_PATTERN } from "../keys/format";
-import { SCOPE_PATTERN } from "../keys/scopes";
-import { parseRange, RANGE_PATTERN } from "../keys/ip";
 import { VERIFY_CODES } from "../keys/verify";
 import type { ProblemCode } from "../errors";
+import {
+  AllowedIps,
+  AS_GIVEN,
+  CREDITS_EXAMPLE,
+  Cursor,
+  IsoTime,
+  jsonSchema,
+  KeyRecordSchema,
+  LIMITS,
+  LimitStateSchema,
+  Name,
+  OwnerId,
+  PageSize,
+  positiveInt,
+  RateLimitSchema,
+  RefillSchema,
+  Scopes,
+} from "../api/schemas";
+
+export { AS_GIVEN, KeyIdParam, KeyRecordSchema, LIMITS, ProblemSchema, RateLimitSchema } from "../api/schemas";
 
 /** Every verdict but VALID is a code the gateway answers with. */
 VERIFY_CODES satisfies readonly ("VALID" | ProblemCode)[];
-
-/** Limits that DESIGN.md leaves open; docs/behaviour.md ("Validation") writes them down. */
-export const LIMITS = {
-  metadataBytes: 4096,
-  scopes: 50,
-  allowedIps: 100,
-  ratelimits: 10,
-  maxWindowSeconds: 30 * 86_400,
-  maxGraceSeconds: 30 * 86_400,
-  maxExpiresInSeconds: 10 * 365 * 86_400,
-  maxCredits: 1_000_000_000_000,
-  pageSize: 50,
-  maxPageSize: 100,
-};
-
-/**
- * JSON Schema keywords that `.openapi()`'s metadata type does not list (`if`/`then`/`else`,
- * `propertyNames`): the generator copies them into the document as given.
- */
-const jsonSchema = (keywords: Record<string, unknown>): object => keywords;
-
-/** What every admin body must be besides its fields' rules (src/admin/body.ts, docs/behaviour.md). */
-export const AS_GIVEN =
-  "Every string and key in it, at any depth, is well-formed Unicode (no lone surrogate), no key is `__proto__`, " +
-  "and no number is too large for JSON: keygate stores what was sent or refuses it (400 VALIDATION_FAILED naming the place).";
-
-const Name = z
-  .string()
-  .min(1)
-  .max(100)
-  .regex(/^[^\u0000-\u001f\u007f]*$/, "must not contain control characters")
-  .openapi({ example: "Acme production", description: "1-100 characters, no control characters (U+0000-U+001F, U+007F)" });
-
-/** Sent to the origin in a header, so printable ASCII only. */
-const OwnerId = z
-  .string()
-  .min(1)
-  .max(200)
-  .regex(/^[\x21-\x7e]([\x20-\x7e]*[\x21-\x7e])?$/, "must be printable ASCII without leading or trailing spaces")
-  .openapi({ example: "acct_42" });
-
-const Scopes = z
-  .array(z.string().regex(SCOPE_PATTERN, 'must be "<resource>:<action>", "<resource>:*", "*:<action>" or "*"'))
-  .max(LIMITS.scopes)
-  .openapi({ example: ["posts:read", "posts:write"] });
 
 const Metadata = z
   .record(z.string(), z.unknown())
@@ -67,59 +40,11 @@ const Metadata = z
       "at any depth (400 VALIDATION_FAILED otherwise).",
   });
 
-const AllowedIps = z
-  .array(
-    z
-      .string()
-      .max(64)
-      .refine(
-        (s) => parseRange(s) !== null,
-        "must be an IPv4 address (four decimal parts, no leading zeros), an IPv6 address (RFC 4291 text form), or a CIDR range of either",
-      )
-      .openapi({
-        pattern: RANGE_PATTERN,
-        description:
-          "An IPv4 address (four decimal parts, no leading zeros), an IPv6 address (RFC 4291 text form, no zone id), " +
-          "or a CIDR range of either; an IPv4-mapped range (`::ffff:10.0.0.0/104`) counts IPv6 bits and needs at least /96.",
-      }),
-  )
-  .max(LIMITS.allowedIps)
-  .openapi({ example: ["203.0.113.0/24", "2001:db8::/32"], description: "Empty: any address." });
-
-const positiveInt = (max: number) => z.number().int().min(1).max(max);
-
-export const RateLimitSchema = z
-  .object({
-    name: z.string().regex(/^[A-Za-z0-9_.-]{1,32}$/, "must be 1-32 letters, digits, _ . or -"),
-    limit: positiveInt(1_000_000_000),
-    windowSeconds: positiveInt(LIMITS.maxWindowSeconds),
-  })
-  .strict()
-  .openapi("RateLimit", { example: { name: "minute", limit: 100, windowSeconds: 60 } });
-
 const RateLimits = z
   .array(RateLimitSchema)
   .max(LIMITS.ratelimits)
   .refine((list) => new Set(list.map((r) => r.name)).size === list.length, "rate limit names must be unique")
   .openapi({ uniqueItems: true, description: `0-${LIMITS.ratelimits} limits, each with a name no other limit of the key has.` });
-
-const RefillSchema = z
-  .object({
-    amount: positiveInt(LIMITS.maxCredits),
-    interval: z.enum(["daily", "monthly"]),
-    day: z.number().int().min(1).max(31).optional(),
-  })
-  .strict()
-  .refine((r) => r.day === undefined || r.interval === "monthly", "day applies only to a monthly refill")
-  .openapi({
-    description: "`day` (1-31; default 1, the month's last day when it is shorter) applies to a monthly refill only.",
-    ...jsonSchema({
-      if: { type: "object", required: ["interval"], properties: { interval: { const: "daily" } } },
-      then: { not: { type: "object", required: ["day"], properties: { day: {} } } },
-    }),
-  });
-
-const CREDITS_EXAMPLE = { remaining: 1000, refill: { amount: 1000, interval: "monthly", day: 1 } } as const;
 
 /** Credits as a client sends them: `refill` may be left out (no refill). */
 export const CreditsSchema = z
@@ -143,11 +68,6 @@ const CreditsPatchSchema = z
   })
   .strict()
   .openapi({ description: "sets the live balance; `refill` left out keeps the current refill", example: CREDITS_EXAMPLE });
-
-/** Credits as keygate answers them: every field present. */
-const CreditsRecordSchema = z
-  .object({ remaining: z.number().int(), refill: RefillSchema.nullable() })
-  .openapi("Credits", { example: CREDITS_EXAMPLE });
 
 /** `kg_test` on a live key, or `acme_live` on a test key: secret scanners and people would misread it. */
 const namesOtherEnvironment = (prefix: string, environment: "live" | "test") =>
@@ -252,32 +172,6 @@ export const VerifyKeyBody = z
   })
   .strict();
 
-const IsoTime = z.string().openapi({ format: "date-time" });
-
-export const KeyRecordSchema = z
-  .object({
-    id: z.string().openapi({ example: "key_01JD6T3W4Y8N2B5C7E9G1H3K5M" }),
-    name: z.string(),
-    ownerId: z.string(),
-    environment: z.enum(["live", "test"]),
-    start: z.string().openapi({ example: "kg_live_a1B2" }),
-    scopes: z.array(z.string()),
-    metadata: z.record(z.string(), z.unknown()),
-    allowedIps: z.array(z.string()),
-    ratelimits: z.array(RateLimitSchema),
-    credits: CreditsRecordSchema.nullable(),
-    expiresAt: IsoTime.nullable(),
-    enabled: z.boolean(),
-    revokedAt: IsoTime.nullable(),
-    rotatedFrom: z.string().nullable(),
-    lastUsedAt: IsoTime.nullable(),
-    usageCount: z.number().int(),
-    version: z.number().int(),
-    createdAt: IsoTime,
-    updatedAt: IsoTime,
-  })
-  .openapi("KeyRecord");
-
 export const CreatedKeySchema = KeyRecordSchema.extend({
   key: z.string().openapi({ description: "the key itself: shown this once, never again" }),
 }).openapi("CreatedKey");
@@ -285,15 +179,6 @@ export const CreatedKeySchema = KeyRecordSchema.extend({
 export const KeyListSchema = z
   .object({ data: z.array(KeyRecordSchema), nextCursor: z.string().nullable() })
   .openapi("KeyList");
-
-/** A rate limit and where its window stands (one object: RateLimit itself forbids extra fields). */
-const LimitStateSchema = z
-  .object({
-    ...RateLimitSchema.shape,
-    remaining: z.number().int(),
-    reset: z.number().int().openapi({ description: "seconds until the window resets" }),
-  })
-  .openapi("RateLimitState");
 
 export const VerifyResultSchema = z
   .object({
@@ -314,37 +199,26 @@ export const AuditEntrySchema = z
   .object({
     id: z.string(),
     at: IsoTime,
-    actor: z.string().openapi({ description: '"root" for ADMIN_TOKEN, else the admin key\'s id' }),
+    actor: z.string().openapi({
+      description:
+        '"root" for ADMIN_TOKEN, an admin key\'s id, "user:<email>" for an operator\'s identity, or "owner:<ownerId>" for a ' +
+        "key holder in the portal",
+    }),
     action: z.string().openapi({ example: "key.update" }),
     targetId: z.string(),
     requestId: z.string(),
     clientIp: z.string().nullable(),
     changes: z.record(z.string(), z.object({ from: z.unknown(), to: z.unknown() })),
+    via: z
+      .enum(["portal"])
+      .optional()
+      .openapi({ description: "where the change came from, when not the admin API: \"portal\" for a key holder's change in the portal" }),
   })
   .openapi("AuditEntry");
 
 export const AuditListSchema = z
   .object({ data: z.array(AuditEntrySchema), nextCursor: z.string().nullable() })
   .openapi("AuditList");
-
-export const ProblemSchema = z
-  .object({
-    type: z.string(),
-    title: z.string(),
-    status: z.number().int(),
-    detail: z.string(),
-    code: z.string(),
-    requestId: z.string(),
-    issues: z.array(z.object({ path: z.string(), message: z.string() })).optional(),
-  })
-  .openapi("Problem");
-
-export const KeyIdParam = z.object({
-  id: z.string().min(1).max(64).openapi({ param: { name: "id", in: "path" }, example: "key_01JD6T3W4Y8N2B5C7E9G1H3K5M" }),
-});
-
-const PageSize = z.coerce.number().int().min(1).max(LIMITS.maxPageSize).default(LIMITS.pageSize);
-const Cursor = z.string().max(512).optional();
 
 export const ListKeysQuery = z.object({
   q: z
@@ -362,7 +236,12 @@ export const ListKeysQuery = z.object({
 
 export const ListAuditQuery = z.object({
   targetId: z.string().min(1).max(64).optional(),
-  actor: z.string().min(1).max(64).optional(),
+  actor: z
+    .string()
+    .min(1)
+    .max(300)
+    .optional()
+    .openapi({ description: '"root", an admin key\'s id, "user:<email>" or "owner:<ownerId>"', example: "user:alice@example.com" }),
   action: z.string().min(1).max(64).optional(),
   limit: PageSize,
   cursor: Cursor,

@@ -1,62 +1,15 @@
 import { createRoute, z, type OpenAPIHono } from "@hono/zod-openapi";
 import type { AppEnv } from "../context";
-import { ProblemError } from "../errors";
-import { Tally, type UsageFigures } from "../analytics/figures";
-import type { Cell } from "../store/measures";
+import { Tally } from "../analytics/figures";
 import { usageSource } from "../analytics/usage";
-import { GROUP_COLUMNS, type GroupBy, type HourRange } from "../store/usage";
+import { GROUP_COLUMNS, type GroupBy } from "../store/usage";
+import { DAY, From, Granularity, HOUR, hours, iso, series, SeriesSchema, seriesRange, Source, tally, To, UsageFiguresSchema } from "../api/usage";
 import { getKey } from "../lifecycle/keys";
 import { KeyIdParam } from "./schemas";
 import { jsonContent, problemResponses } from "./openapi";
 
-const HOUR = 3_600_000;
-const DAY = 24 * HOUR;
-const MAX_RANGE_DAYS = 90;
 /** Groups listed at most; `totals` always covers every group. */
 const MAX_GROUPS = 1000;
-
-const RANGE_RULE = `\`from\` must be earlier than \`to\`, and they may be at most ${MAX_RANGE_DAYS} days apart (400 otherwise).`;
-
-const Time = (which: string) =>
-  z.iso
-    .datetime({ offset: true })
-    .transform((s) => Date.parse(s))
-    .optional()
-    .openapi({ type: "string", format: "date-time", description: `${which}, an ISO 8601 time with an offset. ${RANGE_RULE}` });
-const From = Time("Start of the range");
-const To = Time("End of the range (default: now)");
-
-const Count = z.number().int().min(0);
-const Percentiles = z
-  .object({ p50: Count.nullable(), p95: Count.nullable(), p99: Count.nullable() })
-  .openapi("LatencyPercentiles", {
-    description: "Upper bound (ms) of the latency bucket holding each percentile; null when no request was measured",
-  });
-
-export const UsageFiguresSchema = z
-  .object({
-    requests: Count,
-    allowed: Count.openapi({ description: "admitted and proxied (outcome OK), whatever the origin answered" }),
-    rateLimited: Count,
-    quotaExhausted: Count,
-    denied: Count.openapi({ description: "every other outcome: refusals, origin failures, storage outages" }),
-    byOutcome: z.record(z.string(), Count).openapi({ description: "requests per outcome code", example: { OK: 41, RATE_LIMITED: 2 } }),
-    status2xx: Count,
-    status4xx: Count,
-    status5xx: Count,
-    creditsUsed: Count,
-    requestBytes: Count,
-    responseBytes: Count,
-    latency: z.object({
-      gatewayMs: Percentiles.openapi({ description: "time keygate spent, excluding the wait for the origin" }),
-      upstreamMs: Percentiles.openapi({ description: "time waiting for the origin, requests sent to it only" }),
-    }),
-  })
-  .openapi("UsageCounts");
-
-const Source = z.enum(["d1", "analytics-engine"]).openapi({
-  description: "d1: keygate's own rollups (at most 60 s behind); analytics-engine: the Analytics Engine SQL API",
-});
 
 const KeyUsageSchema = z
   .object({
@@ -65,7 +18,7 @@ const KeyUsageSchema = z
     to: z.string().openapi({ format: "date-time" }),
     granularity: z.enum(["hour", "day"]),
     source: Source,
-    series: z.array(UsageFiguresSchema.extend({ start: z.string().openapi({ format: "date-time" }) })),
+    series: SeriesSchema,
     totals: UsageFiguresSchema,
   })
   .openapi("KeyUsage");
@@ -84,29 +37,6 @@ const UsageSchema = z
   })
   .openapi("Usage");
 
-/** A 400 whose detail names the parameter, with `issues` in the shape request validation gives. */
-function invalid(path: string, detail: string): ProblemError {
-  return new ProblemError("VALIDATION_FAILED", detail, { extensions: { issues: [{ path, message: detail }] } });
-}
-
-const floorTo = (ms: number, step: number) => Math.floor(ms / step) * step;
-const ceilTo = (ms: number, step: number) => Math.ceil(ms / step) * step;
-
-/**
- * The hours a query covers. Figures are hourly (daily series add up whole days), so `from` is
- * rounded down to the step and `to` up to the hour; the answer states the range it covers.
- */
-function hours(from: number | undefined, to: number | undefined, step: number, defaultSpan: number): HourRange {
-  const end = to ?? Date.now();
-  const start = from ?? end - defaultSpan;
-  if (start >= end) throw invalid("from", "from must be earlier than to.");
-  if (end - start > MAX_RANGE_DAYS * DAY) throw invalid("from", `from and to may be at most ${MAX_RANGE_DAYS} days apart.`);
-  return { from: floorTo(start, step), to: ceilTo(end, HOUR) };
-}
-
-const tally = (cells: Cell[] = []) => cells.reduce((t, cell) => t.add(cell), new Tally());
-const iso = (ms: number) => new Date(ms).toISOString();
-
 export function registerUsageRoutes(app: OpenAPIHono<AppEnv>): void {
   app.openapi(
     createRoute({
@@ -120,34 +50,18 @@ export function registerUsageRoutes(app: OpenAPIHono<AppEnv>): void {
         "Defaults: the last 24 hours hourly, or the last 30 days daily; at most 90 days.",
       request: {
         params: KeyIdParam,
-        query: z.object({ from: From, to: To, granularity: z.enum(["hour", "day"]).default("hour") }),
+        query: z.object({ from: From, to: To, granularity: Granularity }),
       },
       responses: { 200: jsonContent(KeyUsageSchema, "Time series and totals"), ...problemResponses({ own: [404] }) },
     }),
     async (c) => {
       const query = c.req.valid("query");
-      const step = query.granularity === "hour" ? HOUR : DAY;
-      const range = hours(query.from, query.to, step, query.granularity === "hour" ? DAY : 30 * DAY);
+      const { range, step } = seriesRange(query);
       const key = await getKey(c.env, c.req.valid("param").id);
       const source = usageSource(c.env, c.get("services").config);
-      const cells = await source.keyCells(key.id, range, step);
-      const series: (UsageFigures & { start: string })[] = [];
-      const totals = new Tally();
-      for (let t = range.from; t < range.to; t += step) {
-        const bucket = cells.get(t) ?? [];
-        for (const cell of bucket) totals.add(cell);
-        series.push({ start: iso(t), ...tally(bucket).figures() });
-      }
+      const { series: buckets, ...rest } = series(await source.keyCells(key.id, range, step), range, step);
       return c.json(
-        {
-          keyId: key.id,
-          from: iso(range.from),
-          to: iso(range.to),
-          granularity: query.granularity,
-          source: source.name,
-          series,
-          totals: totals.figures(),
-        },
+        { keyId: key.id, from: rest.from, to: rest.to, granularity: query.granularity, source: source.name, series: buckets, totals: rest.totals },
         200,
       );
     },

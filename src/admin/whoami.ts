@@ -1,11 +1,20 @@
 import { createRoute, z, type OpenAPIHono } from "@hono/zod-openapi";
 import type { AppEnv } from "../context";
+import { ROLES } from "../config";
 import { jsonContent, problemResponses } from "./openapi";
 
 const WhoamiSchema = z
   .object({
-    actor: z.string().openapi({ description: '"root" for ADMIN_TOKEN, else the admin key\'s id: what the audit log records', example: "root" }),
-    canWrite: z.boolean().openapi({ description: "true for ADMIN_TOKEN and admin:write keys; false for admin:read keys" }),
+    actor: z.string().openapi({
+      description: '"root" for ADMIN_TOKEN, the admin key\'s id, or "user:<email>" for an operator\'s identity: what the audit log records',
+      example: "user:alice@example.com",
+    }),
+    role: z.enum(ROLES).openapi({
+      description:
+        "viewer reads everything; operator also changes keys and owners and makes portal links; admin also manages plans " +
+        "and webhooks. ADMIN_TOKEN and admin:write keys are admin, admin:read keys viewer.",
+    }),
+    canWrite: z.boolean().openapi({ description: "whether the caller may change anything: false for viewers (admin:read keys among them)" }),
   })
   .openapi("Whoami");
 
@@ -21,12 +30,12 @@ export function registerWhoamiRoute(app: OpenAPIHono<AppEnv>): void {
       operationId: "whoami",
       tags: ["auth"],
       summary: "The caller's identity and permission",
-      description: "Answers for any admin token or admin key; a token that is neither is 401.",
+      description: "Answers for any admin credential: ADMIN_TOKEN, an admin key, or an operator's identity; anything else is 401.",
       responses: { 200: jsonContent(WhoamiSchema, "The caller"), ...problemResponses() },
     }),
     (c) => {
-      const { id, canWrite } = c.get("actor");
-      return c.json({ actor: id, canWrite }, 200);
+      const { id, role, canWrite } = c.get("actor");
+      return c.json({ actor: id, role, canWrite }, 200);
     },
   );
 }

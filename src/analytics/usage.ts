@@ -1,7 +1,7 @@
 import { ProblemError } from "../errors";
 import type { Config } from "../config";
 import { getDb } from "../store/db";
-import { groupedCells, keyCells, type GroupBy, type HourRange } from "../store/usage";
+import { groupedCells, keyCells, ownerCells, type GroupBy, type HourRange } from "../store/usage";
 import { cellsBy, HISTOGRAM_COLUMNS, type Cell } from "../store/measures";
 import { BOUNDS_MS } from "../store/histogram";
 import { REACHED_ORIGIN } from "./writer";
@@ -15,6 +15,8 @@ export interface UsageSource {
   name: "d1" | "analytics-engine";
   /** one key's cells per bucket start (ms) */
   keyCells(keyId: string, range: HourRange, stepMs: number): Promise<Map<number, Cell[]>>;
+  /** one owner's cells per bucket start (ms), across its keys */
+  ownerCells(ownerId: string, range: HourRange, stepMs: number): Promise<Map<number, Cell[]>>;
   /** cells per group across keys, optionally one owner's keys only */
   groupedCells(groupBy: GroupBy, range: HourRange, ownerId?: string): Promise<Map<string, Cell[]>>;
 }
@@ -26,6 +28,7 @@ export function usageSource(env: Env, config: Config): UsageSource {
   return {
     name: "d1",
     keyCells: (keyId, range, stepMs) => keyCells(db, keyId, range, stepMs),
+    ownerCells: (ownerId, range, stepMs) => ownerCells(db, ownerId, range, stepMs),
     groupedCells: (groupBy, range, ownerId) => groupedCells(db, groupBy, range, ownerId),
   };
 }
@@ -74,12 +77,13 @@ const seconds = (ms: number) => Math.floor(ms / 1000);
 const inRange = ({ from, to }: HourRange) =>
   `timestamp >= toDateTime(${seconds(from)}) AND timestamp < toDateTime(${seconds(to)})`;
 
-function keySeriesSql(keyId: string, range: HourRange, stepMs: number): string {
+/** A series over time of the data points `where` picks (one key's: index1; one owner's: blob1). */
+function seriesSql(where: string, range: HourRange, stepMs: number): string {
   const bucket = stepMs === 3_600_000 ? "toStartOfHour(timestamp)" : "toStartOfDay(timestamp)";
   return `SELECT ${bucket} AS bucket, blob5 AS outcome, blob6 AS status,
   ${MEASURES_SQL}
 FROM ${DATASET}
-WHERE index1 = ${literal(keyId)} AND ${inRange(range)}
+WHERE ${where} AND ${inRange(range)}
 GROUP BY bucket, outcome, status ORDER BY bucket FORMAT JSON`;
 }
 
@@ -101,7 +105,9 @@ function sqlApiSource(api: { url: string; token: string }): UsageSource {
   return {
     name: "analytics-engine",
     keyCells: async (keyId, range, stepMs) =>
-      cellsBy(await querySql(api, keySeriesSql(keyId, range, stepMs)), (row) => bucketTime(row.bucket)),
+      cellsBy(await querySql(api, seriesSql(`index1 = ${literal(keyId)}`, range, stepMs)), (row) => bucketTime(row.bucket)),
+    ownerCells: async (ownerId, range, stepMs) =>
+      cellsBy(await querySql(api, seriesSql(`blob1 = ${literal(ownerId)}`, range, stepMs)), (row) => bucketTime(row.bucket)),
     groupedCells: async (groupBy, range, ownerId) =>
       cellsBy(await querySql(api, groupedSql(groupBy, range, ownerId)), (row) => String(row.grp ?? "")),
   };

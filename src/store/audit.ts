@@ -3,13 +3,27 @@ import { auditLog, type AuditRow } from "./schema";
 import { iso, type StoredKey } from "../keys/record";
 import { newId, type Db } from "./db";
 
-export type AuditAction = "key.create" | "key.update" | "key.revoke" | "key.rotate" | "owner.update" | "plan.create" | "plan.update" | "plan.delete";
+export type AuditAction =
+  | "key.create"
+  | "key.update"
+  | "key.revoke"
+  | "key.rotate"
+  | "owner.update"
+  | "plan.create"
+  | "plan.update"
+  | "plan.delete"
+  | "portal.link";
 
-/** Who did it and from where; taken from the admin request. */
+/** Where a change came from, when not the admin API: the portal (DESIGN.md, "Key holders: the portal"). */
+export type AuditVia = "portal";
+
+/** Who did it and from where; taken from the request that made the change. */
 export interface AuditContext {
   actor: string;
   requestId: string;
   clientIp: string | null;
+  /** left out for the admin API */
+  via?: AuditVia;
 }
 
 export type FieldChanges = Record<string, { from: unknown; to: unknown }>;
@@ -58,9 +72,9 @@ export function auditAfterChange(
   at: number,
 ) {
   return sql`
-    INSERT INTO ${auditLog} (id, at, actor, action, target_id, request_id, client_ip, changes)
+    INSERT INTO ${auditLog} (id, at, actor, action, target_id, request_id, client_ip, changes, via)
     SELECT ${newId("aud")}, ${at}, ${ctx.actor}, ${action}, ${targetId}, ${ctx.requestId},
-           ${ctx.clientIp}, ${JSON.stringify(changes)}
+           ${ctx.clientIp}, ${JSON.stringify(changes)}, ${ctx.via ?? null}
     WHERE changes() = 1`;
 }
 
@@ -73,6 +87,8 @@ export interface AuditEntry {
   requestId: string;
   clientIp: string | null;
   changes: FieldChanges;
+  /** present only for changes that did not come through the admin API */
+  via?: AuditVia;
 }
 
 const toEntry = (row: AuditRow): AuditEntry => ({
@@ -84,6 +100,7 @@ const toEntry = (row: AuditRow): AuditEntry => ({
   requestId: row.requestId,
   clientIp: row.clientIp,
   changes: JSON.parse(row.changes),
+  ...(row.via ? { via: row.via as AuditVia } : {}),
 });
 
 export interface AuditFilter {

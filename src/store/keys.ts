@@ -64,6 +64,21 @@ export async function listKeys(db: Db, filter: KeyFilter): Promise<{ keys: Store
   return { keys: rows.slice(0, filter.limit).map(fromRow), more: rows.length > filter.limit };
 }
 
+/** The scopes of the owner's keys that are neither revoked nor expired at `now`, each once. */
+export async function scopesHeldBy(db: Db, ownerId: string, now: number): Promise<string[]> {
+  const rows = await db
+    .select({ scopes: keys.scopes })
+    .from(keys)
+    .where(and(eq(keys.ownerId, ownerId), isNull(keys.revokedAt), or(isNull(keys.expiresAt), gt(keys.expiresAt, now))));
+  return [...new Set(rows.flatMap((row) => JSON.parse(row.scopes) as string[]))];
+}
+
+/** How many keys of the owner are neither revoked nor expired at `now`. */
+export async function countUsableKeys(db: Db, ownerId: string, now: number): Promise<number> {
+  const row = await db.get<{ n: number }>(sql`SELECT ${activeKeysOf(ownerId, now)} AS n`);
+  return row?.n ?? 0;
+}
+
 /** The owner's active keys (not revoked, not expired at `now`), for MAX_KEYS_PER_OWNER. */
 export function activeKeysOf(ownerId: string, now: number): SQL {
   return sql`(SELECT count(*) FROM ${keys} WHERE owner_id = ${ownerId} AND revoked_at IS NULL

@@ -53,6 +53,8 @@ export const auditLog = sqliteTable(
     clientIp: text("client_ip"),
     /** JSON `{ field: { from, to } }`; never holds a key, a hash or a token. */
     changes: text("changes").notNull().default("{}"),
+    /** where a change other than the admin API's came from: "portal"; NULL for the admin API (and every older row) */
+    via: text("via"),
   },
   (t) => [
     index("audit_target_idx").on(t.targetId, t.id),
@@ -231,6 +233,61 @@ export const requestLogPages = sqliteTable(
     entries: text("entries").notNull(),
   },
   (t) => [primaryKey({ columns: [t.keyId, t.newestAt, t.flushId] })],
+);
+
+/**
+ * Portal links (`POST /admin/portal/sessions`): one row per link, keyed by the SHA-256 of its
+ * one-use code (the code itself is never stored). Opening the link spends the code and starts a
+ * session (`portal_sessions`) in one batch. Pruned a day after they expire.
+ */
+export const portalLinks = sqliteTable(
+  "portal_links",
+  {
+    /** lowercase hex SHA-256 of the code */
+    codeHash: text("code_hash").primaryKey(),
+    ownerId: text("owner_id").notNull(),
+    /** where the portal's "back" link goes, as the operator gave it */
+    returnUrl: text("return_url"),
+    /** the code works until then: 10 minutes, or the session's end when that is sooner */
+    expiresAt: integer("expires_at").notNull(),
+    /** the session the link starts ends then: minted + ttlSeconds */
+    sessionExpiresAt: integer("session_expires_at").notNull(),
+    createdAt: integer("created_at").notNull(),
+    /** set once, when the link is opened: a code works once */
+    usedAt: integer("used_at"),
+  },
+  (t) => [index("portal_links_expires_idx").on(t.expiresAt)],
+);
+
+/** Portal sessions, keyed by the SHA-256 of the session cookie's value (never the value itself). */
+export const portalSessions = sqliteTable(
+  "portal_sessions",
+  {
+    /** lowercase hex SHA-256 of the session id the cookie holds */
+    idHash: text("id_hash").primaryKey(),
+    ownerId: text("owner_id").notNull(),
+    returnUrl: text("return_url"),
+    createdAt: integer("created_at").notNull(),
+    expiresAt: integer("expires_at").notNull(),
+    /** set by sign-out: the cookie works nowhere after it */
+    endedAt: integer("ended_at"),
+  },
+  (t) => [index("portal_sessions_expires_idx").on(t.expiresAt)],
+);
+
+/**
+ * Calls of the portal's `GET /api/key` per key per minute: at most 60 (DESIGN.md), counted
+ * exactly across isolates. Pruned hourly.
+ */
+export const portalKeyReads = sqliteTable(
+  "portal_key_reads",
+  {
+    keyId: text("key_id").notNull(),
+    /** start of the minute (ms) */
+    minute: integer("minute").notNull(),
+    count: integer("count").notNull().default(0),
+  },
+  (t) => [primaryKey({ columns: [t.keyId, t.minute] }), index("portal_key_reads_minute_idx").on(t.minute)],
 );
 
 export type KeyRow = typeof keys.$inferSelect;

@@ -175,6 +175,16 @@ export async function keyCells(db: Db, keyId: string, range: HourRange, stepMs: 
   return cellsBy(rows, (row) => Number(row.bucket));
 }
 
+/** One owner's cells per bucket of `stepMs`, across its keys (the `(owner_id, hour)` index). */
+export async function ownerCells(db: Db, ownerId: string, range: HourRange, stepMs: number): Promise<Map<number, Cell[]>> {
+  const rows = await db.all<Record<string, unknown>>(sql`
+    SELECT hour - hour % ${stepMs} AS bucket, outcome, status, ${SUM_MEASURES}
+    FROM ${usageRollups}
+    WHERE owner_id = ${ownerId} AND hour >= ${range.from} AND hour < ${range.to}
+    GROUP BY bucket, outcome, status`);
+  return cellsBy(rows, (row) => Number(row.bucket));
+}
+
 export const GROUP_COLUMNS = { key: "key_id", route: "route", status: "status", owner: "owner_id" } as const;
 export type GroupBy = keyof typeof GROUP_COLUMNS;
 

@@ -92,9 +92,19 @@ describe("a key sent as api_key", () => {
     }
     expect(logged.map((entry) => entry.outcome).sort()).toEqual(["INSUFFICIENT_SCOPE", "OK", "UPSTREAM_UNAVAILABLE"]);
     expect(logged.map((entry) => entry.path).sort()).toEqual(["/down/posts", "/query/hello", "/scoped/posts"]);
+
+    // A portal link's one-use code and the session id it starts (docs/identity.md) are no more
+    // kept than keys are: D1 holds their hashes, and no log holds them.
+    const link = await admin("/portal/sessions", { method: "POST", body: JSON.stringify({ ownerId }) });
+    const code = new URL(link.url).searchParams.get("code")!;
+    const opened = await fetch(link.url, { redirect: "manual" });
+    expect(opened.status).toBe(303);
+    const session = /keygate_portal=([^;]+)/.exec(opened.headers.get("Set-Cookie") ?? "")![1];
+    expect((await fetch(`${dev.base}/portal/api/me`, { headers: { Cookie: `keygate_portal=${session}` } })).status).toBe(200);
+    expect((await fetch(link.url, { redirect: "manual" })).status).toBe(401); // spent
     expect(await dev.stop("SIGINT")).toBe(true);
 
-    const secrets = { issued: key.key, revoked: revoked.key, unknown };
+    const secrets = { "issued key": key.key, "revoked key": revoked.key, "unknown key": unknown, "portal code": code, "portal session": session };
     const state = filesUnder(persist);
     expect(state.some((file) => file.includes(`${path.sep}d1${path.sep}`)), "the state directory holds the local D1").toBe(true);
     const logFiles = filesUnder(wranglerLogs);
@@ -103,9 +113,9 @@ describe("a key sent as api_key", () => {
     expect(dev.output()).toContain('"msg":"origin unreachable"');
     expect(logFiles.some((file) => readFileSync(file, "utf8").includes('"msg":"origin unreachable"'))).toBe(true);
     for (const [name, secret] of Object.entries(secrets)) {
-      expect(holding(state, secret), `files of the state directory holding the ${name} key`).toEqual([]);
-      expect(holding(logFiles, secret), `wrangler log files holding the ${name} key`).toEqual([]);
-      expect(dev.output().includes(secret), `npm run dev printed the ${name} key`).toBe(false);
+      expect(holding(state, secret), `files of the state directory holding the ${name}`).toEqual([]);
+      expect(holding(logFiles, secret), `wrangler log files holding the ${name}`).toEqual([]);
+      expect(dev.output().includes(secret), `npm run dev printed the ${name}`).toBe(false);
     }
   });
 });

@@ -115,6 +115,18 @@ describe("npm run dev", () => {
       await signIn(page, base, firstToken);
       await page.getByRole("row", { name: /First key/ }).first().waitFor();
       expect(await page.getByRole("row", { name: /First key/ }).count()).toBe(2);
+
+      // The README's portal line: the CLI prints a one-use link, and opening it shows acct_42's keys.
+      expect(dev.output()).toContain("  npx keygate portal link acct_42\n");
+      const link = await keygate(["portal", "link", "acct_42"], { via: "npx", env: { KEYGATE_URL: `${base}/admin`, KEYGATE_DEV_VARS: devVars } });
+      expect(link.code, link.stderr).toBe(0);
+      expect(link.stdout.trim()).toMatch(new RegExp(`^${base}/portal/start\\?code=kgp_`));
+      const portal = await chromium.browser.newPage();
+      await portal.goto(link.stdout.trim());
+      await portal.getByRole("heading", { name: "Your API keys", level: 1 }).waitFor();
+      expect(portal.url()).toBe(`${base}/portal/`);
+      await portal.getByRole("row", { name: /First key/ }).first().waitFor();
+      expect(await portal.getByRole("row", { name: /First key/ }).count()).toBe(2);
     } finally {
       await chromium.close();
     }

@@ -24,7 +24,7 @@ const WORKER_LAYERS: string[][] = [
   ["src/events"],
   ["src/context.ts"],
   ["src/middleware.ts"],
-  ["src/lifecycle"],
+  ["src/lifecycle", "src/api"],
   ["src/gateway", "src/admin", "src/portal"],
   ["src/app.ts", "src/scheduled.ts"],
   ["src/index.ts"],

@@ -6,18 +6,20 @@ import { promisify } from "node:util";
 import type { OpenAPI3 } from "openapi-typescript";
 import { afterAll, beforeAll, describe, expect, expectTypeOf, it } from "vitest";
 import type { CreateKeyInput, KeyRecord, RotateKeyInput, UpdateKeyInput, VerifyResult } from "../../client/index.ts";
-import { documentFromWorker, TYPES_PATH, typesFor } from "../../scripts/openapi-document.ts";
+import { ADMIN_DOCUMENT, documentsFromWorker, PORTAL_DOCUMENT, PORTAL_TYPES_PATH, TYPES_PATH, typesFor } from "../../scripts/openapi-document.ts";
 
 /**
- * The admin API's document as the worker serves it: the checked-in client types still match it
- * (so the CLI cannot drift from the API), and Redocly's linter finds no error in it.
+ * The admin API's and the portal API's documents as the worker serves them: the checked-in client
+ * types still match them (so the CLI, the dashboard and the portal's pages cannot drift from the
+ * APIs), and Redocly's linter finds no error in either.
  */
 const ROOT = path.resolve(import.meta.dirname, "../..");
 const tmp = mkdtempSync(path.join(os.tmpdir(), "keygate-openapi-"));
 let doc: OpenAPI3;
+let portalDoc: OpenAPI3;
 
 beforeAll(async () => {
-  doc = await documentFromWorker();
+  [doc, portalDoc] = await documentsFromWorker([ADMIN_DOCUMENT, PORTAL_DOCUMENT]);
 });
 afterAll(() => rmSync(tmp, { recursive: true, force: true }));
 
@@ -50,10 +52,21 @@ describe("client/openapi.d.ts", () => {
   });
 });
 
+describe("client/portal-openapi.d.ts", () => {
+  it("is what `npm run client:generate` makes from the worker's portal document today", async () => {
+    const checkedIn = readFileSync(PORTAL_TYPES_PATH, "utf8");
+    const current = await typesFor(portalDoc, PORTAL_DOCUMENT);
+    expect(checkedIn === current, "client/portal-openapi.d.ts is out of date: run `npm run client:generate` and commit it").toBe(true);
+  });
+});
+
 describe("redocly lint", () => {
-  it("finds no error in the document the worker serves", async () => {
-    const file = path.join(tmp, "openapi.json");
-    writeFileSync(file, JSON.stringify(doc, null, 2));
+  it.each([
+    ["admin", () => doc],
+    ["portal", () => portalDoc],
+  ])("finds no error in the %s document the worker serves", async (name, document) => {
+    const file = path.join(tmp, `${name}.json`);
+    writeFileSync(file, JSON.stringify(document(), null, 2));
     const { stdout } = await promisify(execFile)(
       path.join(ROOT, "node_modules/.bin/redocly"),
       ["lint", "--config", path.join(ROOT, "redocly.yaml"), "--format", "json", file],

@@ -5,11 +5,11 @@ import { adminKey, auditBy, body, expectProblem, revoke } from "./admin-helpers"
 
 describe("GET /admin/whoami", () => {
   it("names the caller and whether it may change anything, for the root token and both kinds of admin key", async () => {
-    expect(await body(await admin("/whoami"), 200)).toEqual({ actor: "root", canWrite: true });
+    expect(await body(await admin("/whoami"), 200)).toEqual({ actor: "root", role: "admin", canWrite: true });
     const writer = await adminKey(["admin:write"]);
-    expect(await body(await admin("/whoami", { token: writer.key }), 200)).toEqual({ actor: writer.id, canWrite: true });
+    expect(await body(await admin("/whoami", { token: writer.key }), 200)).toEqual({ actor: writer.id, role: "admin", canWrite: true });
     const reader = await adminKey(["admin:read"]);
-    expect(await body(await admin("/whoami", { token: reader.key }), 200)).toEqual({ actor: reader.id, canWrite: false });
+    expect(await body(await admin("/whoami", { token: reader.key }), 200)).toEqual({ actor: reader.id, role: "viewer", canWrite: false });
   });
 
   it("changes nothing: no audit entry, no version bump", async () => {

@@ -13,37 +13,51 @@ export const BASE = "https://gateway.test";
  */
 export async function send(path: string, init: RequestInit = {}): Promise<Response> {
   const res = await exports.default.fetch(new Request(`${BASE}${path}`, init));
-  const routed = adminRoute(path);
-  if (routed) await expectDocumented(init.method ?? "GET", routed, res);
+  await expectDocumented(init.method ?? "GET", path, res);
   return res;
 }
 
-/** The admin path keygate routes a request to (it routes on the canonical path, the admin prefix in any case), or null. */
-function adminRoute(path: string): string | null {
+/**
+ * The document describing the answer to `path`, and the path as keygate routes it (on the
+ * canonical path, its prefix in any case): the admin API's under /admin, the portal API's under
+ * /portal/api; null for anything else.
+ */
+function documentedRoute(path: string): { document: string; route: string } | null {
   const url = new URL(`${BASE}${path}`);
   const canonical = canonicalPath(url.pathname);
-  if (!canonical?.toLowerCase().startsWith("/admin/")) return null;
-  return `/admin${canonical.slice("/admin".length)}${url.search}`;
+  const lower = canonical?.toLowerCase() ?? "";
+  if (lower.startsWith("/admin/")) return { document: "/admin/openapi.json", route: `/admin${canonical!.slice("/admin".length)}${url.search}` };
+  if (lower.startsWith("/portal/api/")) {
+    return { document: "/portal/api/openapi.json", route: `/portal/api${canonical!.slice("/portal/api".length)}${url.search}` };
+  }
+  return null;
 }
 
 /** The test origin (test/support/origin.ts) holds the checker: ajv cannot compile inside workerd. */
 const checker = (route: string, body: string) =>
   fetch(`${env.UPSTREAM_URL}/__openapi/${route}`, { method: "POST", body }).then((r) => r.json() as Promise<Record<string, unknown>>);
 
-let documentId: Promise<string> | undefined;
+const documentIds = new Map<string, Promise<string>>();
 /** The worker's own document, registered with the checker once per test file. */
-function registeredDocument(): Promise<string> {
-  documentId ??= exports.default
-    .fetch(new Request(`${BASE}/admin/openapi.json`))
-    .then((res) => res.text())
-    .then(async (doc) => (await checker("document", doc)).id as string);
-  return documentId;
+function registeredDocument(path: string): Promise<string> {
+  let id = documentIds.get(path);
+  if (!id) {
+    id = exports.default
+      .fetch(new Request(`${BASE}${path}`))
+      .then((res) => res.text())
+      .then(async (doc) => (await checker("document", doc)).id as string);
+    documentIds.set(path, id);
+  }
+  return id;
 }
 
-async function expectDocumented(method: string, path: string, res: Response): Promise<void> {
-  const response = { method, path, status: res.status, headers: Object.fromEntries(res.headers), body: await res.clone().text() };
-  const { errors } = await checker("check", JSON.stringify({ id: await registeredDocument(), response }));
-  expect(errors, `${method} ${path} answered as the OpenAPI document says`).toEqual([]);
+/** Fails the test when an admin or portal API answer is not what the API's OpenAPI document says. */
+export async function expectDocumented(method: string, path: string, res: Response): Promise<void> {
+  const routed = documentedRoute(path);
+  if (!routed) return;
+  const response = { method, path: routed.route, status: res.status, headers: Object.fromEntries(res.headers), body: await res.clone().text() };
+  const { errors } = await checker("check", JSON.stringify({ id: await registeredDocument(routed.document), response }));
+  expect(errors, `${method} ${routed.route} answered as the OpenAPI document says`).toEqual([]);
 }
 
 export function admin(path: string, init: RequestInit & { json?: unknown; token?: string } = {}): Promise<Response> {

@@ -35,8 +35,12 @@ export default defineConfig(async () => {
           // Every var is set here, so nothing a developer keeps in .dev.vars reaches the tests.
           bindings: {
             TEST_MIGRATIONS: migrations,
+            // the stand-in identity provider's control server (test/support/idp.ts): test-only, like TEST_MIGRATIONS
+            TEST_IDP_URL: `http://127.0.0.1:${inject("idpPort")}`,
             UPSTREAM_URL: `http://127.0.0.1:${inject("originPort")}`,
             ADMIN_PATH: "/admin",
+            PORTAL_PATH: "/portal",
+            PORTAL_TITLE: "API keys",
             MAX_KEYS_PER_OWNER: "100",
             ADMIN_TOKEN: TEST_ADMIN_TOKEN,
             ASSERTION_PRIVATE_KEY: assertionJwk("test-key"),
