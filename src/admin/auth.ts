@@ -1,4 +1,4 @@
-import type { MiddlewareHandler } from "hono";
+import type { Context, MiddlewareHandler } from "hono";
 import type { AppEnv } from "../context";
 import { BARE_CHALLENGE, ProblemError } from "../errors";
 import { hashKey, parseKey } from "../keys/format";
@@ -7,6 +7,9 @@ import { keyUnusable } from "../keys/verify";
 import { readKeyNow } from "../store/cache";
 import { recordUnknownKey, refuseIfTooManyInvalid } from "../store/invalid-keys";
 import { clientIp } from "../middleware";
+import { usageBuffer } from "../analytics/buffer";
+import { clip } from "../analytics/writer";
+import { KEY_START_CHARS } from "../store/security-events";
 
 /** Who is calling the admin API: "root" (ADMIN_TOKEN) or the admin key's id. */
 export interface Actor {
@@ -37,15 +40,53 @@ export const adminAuth = (): MiddlewareHandler<AppEnv> => async (c, next) => {
       headers: { "WWW-Authenticate": BARE_CHALLENGE },
     });
   }
-  const actor = (await sameSecret(presented, config.adminToken))
-    ? { id: "root", canWrite: true }
-    : await keyActor(c.env, presented, clientIp(c.req.raw.headers));
+  const ip = clientIp(c.req.raw.headers);
+  let actor: Actor;
+  try {
+    actor = (await sameSecret(presented, config.adminToken)) ? { id: "root", canWrite: true } : await keyActor(c.env, presented, ip);
+  } catch (err) {
+    if (err instanceof ProblemError && SIGN_IN_FAILURES.has(err.code)) signInFailed(c, presented, err.code);
+    throw err;
+  }
   if (!READ_METHODS.has(c.req.method) && !actor.canWrite) {
     throw new ProblemError("FORBIDDEN", "This key holds admin:read; changes need admin:write.");
   }
   c.set("actor", actor);
   await next();
 };
+
+/** Refusals of a credential that was presented: a failed sign-in, for the security events. */
+const SIGN_IN_FAILURES = new Set(["UNAUTHORIZED", "TOO_MANY_INVALID_KEYS"]);
+
+/**
+ * Records a failed admin sign-in as a security event (DESIGN.md, "Security events"), batched
+ * with usage. `keyStart` only when the credential has a keygate key's form: a mistyped
+ * ADMIN_TOKEN keeps all of its characters to itself.
+ */
+function signInFailed(c: Context<AppEnv>, presented: string, code: string): void {
+  const req = c.req.raw;
+  try {
+    usageBuffer().recordSecurity(
+      {
+        at: Date.now(),
+        code,
+        ip: clientIp(req.headers),
+        country: String(req.cf?.country ?? "") || null,
+        userAgent: clip(req.headers.get("User-Agent") ?? "") || null,
+        method: req.method,
+        path: clip(c.req.path),
+        route: null,
+        keyStart: parseKey(presented) ? presented.slice(0, KEY_START_CHARS) : null,
+        keyId: null,
+        requestId: c.get("requestId"),
+      },
+      c.executionCtx,
+      c.get("services").config.usageFlushMs,
+    );
+  } catch (err) {
+    console.error(JSON.stringify({ level: "error", msg: "security event not recorded", error: String(err) }));
+  }
+}
 
 async function sameSecret(a: string, b: string): Promise<boolean> {
   const [ha, hb] = await Promise.all(

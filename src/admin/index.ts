@@ -11,6 +11,8 @@ import { registerUsageRoutes } from "./usage";
 import { registerRequestLogRoutes } from "./requests";
 import { registerMetricsRoutes } from "./metrics";
 import { registerWhoamiRoute } from "./whoami";
+import { registerWebhookRoutes } from "./webhooks";
+import { registerSecurityEventRoutes } from "./security-events";
 import { registerPages } from "./ui";
 import { HEADER_COMPONENTS } from "./openapi";
 import { AS_GIVEN } from "./schemas";
@@ -35,7 +37,7 @@ export function adminApp(adminPath: string) {
     info: {
       title: "keygate admin API",
       version: "1.0.0",
-      description: `Create, list, rotate and revoke API keys; read the audit log.\n\nRequest bodies: ${AS_GIVEN}`,
+      description: `Create, list, rotate and revoke API keys; read the audit log and security events; manage webhook endpoints.\n\nRequest bodies: ${AS_GIVEN}`,
     },
     servers: [{ url: adminPath }],
     security: [{ bearer: [] }],
@@ -67,6 +69,8 @@ export function adminApp(adminPath: string) {
   registerRequestLogRoutes(app);
   registerMetricsRoutes(app);
   registerWhoamiRoute(app);
+  registerWebhookRoutes(app);
+  registerSecurityEventRoutes(app);
   return app;
 }
 

@@ -235,6 +235,10 @@ export const UpdateKeyBody = z
           "retired keeps at most the expiry it has: a later one, or null, is 409 CONFLICT naming its successor.",
       }),
     enabled: z.boolean().optional(),
+    suspendedUntil: z
+      .null()
+      .optional()
+      .openapi({ description: "null lifts a suspension the abuse rule (ABUSE_POLICY) set; only the abuse rule sets one" }),
   })
   .strict()
   .openapi({ description: AS_GIVEN });
@@ -270,6 +274,9 @@ export const KeyRecordSchema = z
     enabled: z.boolean(),
     revokedAt: IsoTime.nullable(),
     rotatedFrom: z.string().nullable(),
+    suspendedUntil: IsoTime.nullable().openapi({
+      description: "until when the abuse rule (ABUSE_POLICY) suspended the key: every request is 429 KEY_SUSPENDED until then",
+    }),
     lastUsedAt: IsoTime.nullable(),
     usageCount: z.number().int(),
     version: z.number().int(),
@@ -314,7 +321,11 @@ export const AuditEntrySchema = z
   .object({
     id: z.string(),
     at: IsoTime,
-    actor: z.string().openapi({ description: '"root" for ADMIN_TOKEN, else the admin key\'s id' }),
+    actor: z.string().openapi({
+      description:
+        '"root" for ADMIN_TOKEN, else the admin key\'s id; "keygate" for what keygate did by itself (a suspension, a disabled ' +
+        'webhook endpoint), "github-secret-scanning" for a leak GitHub reported',
+    }),
     action: z.string().openapi({ example: "key.update" }),
     targetId: z.string(),
     requestId: z.string(),
