@@ -1,7 +1,7 @@
 /**
  * keygate's built worker in workerd through Miniflare, on a loopback port, with local D1
- * (migrations applied), KV, the SQLite-backed KeyState Durable Object and an Analytics
- * Engine dataset. Nothing is persisted: every start begins empty. `npm run client:generate`
+ * (migrations applied), KV, the SQLite-backed KeyState Durable Object, an Analytics Engine
+ * dataset and the EVENTS queue (its consumer is keygate itself). Nothing is persisted: every start begins empty. `npm run client:generate`
  * reads the OpenAPI document from it, the Node tests drive the CLI against it, and the
  * benchmark builds its own variant from the same parts.
  */
@@ -122,6 +122,9 @@ export async function startLocalGateway(options: {
         REGIONAL_STATE: { className: "RegionalAdmission", useSQLite: true },
       },
       analyticsEngineDatasets: { USAGE: { dataset: "keygate_usage" } },
+      // As wrangler.toml's queue: events and webhook deliveries, consumed by keygate itself.
+      queueProducers: { EVENTS: { queueName: "keygate-events" } },
+      queueConsumers: { "keygate-events": { maxBatchSize: 10, maxBatchTimeout: 1, maxRetries: 100 } },
       ...(options.direct
         ? { unsafeDirectSockets: [{ host: "127.0.0.1", port: options.port ?? 0 }] }
         : {
