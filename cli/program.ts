@@ -12,6 +12,8 @@ import { printable } from "./output/printable.ts";
 import { keysCommand } from "./keys.ts";
 import { usageCommand } from "./usage.ts";
 import { auditCommand } from "./audit.ts";
+import { webhooksCommand } from "./webhooks.ts";
+import { securityEventsCommand } from "./security-events.ts";
 
 const { version } = JSON.parse(readFileSync(new URL("../package.json", import.meta.url), "utf8")) as { version: string };
 
@@ -41,6 +43,8 @@ export function buildProgram(out: Output, env: NodeJS.ProcessEnv): Command {
     .addCommand(keysCommand(contextFor))
     .addCommand(usageCommand(contextFor))
     .addCommand(auditCommand(contextFor))
+    .addCommand(webhooksCommand(contextFor))
+    .addCommand(securityEventsCommand(contextFor))
     .addHelpText(
       "after",
       `

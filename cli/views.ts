@@ -32,6 +32,7 @@ export function keyFields(key: KeyRecord, now = Date.now()): [string, string][] 
     ["Allowed IPs", key.allowedIps.join(", ") || "any"],
     ["Metadata", JSON.stringify(key.metadata)],
     ["Expires", key.expiresAt ? whenExactly(key.expiresAt, now) : "never"],
+    ...(key.suspendedUntil && Date.parse(key.suspendedUntil) > now ? [["Suspended until", whenExactly(key.suspendedUntil, now)] as [string, string]] : []),
     ["Last used", key.lastUsedAt ? relativeTime(key.lastUsedAt, now) : "never"],
     ["Requests", count(key.usageCount)],
     ...(key.rotatedFrom ? [["Rotated from", key.rotatedFrom] as [string, string]] : []),

@@ -118,6 +118,8 @@ export function expectRefused(run: Run, title: string, status: number, code: str
 export interface TestGateway {
   url: string;
   token: string;
+  /** the test origin (test/support/origin.ts): echo, SQL API stand-in, webhook receivers */
+  origin: string;
   /** KEYGATE_URL and KEYGATE_ADMIN_TOKEN for this gateway */
   env: Record<string, string>;
   /** a request to the admin API, as the CLI's answers are compared with */
@@ -140,6 +142,7 @@ export async function startTestGateway(vars: Record<string, string> = {}): Promi
   return {
     url: gateway.url,
     token: gateway.adminToken,
+    origin: originUrl,
     env: { KEYGATE_URL: gateway.url, KEYGATE_ADMIN_TOKEN: gateway.adminToken },
     api: adminApi(gateway.url, gateway.adminToken),
     sqlAnswers: async (rows) => void (await post(`${originUrl}/ae-sql/fixture`, { rows })),
@@ -177,6 +180,9 @@ export function useTestGateway(vars: Record<string, string> = {}): TestGateway {
     },
     get token() {
       return current().token;
+    },
+    get origin() {
+      return current().origin;
     },
     get env() {
       return current().env;

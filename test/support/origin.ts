@@ -126,12 +126,14 @@ export interface ReceivedDelivery {
 
 /**
  * How a receiver answers: "ok" (204), "status:<code>", "fail-first:<n>" (500 to the first n
- * deliveries, then 204), "hang" (never), "slow:<ms>" (204 after that long).
+ * deliveries after it was configured, then 204), "hang" (never), "slow:<ms>" (204 after that long).
  */
 interface Receiver {
   secrets: string[];
   mode: string;
   received: ReceivedDelivery[];
+  /** deliveries since the receiver was last configured (what "fail-first" counts) */
+  sinceConfig: number;
 }
 
 const receivers = new Map<string, Receiver>();
@@ -146,7 +148,7 @@ async function webhookReceiver(req: http.IncomingMessage, res: http.ServerRespon
   let receiver = receivers.get(name);
   if (action === "config") {
     const config = JSON.parse(body) as { secrets: string[]; mode?: string };
-    receiver = { secrets: config.secrets, mode: config.mode ?? "ok", received: receiver?.received ?? [] };
+    receiver = { secrets: config.secrets, mode: config.mode ?? "ok", received: receiver?.received ?? [], sinceConfig: 0 };
     receivers.set(name, receiver);
     return reply(200, { ok: true });
   }
@@ -165,6 +167,7 @@ async function webhookReceiver(req: http.IncomingMessage, res: http.ServerRespon
   });
   const delivery: ReceivedDelivery = { id: headers["webhook-id"], timestamp: headers["webhook-timestamp"], signature: headers["webhook-signature"], body, verified, error, at: Date.now(), answered: 204 };
   receiver.received.push(delivery);
+  receiver.sinceConfig += 1;
   const { mode } = receiver;
   if (mode === "hang") {
     delivery.answered = "hung";
@@ -176,7 +179,7 @@ async function webhookReceiver(req: http.IncomingMessage, res: http.ServerRespon
     return reply(Number(status[1]), { status: Number(status[1]) });
   }
   const failFirst = /^fail-first:(\d+)$/.exec(mode);
-  if (failFirst && receiver.received.length <= Number(failFirst[1])) {
+  if (failFirst && receiver.sinceConfig <= Number(failFirst[1])) {
     delivery.answered = 500;
     return reply(500, { error: "failing on purpose" });
   }
