@@ -16,7 +16,11 @@ async function copy(field: HTMLInputElement): Promise<boolean> {
   }
 }
 
-export function RevealedKey(props: { secret: string; heading: string; children?: unknown }) {
+/**
+ * `label` and `warning` name what is shown: a key by default ("New key"), a webhook endpoint's
+ * signing secret on the webhooks pages.
+ */
+export function RevealedKey(props: { secret: string; heading: string; children?: unknown; label?: string; warning?: string }) {
   const field = useRef<HTMLInputElement>(null);
   const heading = useRef<HTMLHeadingElement>(null);
   const [copied, setCopied] = useState<boolean | null>(null);
@@ -27,10 +31,10 @@ export function RevealedKey(props: { secret: string; heading: string; children?:
         {props.heading}
       </h2>
       <p class="warning" id="reveal-warning">
-        Copy this key now and keep it somewhere safe. keygate stores only a hash of it, so it will not be shown again.
+        {props.warning ?? "Copy this key now and keep it somewhere safe. keygate stores only a hash of it, so it will not be shown again."}
       </p>
       <div class="field">
-        <label for="new-key">New key</label>
+        <label for="new-key">{props.label ?? "New key"}</label>
         <div class="copy-row">
           <input id="new-key" type="text" readonly value={props.secret} aria-describedby="reveal-warning" spellcheck={false} autocomplete="off" ref={field} />
           <button type="button" onClick={async () => field.current && setCopied(await copy(field.current))}>

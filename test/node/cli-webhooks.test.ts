@@ -145,3 +145,11 @@ describe("keygate security-events", () => {
     expectUsageError(await run("security-events", "--code", "OK"), /--code/, "keygate security-events");
   });
 });
+
+describe("keygate keys update --lift-suspension", () => {
+  it("sends suspendedUntil: null, which leaves a key that is not suspended as it was", async () => {
+    const key = (await gw.api<CreatedKey>("/keys", { method: "POST", json: { name: "calm", ownerId: uniqueOwner() } })).body;
+    const updated = jsonOf<{ suspendedUntil: string | null; version: number }>(await run("keys", "update", key.id, "--lift-suspension", "--json"));
+    expect(updated).toMatchObject({ suspendedUntil: null, version: 1 });
+  });
+});
