@@ -7,7 +7,7 @@ import { execFileSync } from "node:child_process";
  * a failure.
  */
 export function pythonWith(...modules: string[]): boolean {
-  let found = false;
+  let found: boolean;
   try {
     execFileSync("/usr/bin/python3", ["-c", `import ${modules.join(", ")}`], { stdio: "ignore" });
     found = true;
