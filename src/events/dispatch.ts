@@ -8,6 +8,8 @@ import type { QueueMessage, RaisedEvent } from "./types";
  * but a duplicate (the same `webhook-id`) can come of a failure.
  */
 
+let warnedNoQueue = false;
+
 /** Messages per `sendBatch`: the queue takes at most 100. */
 const SEND_BATCH = 100;
 
@@ -29,6 +31,11 @@ export async function sendToQueue(env: Partial<Pick<Env, "EVENTS">>, messages: {
  */
 export async function queueEvents(env: Pick<Env, "DB"> & Partial<Pick<Env, "EVENTS">>, events: RaisedEvent[]): Promise<void> {
   if (events.length === 0) return;
+  if (!queueOf(env)) {
+    if (!warnedNoQueue) console.warn(JSON.stringify({ level: "warn", msg: "no EVENTS queue is bound: events stay in the outbox" }));
+    warnedNoQueue = true;
+    return;
+  }
   try {
     await sendToQueue(env, events.map((event) => ({ body: { kind: "event", event } })));
   } catch (err) {
