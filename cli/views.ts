@@ -7,7 +7,7 @@ import { count, creditsText, keyStatus, rateLimitsText, relativeTime, whenExactl
 export { duration } from "../client/format.ts";
 
 export const paintStatus = (paint: Paint, status: KeyStatus, text: string = status) =>
-  status === "active" ? paint.green(text) : status === "disabled" ? paint.yellow(text) : paint.red(text);
+  status === "active" ? paint.green(text) : status === "disabled" || status === "suspended" ? paint.yellow(text) : paint.red(text);
 
 
 function statusText(key: KeyRecord, now: number): string {

@@ -78,6 +78,11 @@ export interface LocalGateway {
   /** e.g. http://127.0.0.1:40123 */
   url: string;
   adminToken: string;
+  /**
+   * Puts a message on the gateway's EVENTS queue, as a Durable Object of it would (the tests
+   * ask for a suspension as the admission objects do: docs/events.md).
+   */
+  enqueue(message: unknown): Promise<void>;
   dispose(): Promise<void>;
 }
 
@@ -140,7 +145,11 @@ export async function startLocalGateway(options: {
   const entry = (await mf.ready).href;
   const url = (options.direct ? (await mf.unsafeGetDirectURL("keygate")).href : entry).replace(/\/$/, "");
   await applyMigrations(await mf.getD1Database("DB"));
-  return { url, adminToken, dispose: () => mf.dispose() };
+  const enqueue = async (message: unknown) => {
+    const queue = await mf.getQueueProducer("EVENTS", "keygate");
+    await queue.send(message, { contentType: "json" });
+  };
+  return { url, adminToken, enqueue, dispose: () => mf.dispose() };
 }
 
 /** Removes what buildWorker wrote. */

@@ -203,6 +203,29 @@ describe("the Security page", () => {
   });
 });
 
+describe("a key the abuse rule suspended", () => {
+  it("shows as suspended with when it ends, and Lift suspension lifts it", async () => {
+    const { body: key } = await setting.api<{ id: string; key: string }>("/keys", { method: "POST", json: { name: "Flooder", ownerId: "acct_flood" } });
+    // as the admission objects ask for it (src/events/notice.ts, requestSuspension)
+    await setting.gateway.enqueue({ kind: "suspend", suspension: { keyId: key.id, until: Date.now() + 600_000, at: Date.now(), policy: { rateLimitedPerMinute: 10, suspendSeconds: 600 }, refusals: 11 } });
+    await expect.poll(async () => (await setting.api<{ suspendedUntil: string | null }>(`/keys/${key.id}`)).body.suspendedUntil, POLL).not.toBeNull();
+    expect((await setting.call(key.key)).status).toBe(429);
+    const page = await open();
+    await signIn(page, base(), setting.gateway.adminToken, `/admin/ui/keys/${key.id}`);
+    await page.getByRole("heading", { name: "Flooder", level: 1 }).waitFor();
+    await page.locator(".badge", { hasText: "suspended" }).waitFor();
+    const details = page.locator("dl.details");
+    expect(await details.innerText()).toMatch(/Suspended until\s+in (9|10) minutes/);
+    await expectAccessible(page, "suspended key");
+    await page.getByRole("button", { name: "Lift suspension" }).click();
+    await page.locator(".badge", { hasText: "active" }).waitFor();
+    expect(await details.innerText()).not.toContain("Suspended until");
+    expect(await page.getByRole("button", { name: "Lift suspension" }).count()).toBe(0);
+    expect((await setting.api<{ suspendedUntil: string | null }>(`/keys/${key.id}`)).body.suspendedUntil).toBeNull();
+    expect((await setting.call(key.key)).status).toBe(200);
+  });
+});
+
 describe("a read-only admin key", () => {
   it("sees endpoints, deliveries and security events, and no control that changes anything", async () => {
     const { body: endpoint } = await setting.api<{ id: string }>("/webhooks", { method: "POST", json: { url: hook(receiver()), events: ["*"] } });
