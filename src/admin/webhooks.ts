@@ -324,7 +324,8 @@ export function registerWebhookRoutes(app: OpenAPIHono<AppEnv>): void {
     async (c) => {
       const row = await endpointOf(c, c.req.valid("param").id);
       const event = raise("webhook.test", { webhook: { id: row.id, url: row.url }, message: "A test event from keygate." });
-      const attempted = await attempt(c.env, c.get("services").config, { endpointId: row.id, eventId: event.id, type: event.type, body: payload(event), attempt: 1 });
+      const delivery = { endpointId: row.id, eventId: event.id, type: event.type, body: payload(event), attempt: 1 };
+      const attempted = await attempt(c.env, c.get("services").config, delivery, { retryMustBeQueued: false });
       if (!attempted) throw notFound(row.id);
       return c.json({ eventId: event.id, type: "webhook.test" as const, attempt: toAttempt(attempted.row) }, 200);
     },

@@ -21,6 +21,7 @@ export const EXPIRED_LOOKBACK_MS = 7 * DAY_MS;
  * Keys due a notice of `kind` at `now` that have not had it for their current expiry: not
  * revoked, not retired by a rotation (the rotation's event told of their end), and within the
  * kind's window: 7 days down to 1 day left, the last day, or expired within the past 7 days.
+ * Each candidate's successor is looked for among its own lineage (an index), never the table.
  */
 export async function dueNotices(db: Db, kind: NoticeKind, now: number, limit: number): Promise<StoredKey[]> {
   const expires = keys.expiresAt;
@@ -35,7 +36,8 @@ export async function dueNotices(db: Db, kind: NoticeKind, now: number, limit: n
     .from(keys)
     .where(
       sql`${keys.revokedAt} IS NULL AND ${expires} IS NOT NULL AND ${window}
-        AND NOT EXISTS (SELECT 1 FROM ${keys} AS successor WHERE successor.rotated_from = ${keys.id})
+        AND NOT EXISTS (SELECT 1 FROM ${keys} AS successor
+                        WHERE successor.lineage_id = ${keys.lineageId} AND successor.rotated_from = ${keys.id})
         AND NOT EXISTS (SELECT 1 FROM ${expiryNotices} WHERE ${expiryNotices.keyId} = ${keys.id}
                         AND ${expiryNotices.kind} = ${kind} AND ${expiryNotices.expiresAt} = ${expires})`,
     )

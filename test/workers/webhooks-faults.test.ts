@@ -88,6 +88,29 @@ describe("an event raised while D1 fails", () => {
 });
 
 describe("an event raised while the queue fails", () => {
+  it("the lineage's home writes the change's events to the outbox with the change, and the relay delivers them", async () => {
+    const { name } = await endpointWithReceiver(["key.revoked"]);
+    const key = await createKey({ scopes: ["posts:read"] });
+    const { call } = gatewayWith({});
+    for (let i = 0; i < 2; i++) expect((await call("/posts", key.key)).status).toBe(200); // the home exists
+    const res = await revoke(gatewayWith({ EVENTS: throwing<Queue>("the queue") }), key.id);
+    expect(res.status).toBe(200);
+    expect(await outboxHolds("key.revoked", key.id)).toBe(true);
+    await relay();
+    const [delivery] = await deliveriesTo(name, aboutKey(key.id, "key.revoked"));
+    expect(delivery.verified).toEqual([true]);
+  });
+
+  it("a test whose retry cannot be queued still answers its attempt, with no retry to come", async () => {
+    const { webhook, name } = await endpointWithReceiver(["webhook.test"], "status:500");
+    const gateway = gatewayWith({ EVENTS: throwing<Queue>("the queue") });
+    const res = await gateway.call(`/admin/webhooks/${webhook.id}/test`, ADMIN_TOKEN, { method: "POST" });
+    expect(res.status, await res.clone().text()).toBe(200);
+    const result = (await res.json()) as { attempt: { status: string; statusCode: number; nextRetryAt: string | null } };
+    expect(result.attempt).toMatchObject({ status: "failed", statusCode: 500, nextRetryAt: null });
+    expect((await received(name)).length).toBe(1);
+  });
+
   it("stays in the outbox with its change, and the every-minute relay delivers it", async () => {
     const { name } = await endpointWithReceiver(["key.revoked"]);
     const key = await createKey();
