@@ -4,7 +4,13 @@ import { expectFits, expectRefused, expectUsageError, jsonOf, keygate, uniqueOwn
 import type { ReceivedDelivery } from "../support/origin.ts";
 
 /** `keygate webhooks ...` and `keygate security-events`, the real binary against keygate in workerd. */
-const gw = useTestGateway({ USAGE_FLUSH_MS: "50", WEBHOOK_RETRY_SECONDS: "[1,1,1]", WEBHOOK_TIMEOUT_MS: "1000" });
+const gw = useTestGateway({
+  USAGE_FLUSH_MS: "50",
+  WEBHOOK_RETRY_SECONDS: "[1,1,1]",
+  WEBHOOK_TIMEOUT_MS: "1000",
+  // test keys must expire within 30 days; live keys are left alone (the other tests make them)
+  KEY_POLICY: JSON.stringify({ test: { maxLifetimeDays: 30, requireExpiry: true } }),
+});
 
 const run = (...args: string[]) => keygate(args, { env: gw.env });
 let receivers = 0;
@@ -174,3 +180,17 @@ interface KeyRecordLike {
 }
 
 const until_ = until;
+
+describe("KEY_POLICY through the CLI", () => {
+  it("a test key gets 30 days when it asks for no expiry, and asking for more is refused naming the rule", async () => {
+    const created = jsonOf<CreatedKey>(await run("keys", "create", "--name", "ci", "--owner", uniqueOwner(), "--env", "test", "--json"));
+    expect(Date.parse(created.expiresAt!) - Date.parse(created.createdAt)).toBe(30 * 86_400_000);
+    expectRefused(
+      await run("keys", "create", "--name", "ci", "--owner", uniqueOwner(), "--env", "test", "--expires-in", String(31 * 86_400)),
+      "Validation failed",
+      400,
+      "VALIDATION_FAILED",
+      "KEY_POLICY.test.maxLifetimeDays",
+    );
+  });
+});
