@@ -139,6 +139,7 @@ function update(contextFor: ContextFor) {
     .option("--allow-ip <cidr>", "the addresses or ranges allowed from now on (repeat; replaces them all)", repeatable(text))
     .addOption(clear("allowed-ips", "allow any address", "allowIp"))
     .option("--meta <json>", "the metadata from now on, a JSON object (replaces it)", jsonObject)
+    .option("--lift-suspension", "end a suspension the abuse rule (ABUSE_POLICY) set")
     .addHelpText(
       "after",
       examples(
@@ -157,6 +158,7 @@ function update(contextFor: ContextFor) {
         credits: pick(creditsChange(command, options), options.clearCredits, null),
         allowedIps: pick(options.allowIp, options.clearAllowedIps, []),
         metadata: options.meta,
+        suspendedUntil: options.liftSuspension ? null : undefined,
       };
       if (Object.values(body).every((value) => value === undefined)) {
         command.error("error: nothing to change: give at least one option, e.g. --name or --disable.", { exitCode: 2 });

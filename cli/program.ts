@@ -13,6 +13,8 @@ import { keysCommand } from "./keys.ts";
 import { usageCommand } from "./usage.ts";
 import { auditCommand } from "./audit.ts";
 import { portalCommand } from "./portal.ts";
+import { webhooksCommand } from "./webhooks.ts";
+import { securityEventsCommand } from "./security-events.ts";
 
 const { version } = JSON.parse(readFileSync(new URL("../package.json", import.meta.url), "utf8")) as { version: string };
 
@@ -43,6 +45,8 @@ export function buildProgram(out: Output, env: NodeJS.ProcessEnv): Command {
     .addCommand(usageCommand(contextFor))
     .addCommand(auditCommand(contextFor))
     .addCommand(portalCommand(contextFor))
+    .addCommand(webhooksCommand(contextFor))
+    .addCommand(securityEventsCommand(contextFor))
     .addHelpText(
       "after",
       `

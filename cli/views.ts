@@ -7,7 +7,7 @@ import { count, creditsText, keyStatus, rateLimitsText, relativeTime, whenExactl
 export { duration } from "../client/format.ts";
 
 export const paintStatus = (paint: Paint, status: KeyStatus, text: string = status) =>
-  status === "active" ? paint.green(text) : status === "disabled" ? paint.yellow(text) : paint.red(text);
+  status === "active" ? paint.green(text) : status === "disabled" || status === "suspended" ? paint.yellow(text) : paint.red(text);
 
 
 function statusText(key: KeyRecord, now: number): string {
@@ -32,6 +32,7 @@ export function keyFields(key: KeyRecord, now = Date.now()): [string, string][] 
     ["Allowed IPs", key.allowedIps.join(", ") || "any"],
     ["Metadata", JSON.stringify(key.metadata)],
     ["Expires", key.expiresAt ? whenExactly(key.expiresAt, now) : "never"],
+    ...(key.suspendedUntil && Date.parse(key.suspendedUntil) > now ? [["Suspended until", whenExactly(key.suspendedUntil, now)] as [string, string]] : []),
     ["Last used", key.lastUsedAt ? relativeTime(key.lastUsedAt, now) : "never"],
     ["Requests", count(key.usageCount)],
     ...(key.rotatedFrom ? [["Rotated from", key.rotatedFrom] as [string, string]] : []),

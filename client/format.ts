@@ -30,12 +30,14 @@ export const whenExactly = (iso: string, now = Date.now()) => `${relativeTime(is
 /** "2026-11-20 10:00": a UTC time to the minute, for series and ranges. */
 export const utcMinute = (iso: string) => iso.slice(0, 16).replace("T", " ");
 
-export type KeyStatus = "active" | "disabled" | "expired" | "revoked";
+export type KeyStatus = "active" | "disabled" | "suspended" | "expired" | "revoked";
 
-export function keyStatus(key: Pick<KeyRecord, "revokedAt" | "expiresAt" | "enabled">, now = Date.now()): KeyStatus {
+/** How a key stands now; "suspended": the abuse rule refuses it (KEY_SUSPENDED) until `suspendedUntil`. */
+export function keyStatus(key: Pick<KeyRecord, "revokedAt" | "expiresAt" | "enabled"> & { suspendedUntil?: string | null }, now = Date.now()): KeyStatus {
   if (key.revokedAt) return "revoked";
   if (key.expiresAt && Date.parse(key.expiresAt) <= now) return "expired";
-  return key.enabled ? "active" : "disabled";
+  if (!key.enabled) return "disabled";
+  return key.suspendedUntil && Date.parse(key.suspendedUntil) > now ? "suspended" : "active";
 }
 
 const number = new Intl.NumberFormat("en-US");

@@ -22,6 +22,13 @@ export type Whoami = Schemas["Whoami"];
 export type RequestLog = Schemas["RequestLog"];
 export type PortalLink = Schemas["PortalLink"];
 export type Role = Whoami["role"];
+export type Webhook = Schemas["Webhook"];
+export type CreatedWebhook = Schemas["CreatedWebhook"];
+export type RotatedWebhook = Schemas["RotatedWebhook"];
+export type WebhookList = Schemas["WebhookList"];
+export type DeliveryAttempt = Schemas["WebhookDeliveryAttempt"];
+export type WebhookTestResult = Schemas["WebhookTestResult"];
+export type SecurityEvent = Schemas["SecurityEvent"];
 
 type JsonBody<Op> = Op extends { requestBody?: { content: { "application/json": infer Body } } } ? Body : never;
 type Query<Op> = Op extends { parameters: { query?: infer Q } } ? NonNullable<Q> : never;
@@ -35,6 +42,11 @@ export type KeyUsageQuery = Query<operations["getKeyUsage"]>;
 export type UsageQuery = Query<operations["getUsage"]>;
 export type KeyRequestsQuery = Query<operations["listKeyRequests"]>;
 export type PortalLinkInput = JsonBody<operations["createPortalSession"]>;
+export type CreateWebhookInput = JsonBody<operations["createWebhook"]>;
+export type UpdateWebhookInput = JsonBody<operations["updateWebhook"]>;
+export type ListWebhooksQuery = Query<operations["listWebhooks"]>;
+export type DeliveriesQuery = Query<operations["listWebhookDeliveries"]>;
+export type SecurityEventsQuery = Query<operations["listSecurityEvents"]>;
 
 /** keygate answered, and refused: the problem's fields, or what could be read of a non-problem answer. */
 export class KeygateError extends Error {
@@ -176,13 +188,27 @@ export function createKeygateClient(options: KeygateClientOptions) {
       create: (body: CreateKeyInput) => call(api.POST("/keys", { body })),
       list: (query: ListKeysQuery = {}) => call(api.GET("/keys", { params: { query } })),
       get: (id: string) => call(api.GET("/keys/{id}", { params: key(id) })),
-      update: (id: string, body: UpdateKeyInput) => call(api.PATCH("/keys/{id}", { params: key(id), body })),
+      // openapi-fetch's Writable<> drops a property whose only type is null (`suspendedUntil: null`,
+      // which lifts a suspension), so the body is handed over as the document types it.
+      update: (id: string, body: UpdateKeyInput) => call(api.PATCH("/keys/{id}", { params: key(id), body: body as Omit<UpdateKeyInput, "suspendedUntil"> })),
       revoke: (id: string) => call(api.DELETE("/keys/{id}", { params: key(id) })),
       rotate: (id: string, body: RotateKeyInput = {}) => call(api.POST("/keys/{id}/rotate", { params: key(id), body })),
       verify: (body: VerifyKeyInput) => call(api.POST("/keys/verify", { body })),
       usage: (id: string, query: KeyUsageQuery = {}) => call(api.GET("/keys/{id}/usage", { params: { ...key(id), query } })),
       requests: (id: string, query: KeyRequestsQuery = {}) => call(api.GET("/keys/{id}/requests", { params: { ...key(id), query } })),
     },
+    webhooks: {
+      create: (body: CreateWebhookInput) => call(api.POST("/webhooks", { body })),
+      list: (query: ListWebhooksQuery = {}) => call(api.GET("/webhooks", { params: { query } })),
+      get: (id: string) => call(api.GET("/webhooks/{id}", { params: key(id) })),
+      update: (id: string, body: UpdateWebhookInput) => call(api.PATCH("/webhooks/{id}", { params: key(id), body })),
+      delete: (id: string) => call(api.DELETE("/webhooks/{id}", { params: key(id) })),
+      rotateSecret: (id: string) => call(api.POST("/webhooks/{id}/rotate-secret", { params: key(id) })),
+      /** sends a webhook.test event now; answers the first attempt */
+      test: (id: string) => call(api.POST("/webhooks/{id}/test", { params: key(id) })),
+      deliveries: (id: string, query: DeliveriesQuery = {}) => call(api.GET("/webhooks/{id}/deliveries", { params: { ...key(id), query } })),
+    },
+    securityEvents: (query: SecurityEventsQuery = {}) => call(api.GET("/security-events", { params: { query } })),
     usage: (query: UsageQuery = {}) => call(api.GET("/usage", { params: { query } })),
     audit: (query: ListAuditQuery = {}) => call(api.GET("/audit", { params: { query } })),
     /** who the token belongs to, its role, and whether it may change anything (viewers may not) */

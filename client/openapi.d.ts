@@ -231,6 +231,132 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/webhooks": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Webhook endpoints, newest first */
+        get: operations["listWebhooks"];
+        put?: never;
+        /**
+         * Add a webhook endpoint
+         * @description Answers the endpoint's signing secret this once.
+         */
+        post: operations["createWebhook"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/webhooks/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Get a webhook endpoint */
+        get: operations["getWebhook"];
+        put?: never;
+        post?: never;
+        /**
+         * Delete a webhook endpoint
+         * @description No delivery is attempted to it afterwards, retries included. Its attempts stay listed until they age out (30 days).
+         */
+        delete: operations["deleteWebhook"];
+        options?: never;
+        head?: never;
+        /**
+         * Change a webhook endpoint
+         * @description Changes `url`, `events`, `description` or `enabled`. Enabling an endpoint keygate disabled clears why.
+         */
+        patch: operations["updateWebhook"];
+        trace?: never;
+    };
+    "/webhooks/{id}/rotate-secret": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Give a webhook endpoint a new secret
+         * @description Answers the new secret this once. For 24 hours deliveries carry signatures under both the new and the previous secret, so receivers can switch without missing one.
+         */
+        post: operations["rotateWebhookSecret"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/webhooks/{id}/test": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Send a webhook.test event now
+         * @description Delivers a `webhook.test` event to this endpoint (enabled or not) and answers the first attempt; a failed attempt is retried on the usual schedule.
+         */
+        post: operations["testWebhook"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/webhooks/{id}/deliveries": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * A webhook endpoint's delivery attempts, newest first
+         * @description Every attempt: event id and type, time, status code, duration, error, next retry. Kept 30 days.
+         */
+        get: operations["listWebhookDeliveries"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/security-events": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Security events, newest first
+         * @description Refusals before a key is known, uses of revoked, expired and suspended keys, IP_NOT_ALLOWED, suspensions, leak reports and failed admin sign-ins. Kept 30 days; at most a minute behind. `from` and `to` default to the last 30 days.
+         */
+        get: operations["listSecurityEvents"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
 }
 export type webhooks = Record<string, never>;
 export interface components {
@@ -293,6 +419,11 @@ export interface components {
             /** Format: date-time */
             revokedAt: string | null;
             rotatedFrom: string | null;
+            /**
+             * Format: date-time
+             * @description until when the abuse rule (ABUSE_POLICY) suspended the key: every request is 429 KEY_SUSPENDED until then
+             */
+            suspendedUntil: string | null;
             /** Format: date-time */
             lastUsedAt: string | null;
             usageCount: number;
@@ -321,7 +452,7 @@ export interface components {
         VerifyResult: {
             valid: boolean;
             /** @enum {string} */
-            code: "VALID" | "MISSING_KEY" | "MALFORMED_KEY" | "KEY_NOT_FOUND" | "KEY_REVOKED" | "KEY_EXPIRED" | "KEY_DISABLED" | "INSUFFICIENT_SCOPE" | "RATE_LIMITED" | "QUOTA_EXHAUSTED";
+            code: "VALID" | "MISSING_KEY" | "MALFORMED_KEY" | "KEY_NOT_FOUND" | "KEY_REVOKED" | "KEY_EXPIRED" | "KEY_DISABLED" | "KEY_SUSPENDED" | "INSUFFICIENT_SCOPE" | "RATE_LIMITED" | "QUOTA_EXHAUSTED";
             keyId: string | null;
             ownerId: string | null;
             scopes: string[] | null;
@@ -357,7 +488,7 @@ export interface components {
             id: string;
             /** Format: date-time */
             at: string;
-            /** @description "root" for ADMIN_TOKEN, an admin key's id, "user:<email>" for an operator's identity, or "owner:<ownerId>" for a key holder in the portal */
+            /** @description "root" for ADMIN_TOKEN, an admin key's id, "user:<email>" for an operator's identity, "owner:<ownerId>" for a key holder in the portal, "keygate" for what keygate did by itself (a suspension, a disabled webhook endpoint), or "github-secret-scanning" for a leak GitHub reported */
             actor: string;
             /** @example key.update */
             action: string;
@@ -504,6 +635,119 @@ export interface components {
              */
             expiresAt: string;
         };
+        CreatedWebhook: components["schemas"]["Webhook"] & {
+            /**
+             * @description `whsec_` and the base64 of 32 random bytes: verify deliveries with it. Shown this once.
+             * @example whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw
+             */
+            secret: string;
+        };
+        Webhook: {
+            /** @example whk_01JD6T3W4Y8N2B5C7E9G1H3K5M */
+            id: string;
+            url: string;
+            description: string | null;
+            events: string[];
+            enabled: boolean;
+            /**
+             * @description why keygate disabled it: "gone" (it answered 410), "failing" (every delivery failed for 3 days); null otherwise
+             * @enum {string|null}
+             */
+            disabledReason: "gone" | "failing" | null;
+            /**
+             * Format: date-time
+             * @description when its current run of failed deliveries began; null after a success
+             */
+            failingSince: string | null;
+            /** Format: date-time */
+            createdAt: string;
+            /** Format: date-time */
+            updatedAt: string;
+        };
+        WebhookList: {
+            data: components["schemas"]["Webhook"][];
+            nextCursor: string | null;
+        };
+        DeletedWebhook: {
+            id: string;
+            /** @enum {boolean} */
+            deleted: true;
+        };
+        RotatedWebhook: components["schemas"]["Webhook"] & {
+            /**
+             * @description `whsec_` and the base64 of 32 random bytes: verify deliveries with it. Shown this once.
+             * @example whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw
+             */
+            secret: string;
+            /**
+             * Format: date-time
+             * @description until then, deliveries are signed with the previous secret too
+             */
+            previousSecretExpiresAt: string;
+        };
+        WebhookTestResult: {
+            eventId: string;
+            /** @enum {string} */
+            type: "webhook.test";
+            attempt: components["schemas"]["WebhookDeliveryAttempt"];
+        };
+        WebhookDeliveryAttempt: {
+            /** @example wha_01JD6T3W4Y8N2B5C7E9G1H3K5M */
+            id: string;
+            /**
+             * @description the `webhook-id` the receiver saw
+             * @example evt_01JD6T3W4Y8N2B5C7E9G1H3K5M
+             */
+            eventId: string;
+            /** @example key.revoked */
+            eventType: string;
+            attempt: number;
+            /** Format: date-time */
+            at: string;
+            /** @enum {string} */
+            status: "succeeded" | "failed";
+            /** @description the receiver's HTTP status; null when none came */
+            statusCode: number | null;
+            durationMs: number;
+            error: string | null;
+            /**
+             * Format: date-time
+             * @description when the next attempt is due; null when none is
+             */
+            nextRetryAt: string | null;
+        };
+        WebhookDeliveryList: {
+            data: components["schemas"]["WebhookDeliveryAttempt"][];
+            nextCursor: string | null;
+        };
+        SecurityEventList: {
+            data: components["schemas"]["SecurityEvent"][];
+            nextCursor: string | null;
+        };
+        SecurityEvent: {
+            /** Format: date-time */
+            at: string;
+            /**
+             * @description the refusal's code (MALFORMED_KEY, KEY_NOT_FOUND, TOO_MANY_INVALID_KEYS, KEY_REVOKED, KEY_EXPIRED, KEY_SUSPENDED, IP_NOT_ALLOWED); UNAUTHORIZED for a failed admin sign-in; KEY_SUSPENDED also for the suspension itself; KEY_LEAKED for a key GitHub's secret scanning reported
+             * @enum {string}
+             */
+            code: "MALFORMED_KEY" | "KEY_NOT_FOUND" | "TOO_MANY_INVALID_KEYS" | "KEY_REVOKED" | "KEY_EXPIRED" | "KEY_SUSPENDED" | "IP_NOT_ALLOWED" | "KEY_LEAKED" | "UNAUTHORIZED";
+            ip: string | null;
+            country: string | null;
+            /** @description first 256 bytes */
+            userAgent: string | null;
+            method: string | null;
+            /** @description without the query; first 256 bytes */
+            path: string | null;
+            route: string | null;
+            /** @description at most the first 12 characters of the key presented, never more */
+            keyStart: string | null;
+            /** @description the key, once one was known */
+            keyId: string | null;
+            requestId: string;
+            /** @description present on an entry that stands for several: past 100 a minute for one code and address, one entry per batch carries their count */
+            count?: number;
+        };
     };
     responses: never;
     parameters: never;
@@ -584,7 +828,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Problem: RATE_LIMITED, QUOTA_EXHAUSTED, TOO_MANY_INVALID_KEYS */
+            /** @description Problem: KEY_SUSPENDED, RATE_LIMITED, QUOTA_EXHAUSTED, TOO_MANY_INVALID_KEYS */
             429: {
                 headers: {
                     "X-Request-Id": components["headers"]["X-Request-Id"];
@@ -748,7 +992,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Problem: CONFLICT, KEY_LIMIT_REACHED */
+            /** @description Problem: CONFLICT, KEY_LIMIT_REACHED, PLAN_IN_USE */
             409: {
                 headers: {
                     "X-Request-Id": components["headers"]["X-Request-Id"];
@@ -781,7 +1025,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Problem: RATE_LIMITED, QUOTA_EXHAUSTED, TOO_MANY_INVALID_KEYS */
+            /** @description Problem: KEY_SUSPENDED, RATE_LIMITED, QUOTA_EXHAUSTED, TOO_MANY_INVALID_KEYS */
             429: {
                 headers: {
                     "X-Request-Id": components["headers"]["X-Request-Id"];
@@ -890,7 +1134,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Problem: RATE_LIMITED, QUOTA_EXHAUSTED, TOO_MANY_INVALID_KEYS */
+            /** @description Problem: KEY_SUSPENDED, RATE_LIMITED, QUOTA_EXHAUSTED, TOO_MANY_INVALID_KEYS */
             429: {
                 headers: {
                     "X-Request-Id": components["headers"]["X-Request-Id"];
@@ -983,7 +1227,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Problem: RATE_LIMITED, QUOTA_EXHAUSTED, TOO_MANY_INVALID_KEYS */
+            /** @description Problem: KEY_SUSPENDED, RATE_LIMITED, QUOTA_EXHAUSTED, TOO_MANY_INVALID_KEYS */
             429: {
                 headers: {
                     "X-Request-Id": components["headers"]["X-Request-Id"];
@@ -1076,7 +1320,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Problem: CONFLICT, KEY_LIMIT_REACHED */
+            /** @description Problem: CONFLICT, KEY_LIMIT_REACHED, PLAN_IN_USE */
             409: {
                 headers: {
                     "X-Request-Id": components["headers"]["X-Request-Id"];
@@ -1087,7 +1331,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Problem: RATE_LIMITED, QUOTA_EXHAUSTED, TOO_MANY_INVALID_KEYS */
+            /** @description Problem: KEY_SUSPENDED, RATE_LIMITED, QUOTA_EXHAUSTED, TOO_MANY_INVALID_KEYS */
             429: {
                 headers: {
                     "X-Request-Id": components["headers"]["X-Request-Id"];
@@ -1183,6 +1427,8 @@ export interface operations {
                      */
                     expiresAt?: string | null;
                     enabled?: boolean;
+                    /** @description null lifts a suspension the abuse rule (ABUSE_POLICY) set; only the abuse rule sets one */
+                    suspendedUntil?: null;
                 };
             };
         };
@@ -1243,7 +1489,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Problem: CONFLICT, KEY_LIMIT_REACHED */
+            /** @description Problem: CONFLICT, KEY_LIMIT_REACHED, PLAN_IN_USE */
             409: {
                 headers: {
                     "X-Request-Id": components["headers"]["X-Request-Id"];
@@ -1276,7 +1522,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Problem: RATE_LIMITED, QUOTA_EXHAUSTED, TOO_MANY_INVALID_KEYS */
+            /** @description Problem: KEY_SUSPENDED, RATE_LIMITED, QUOTA_EXHAUSTED, TOO_MANY_INVALID_KEYS */
             429: {
                 headers: {
                     "X-Request-Id": components["headers"]["X-Request-Id"];
@@ -1376,7 +1622,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Problem: CONFLICT, KEY_LIMIT_REACHED */
+            /** @description Problem: CONFLICT, KEY_LIMIT_REACHED, PLAN_IN_USE */
             409: {
                 headers: {
                     "X-Request-Id": components["headers"]["X-Request-Id"];
@@ -1409,7 +1655,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Problem: RATE_LIMITED, QUOTA_EXHAUSTED, TOO_MANY_INVALID_KEYS */
+            /** @description Problem: KEY_SUSPENDED, RATE_LIMITED, QUOTA_EXHAUSTED, TOO_MANY_INVALID_KEYS */
             429: {
                 headers: {
                     "X-Request-Id": components["headers"]["X-Request-Id"];
@@ -1496,7 +1742,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Problem: RATE_LIMITED, QUOTA_EXHAUSTED, TOO_MANY_INVALID_KEYS */
+            /** @description Problem: KEY_SUSPENDED, RATE_LIMITED, QUOTA_EXHAUSTED, TOO_MANY_INVALID_KEYS */
             429: {
                 headers: {
                     "X-Request-Id": components["headers"]["X-Request-Id"];
@@ -1595,7 +1841,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Problem: RATE_LIMITED, QUOTA_EXHAUSTED, TOO_MANY_INVALID_KEYS */
+            /** @description Problem: KEY_SUSPENDED, RATE_LIMITED, QUOTA_EXHAUSTED, TOO_MANY_INVALID_KEYS */
             429: {
                 headers: {
                     "X-Request-Id": components["headers"]["X-Request-Id"];
@@ -1682,7 +1928,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Problem: RATE_LIMITED, QUOTA_EXHAUSTED, TOO_MANY_INVALID_KEYS */
+            /** @description Problem: KEY_SUSPENDED, RATE_LIMITED, QUOTA_EXHAUSTED, TOO_MANY_INVALID_KEYS */
             429: {
                 headers: {
                     "X-Request-Id": components["headers"]["X-Request-Id"];
@@ -1712,7 +1958,7 @@ export interface operations {
         parameters: {
             query?: {
                 /** @description "OK" or an error code */
-                outcome?: "OK" | "MISSING_KEY" | "MALFORMED_KEY" | "KEY_NOT_FOUND" | "KEY_REVOKED" | "KEY_EXPIRED" | "KEY_DISABLED" | "NO_ROUTE" | "IP_NOT_ALLOWED" | "INSUFFICIENT_SCOPE" | "RATE_LIMITED" | "QUOTA_EXHAUSTED" | "UPSTREAM_UNAVAILABLE" | "UPSTREAM_TIMEOUT" | "GATEWAY_UNAVAILABLE" | "TOO_MANY_INVALID_KEYS" | "VALIDATION_FAILED" | "UNAUTHORIZED" | "FORBIDDEN" | "SCOPE_NOT_ALLOWED" | "NOT_FOUND" | "METHOD_NOT_ALLOWED" | "CONFLICT" | "KEY_LIMIT_REACHED" | "PAYLOAD_TOO_LARGE" | "UNSUPPORTED_MEDIA_TYPE" | "USAGE_UNAVAILABLE" | "CONFIG_INVALID" | "INTERNAL";
+                outcome?: "OK" | "MISSING_KEY" | "MALFORMED_KEY" | "KEY_NOT_FOUND" | "KEY_REVOKED" | "KEY_EXPIRED" | "KEY_DISABLED" | "KEY_SUSPENDED" | "NO_ROUTE" | "IP_NOT_ALLOWED" | "INSUFFICIENT_SCOPE" | "RATE_LIMITED" | "QUOTA_EXHAUSTED" | "UPSTREAM_UNAVAILABLE" | "UPSTREAM_TIMEOUT" | "GATEWAY_UNAVAILABLE" | "TOO_MANY_INVALID_KEYS" | "VALIDATION_FAILED" | "UNAUTHORIZED" | "FORBIDDEN" | "SCOPE_NOT_ALLOWED" | "NOT_FOUND" | "METHOD_NOT_ALLOWED" | "CONFLICT" | "KEY_LIMIT_REACHED" | "PLAN_IN_USE" | "PAYLOAD_TOO_LARGE" | "UNSUPPORTED_MEDIA_TYPE" | "USAGE_UNAVAILABLE" | "CONFIG_INVALID" | "INTERNAL";
                 limit?: number;
                 cursor?: string;
             };
@@ -1780,7 +2026,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Problem: RATE_LIMITED, QUOTA_EXHAUSTED, TOO_MANY_INVALID_KEYS */
+            /** @description Problem: KEY_SUSPENDED, RATE_LIMITED, QUOTA_EXHAUSTED, TOO_MANY_INVALID_KEYS */
             429: {
                 headers: {
                     "X-Request-Id": components["headers"]["X-Request-Id"];
@@ -1860,7 +2106,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Problem: RATE_LIMITED, QUOTA_EXHAUSTED, TOO_MANY_INVALID_KEYS */
+            /** @description Problem: KEY_SUSPENDED, RATE_LIMITED, QUOTA_EXHAUSTED, TOO_MANY_INVALID_KEYS */
             429: {
                 headers: {
                     "X-Request-Id": components["headers"]["X-Request-Id"];
@@ -1940,7 +2186,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Problem: RATE_LIMITED, QUOTA_EXHAUSTED, TOO_MANY_INVALID_KEYS */
+            /** @description Problem: KEY_SUSPENDED, RATE_LIMITED, QUOTA_EXHAUSTED, TOO_MANY_INVALID_KEYS */
             429: {
                 headers: {
                     "X-Request-Id": components["headers"]["X-Request-Id"];
@@ -2038,7 +2284,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Problem: CONFLICT, KEY_LIMIT_REACHED */
+            /** @description Problem: CONFLICT, KEY_LIMIT_REACHED, PLAN_IN_USE */
             409: {
                 headers: {
                     "X-Request-Id": components["headers"]["X-Request-Id"];
@@ -2071,7 +2317,927 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Problem: RATE_LIMITED, QUOTA_EXHAUSTED, TOO_MANY_INVALID_KEYS */
+            /** @description Problem: KEY_SUSPENDED, RATE_LIMITED, QUOTA_EXHAUSTED, TOO_MANY_INVALID_KEYS */
+            429: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "Cache-Control": components["headers"]["Cache-Control"];
+                    "Retry-After": components["headers"]["Retry-After"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Problem: GATEWAY_UNAVAILABLE, USAGE_UNAVAILABLE */
+            503: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "Cache-Control": components["headers"]["Cache-Control"];
+                    "Retry-After": components["headers"]["Retry-After"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    listWebhooks: {
+        parameters: {
+            query?: {
+                limit?: number;
+                cursor?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description A page of endpoints */
+            200: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "Cache-Control": components["headers"]["Cache-Control"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["WebhookList"];
+                };
+            };
+            /** @description Problem: VALIDATION_FAILED */
+            400: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "Cache-Control": components["headers"]["Cache-Control"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Problem: MISSING_KEY, MALFORMED_KEY, KEY_NOT_FOUND, KEY_REVOKED, KEY_EXPIRED, UNAUTHORIZED */
+            401: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "Cache-Control": components["headers"]["Cache-Control"];
+                    "WWW-Authenticate": components["headers"]["WWW-Authenticate"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Problem: KEY_DISABLED, IP_NOT_ALLOWED, INSUFFICIENT_SCOPE, FORBIDDEN, SCOPE_NOT_ALLOWED */
+            403: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "Cache-Control": components["headers"]["Cache-Control"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Problem: KEY_SUSPENDED, RATE_LIMITED, QUOTA_EXHAUSTED, TOO_MANY_INVALID_KEYS */
+            429: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "Cache-Control": components["headers"]["Cache-Control"];
+                    "Retry-After": components["headers"]["Retry-After"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Problem: GATEWAY_UNAVAILABLE, USAGE_UNAVAILABLE */
+            503: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "Cache-Control": components["headers"]["Cache-Control"];
+                    "Retry-After": components["headers"]["Retry-After"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    createWebhook: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": {
+                    /**
+                     * Format: uri
+                     * @description `https:`; `http:` only for a loopback address (127.0.0.0/8, ::1, localhost). No credentials, no fragment.
+                     * @example https://example.com/webhooks/keygate
+                     */
+                    url: string;
+                    /**
+                     * @description Event types to receive, or `["*"]` for every type.
+                     * @example [
+                     *       "key.revoked",
+                     *       "key.leaked"
+                     *     ]
+                     */
+                    events: ("key.created" | "key.updated" | "key.rotated" | "key.revoked" | "key.expiring" | "key.expired" | "key.rate_limited" | "key.credits_low" | "key.suspended" | "key.leaked" | "owner.updated" | "plan.updated" | "webhook.test" | "*")[];
+                    description?: string | null;
+                };
+            };
+        };
+        responses: {
+            /** @description The new endpoint, with its secret */
+            201: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "Cache-Control": components["headers"]["Cache-Control"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["CreatedWebhook"];
+                };
+            };
+            /** @description Problem: VALIDATION_FAILED */
+            400: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "Cache-Control": components["headers"]["Cache-Control"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Problem: MISSING_KEY, MALFORMED_KEY, KEY_NOT_FOUND, KEY_REVOKED, KEY_EXPIRED, UNAUTHORIZED */
+            401: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "Cache-Control": components["headers"]["Cache-Control"];
+                    "WWW-Authenticate": components["headers"]["WWW-Authenticate"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Problem: KEY_DISABLED, IP_NOT_ALLOWED, INSUFFICIENT_SCOPE, FORBIDDEN, SCOPE_NOT_ALLOWED */
+            403: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "Cache-Control": components["headers"]["Cache-Control"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Problem: PAYLOAD_TOO_LARGE */
+            413: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "Cache-Control": components["headers"]["Cache-Control"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Problem: UNSUPPORTED_MEDIA_TYPE */
+            415: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "Cache-Control": components["headers"]["Cache-Control"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Problem: KEY_SUSPENDED, RATE_LIMITED, QUOTA_EXHAUSTED, TOO_MANY_INVALID_KEYS */
+            429: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "Cache-Control": components["headers"]["Cache-Control"];
+                    "Retry-After": components["headers"]["Retry-After"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Problem: GATEWAY_UNAVAILABLE, USAGE_UNAVAILABLE */
+            503: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "Cache-Control": components["headers"]["Cache-Control"];
+                    "Retry-After": components["headers"]["Retry-After"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    getWebhook: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The endpoint */
+            200: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "Cache-Control": components["headers"]["Cache-Control"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Webhook"];
+                };
+            };
+            /** @description Problem: VALIDATION_FAILED */
+            400: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "Cache-Control": components["headers"]["Cache-Control"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Problem: MISSING_KEY, MALFORMED_KEY, KEY_NOT_FOUND, KEY_REVOKED, KEY_EXPIRED, UNAUTHORIZED */
+            401: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "Cache-Control": components["headers"]["Cache-Control"];
+                    "WWW-Authenticate": components["headers"]["WWW-Authenticate"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Problem: KEY_DISABLED, IP_NOT_ALLOWED, INSUFFICIENT_SCOPE, FORBIDDEN, SCOPE_NOT_ALLOWED */
+            403: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "Cache-Control": components["headers"]["Cache-Control"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Problem: NO_ROUTE, NOT_FOUND */
+            404: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "Cache-Control": components["headers"]["Cache-Control"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Problem: KEY_SUSPENDED, RATE_LIMITED, QUOTA_EXHAUSTED, TOO_MANY_INVALID_KEYS */
+            429: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "Cache-Control": components["headers"]["Cache-Control"];
+                    "Retry-After": components["headers"]["Retry-After"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Problem: GATEWAY_UNAVAILABLE, USAGE_UNAVAILABLE */
+            503: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "Cache-Control": components["headers"]["Cache-Control"];
+                    "Retry-After": components["headers"]["Retry-After"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    deleteWebhook: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The endpoint is gone */
+            200: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "Cache-Control": components["headers"]["Cache-Control"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["DeletedWebhook"];
+                };
+            };
+            /** @description Problem: VALIDATION_FAILED */
+            400: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "Cache-Control": components["headers"]["Cache-Control"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Problem: MISSING_KEY, MALFORMED_KEY, KEY_NOT_FOUND, KEY_REVOKED, KEY_EXPIRED, UNAUTHORIZED */
+            401: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "Cache-Control": components["headers"]["Cache-Control"];
+                    "WWW-Authenticate": components["headers"]["WWW-Authenticate"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Problem: KEY_DISABLED, IP_NOT_ALLOWED, INSUFFICIENT_SCOPE, FORBIDDEN, SCOPE_NOT_ALLOWED */
+            403: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "Cache-Control": components["headers"]["Cache-Control"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Problem: NO_ROUTE, NOT_FOUND */
+            404: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "Cache-Control": components["headers"]["Cache-Control"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Problem: KEY_SUSPENDED, RATE_LIMITED, QUOTA_EXHAUSTED, TOO_MANY_INVALID_KEYS */
+            429: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "Cache-Control": components["headers"]["Cache-Control"];
+                    "Retry-After": components["headers"]["Retry-After"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Problem: GATEWAY_UNAVAILABLE, USAGE_UNAVAILABLE */
+            503: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "Cache-Control": components["headers"]["Cache-Control"];
+                    "Retry-After": components["headers"]["Retry-After"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    updateWebhook: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": {
+                    /**
+                     * Format: uri
+                     * @description `https:`; `http:` only for a loopback address (127.0.0.0/8, ::1, localhost). No credentials, no fragment.
+                     * @example https://example.com/webhooks/keygate
+                     */
+                    url?: string;
+                    /**
+                     * @description Event types to receive, or `["*"]` for every type.
+                     * @example [
+                     *       "key.revoked",
+                     *       "key.leaked"
+                     *     ]
+                     */
+                    events?: ("key.created" | "key.updated" | "key.rotated" | "key.revoked" | "key.expiring" | "key.expired" | "key.rate_limited" | "key.credits_low" | "key.suspended" | "key.leaked" | "owner.updated" | "plan.updated" | "webhook.test" | "*")[];
+                    description?: string | null;
+                    /** @description true takes deliveries again after keygate or an operator disabled the endpoint */
+                    enabled?: boolean;
+                };
+            };
+        };
+        responses: {
+            /** @description The changed endpoint */
+            200: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "Cache-Control": components["headers"]["Cache-Control"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Webhook"];
+                };
+            };
+            /** @description Problem: VALIDATION_FAILED */
+            400: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "Cache-Control": components["headers"]["Cache-Control"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Problem: MISSING_KEY, MALFORMED_KEY, KEY_NOT_FOUND, KEY_REVOKED, KEY_EXPIRED, UNAUTHORIZED */
+            401: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "Cache-Control": components["headers"]["Cache-Control"];
+                    "WWW-Authenticate": components["headers"]["WWW-Authenticate"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Problem: KEY_DISABLED, IP_NOT_ALLOWED, INSUFFICIENT_SCOPE, FORBIDDEN, SCOPE_NOT_ALLOWED */
+            403: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "Cache-Control": components["headers"]["Cache-Control"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Problem: NO_ROUTE, NOT_FOUND */
+            404: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "Cache-Control": components["headers"]["Cache-Control"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Problem: CONFLICT, KEY_LIMIT_REACHED, PLAN_IN_USE */
+            409: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "Cache-Control": components["headers"]["Cache-Control"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Problem: PAYLOAD_TOO_LARGE */
+            413: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "Cache-Control": components["headers"]["Cache-Control"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Problem: UNSUPPORTED_MEDIA_TYPE */
+            415: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "Cache-Control": components["headers"]["Cache-Control"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Problem: KEY_SUSPENDED, RATE_LIMITED, QUOTA_EXHAUSTED, TOO_MANY_INVALID_KEYS */
+            429: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "Cache-Control": components["headers"]["Cache-Control"];
+                    "Retry-After": components["headers"]["Retry-After"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Problem: GATEWAY_UNAVAILABLE, USAGE_UNAVAILABLE */
+            503: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "Cache-Control": components["headers"]["Cache-Control"];
+                    "Retry-After": components["headers"]["Retry-After"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    rotateWebhookSecret: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The endpoint, with its new secret */
+            200: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "Cache-Control": components["headers"]["Cache-Control"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["RotatedWebhook"];
+                };
+            };
+            /** @description Problem: VALIDATION_FAILED */
+            400: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "Cache-Control": components["headers"]["Cache-Control"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Problem: MISSING_KEY, MALFORMED_KEY, KEY_NOT_FOUND, KEY_REVOKED, KEY_EXPIRED, UNAUTHORIZED */
+            401: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "Cache-Control": components["headers"]["Cache-Control"];
+                    "WWW-Authenticate": components["headers"]["WWW-Authenticate"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Problem: KEY_DISABLED, IP_NOT_ALLOWED, INSUFFICIENT_SCOPE, FORBIDDEN, SCOPE_NOT_ALLOWED */
+            403: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "Cache-Control": components["headers"]["Cache-Control"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Problem: NO_ROUTE, NOT_FOUND */
+            404: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "Cache-Control": components["headers"]["Cache-Control"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Problem: CONFLICT, KEY_LIMIT_REACHED, PLAN_IN_USE */
+            409: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "Cache-Control": components["headers"]["Cache-Control"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Problem: KEY_SUSPENDED, RATE_LIMITED, QUOTA_EXHAUSTED, TOO_MANY_INVALID_KEYS */
+            429: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "Cache-Control": components["headers"]["Cache-Control"];
+                    "Retry-After": components["headers"]["Retry-After"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Problem: GATEWAY_UNAVAILABLE, USAGE_UNAVAILABLE */
+            503: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "Cache-Control": components["headers"]["Cache-Control"];
+                    "Retry-After": components["headers"]["Retry-After"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    testWebhook: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The first attempt */
+            200: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "Cache-Control": components["headers"]["Cache-Control"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["WebhookTestResult"];
+                };
+            };
+            /** @description Problem: VALIDATION_FAILED */
+            400: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "Cache-Control": components["headers"]["Cache-Control"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Problem: MISSING_KEY, MALFORMED_KEY, KEY_NOT_FOUND, KEY_REVOKED, KEY_EXPIRED, UNAUTHORIZED */
+            401: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "Cache-Control": components["headers"]["Cache-Control"];
+                    "WWW-Authenticate": components["headers"]["WWW-Authenticate"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Problem: KEY_DISABLED, IP_NOT_ALLOWED, INSUFFICIENT_SCOPE, FORBIDDEN, SCOPE_NOT_ALLOWED */
+            403: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "Cache-Control": components["headers"]["Cache-Control"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Problem: NO_ROUTE, NOT_FOUND */
+            404: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "Cache-Control": components["headers"]["Cache-Control"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Problem: KEY_SUSPENDED, RATE_LIMITED, QUOTA_EXHAUSTED, TOO_MANY_INVALID_KEYS */
+            429: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "Cache-Control": components["headers"]["Cache-Control"];
+                    "Retry-After": components["headers"]["Retry-After"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Problem: GATEWAY_UNAVAILABLE, USAGE_UNAVAILABLE */
+            503: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "Cache-Control": components["headers"]["Cache-Control"];
+                    "Retry-After": components["headers"]["Retry-After"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    listWebhookDeliveries: {
+        parameters: {
+            query?: {
+                status?: "succeeded" | "failed";
+                limit?: number;
+                cursor?: string;
+            };
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description A page of attempts */
+            200: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "Cache-Control": components["headers"]["Cache-Control"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["WebhookDeliveryList"];
+                };
+            };
+            /** @description Problem: VALIDATION_FAILED */
+            400: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "Cache-Control": components["headers"]["Cache-Control"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Problem: MISSING_KEY, MALFORMED_KEY, KEY_NOT_FOUND, KEY_REVOKED, KEY_EXPIRED, UNAUTHORIZED */
+            401: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "Cache-Control": components["headers"]["Cache-Control"];
+                    "WWW-Authenticate": components["headers"]["WWW-Authenticate"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Problem: KEY_DISABLED, IP_NOT_ALLOWED, INSUFFICIENT_SCOPE, FORBIDDEN, SCOPE_NOT_ALLOWED */
+            403: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "Cache-Control": components["headers"]["Cache-Control"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Problem: NO_ROUTE, NOT_FOUND */
+            404: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "Cache-Control": components["headers"]["Cache-Control"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Problem: KEY_SUSPENDED, RATE_LIMITED, QUOTA_EXHAUSTED, TOO_MANY_INVALID_KEYS */
+            429: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "Cache-Control": components["headers"]["Cache-Control"];
+                    "Retry-After": components["headers"]["Retry-After"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Problem: GATEWAY_UNAVAILABLE, USAGE_UNAVAILABLE */
+            503: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "Cache-Control": components["headers"]["Cache-Control"];
+                    "Retry-After": components["headers"]["Retry-After"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    listSecurityEvents: {
+        parameters: {
+            query?: {
+                code?: "MALFORMED_KEY" | "KEY_NOT_FOUND" | "TOO_MANY_INVALID_KEYS" | "KEY_REVOKED" | "KEY_EXPIRED" | "KEY_SUSPENDED" | "IP_NOT_ALLOWED" | "KEY_LEAKED" | "UNAUTHORIZED";
+                ip?: string;
+                from?: string;
+                to?: string;
+                limit?: number;
+                cursor?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description A page of security events */
+            200: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "Cache-Control": components["headers"]["Cache-Control"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SecurityEventList"];
+                };
+            };
+            /** @description Problem: VALIDATION_FAILED */
+            400: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "Cache-Control": components["headers"]["Cache-Control"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Problem: MISSING_KEY, MALFORMED_KEY, KEY_NOT_FOUND, KEY_REVOKED, KEY_EXPIRED, UNAUTHORIZED */
+            401: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "Cache-Control": components["headers"]["Cache-Control"];
+                    "WWW-Authenticate": components["headers"]["WWW-Authenticate"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Problem: KEY_DISABLED, IP_NOT_ALLOWED, INSUFFICIENT_SCOPE, FORBIDDEN, SCOPE_NOT_ALLOWED */
+            403: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "Cache-Control": components["headers"]["Cache-Control"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Problem: KEY_SUSPENDED, RATE_LIMITED, QUOTA_EXHAUSTED, TOO_MANY_INVALID_KEYS */
             429: {
                 headers: {
                     "X-Request-Id": components["headers"]["X-Request-Id"];

@@ -197,6 +197,11 @@ export interface components {
             /** Format: date-time */
             revokedAt: string | null;
             rotatedFrom: string | null;
+            /**
+             * Format: date-time
+             * @description until when the abuse rule (ABUSE_POLICY) suspended the key: every request is 429 KEY_SUSPENDED until then
+             */
+            suspendedUntil: string | null;
             /** Format: date-time */
             lastUsedAt: string | null;
             usageCount: number;
@@ -461,7 +466,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Problem: RATE_LIMITED, QUOTA_EXHAUSTED, TOO_MANY_INVALID_KEYS */
+            /** @description Problem: KEY_SUSPENDED, RATE_LIMITED, QUOTA_EXHAUSTED, TOO_MANY_INVALID_KEYS */
             429: {
                 headers: {
                     "X-Request-Id": components["headers"]["X-Request-Id"];
@@ -541,7 +546,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Problem: RATE_LIMITED, QUOTA_EXHAUSTED, TOO_MANY_INVALID_KEYS */
+            /** @description Problem: KEY_SUSPENDED, RATE_LIMITED, QUOTA_EXHAUSTED, TOO_MANY_INVALID_KEYS */
             429: {
                 headers: {
                     "X-Request-Id": components["headers"]["X-Request-Id"];
@@ -619,7 +624,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Problem: RATE_LIMITED, QUOTA_EXHAUSTED, TOO_MANY_INVALID_KEYS */
+            /** @description Problem: KEY_SUSPENDED, RATE_LIMITED, QUOTA_EXHAUSTED, TOO_MANY_INVALID_KEYS */
             429: {
                 headers: {
                     "X-Request-Id": components["headers"]["X-Request-Id"];
@@ -705,7 +710,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Problem: RATE_LIMITED, QUOTA_EXHAUSTED, TOO_MANY_INVALID_KEYS */
+            /** @description Problem: KEY_SUSPENDED, RATE_LIMITED, QUOTA_EXHAUSTED, TOO_MANY_INVALID_KEYS */
             429: {
                 headers: {
                     "X-Request-Id": components["headers"]["X-Request-Id"];
@@ -788,7 +793,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Problem: RATE_LIMITED, QUOTA_EXHAUSTED, TOO_MANY_INVALID_KEYS */
+            /** @description Problem: KEY_SUSPENDED, RATE_LIMITED, QUOTA_EXHAUSTED, TOO_MANY_INVALID_KEYS */
             429: {
                 headers: {
                     "X-Request-Id": components["headers"]["X-Request-Id"];
@@ -903,7 +908,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Problem: CONFLICT, KEY_LIMIT_REACHED */
+            /** @description Problem: CONFLICT, KEY_LIMIT_REACHED, PLAN_IN_USE */
             409: {
                 headers: {
                     "X-Request-Id": components["headers"]["X-Request-Id"];
@@ -936,7 +941,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Problem: RATE_LIMITED, QUOTA_EXHAUSTED, TOO_MANY_INVALID_KEYS */
+            /** @description Problem: KEY_SUSPENDED, RATE_LIMITED, QUOTA_EXHAUSTED, TOO_MANY_INVALID_KEYS */
             429: {
                 headers: {
                     "X-Request-Id": components["headers"]["X-Request-Id"];
@@ -1029,7 +1034,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Problem: CONFLICT, KEY_LIMIT_REACHED */
+            /** @description Problem: CONFLICT, KEY_LIMIT_REACHED, PLAN_IN_USE */
             409: {
                 headers: {
                     "X-Request-Id": components["headers"]["X-Request-Id"];
@@ -1040,7 +1045,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Problem: RATE_LIMITED, QUOTA_EXHAUSTED, TOO_MANY_INVALID_KEYS */
+            /** @description Problem: KEY_SUSPENDED, RATE_LIMITED, QUOTA_EXHAUSTED, TOO_MANY_INVALID_KEYS */
             429: {
                 headers: {
                     "X-Request-Id": components["headers"]["X-Request-Id"];
@@ -1152,7 +1157,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Problem: CONFLICT, KEY_LIMIT_REACHED */
+            /** @description Problem: CONFLICT, KEY_LIMIT_REACHED, PLAN_IN_USE */
             409: {
                 headers: {
                     "X-Request-Id": components["headers"]["X-Request-Id"];
@@ -1185,7 +1190,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Problem: RATE_LIMITED, QUOTA_EXHAUSTED, TOO_MANY_INVALID_KEYS */
+            /** @description Problem: KEY_SUSPENDED, RATE_LIMITED, QUOTA_EXHAUSTED, TOO_MANY_INVALID_KEYS */
             429: {
                 headers: {
                     "X-Request-Id": components["headers"]["X-Request-Id"];
@@ -1288,7 +1293,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Problem: CONFLICT, KEY_LIMIT_REACHED */
+            /** @description Problem: CONFLICT, KEY_LIMIT_REACHED, PLAN_IN_USE */
             409: {
                 headers: {
                     "X-Request-Id": components["headers"]["X-Request-Id"];
@@ -1321,7 +1326,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Problem: RATE_LIMITED, QUOTA_EXHAUSTED, TOO_MANY_INVALID_KEYS */
+            /** @description Problem: KEY_SUSPENDED, RATE_LIMITED, QUOTA_EXHAUSTED, TOO_MANY_INVALID_KEYS */
             429: {
                 headers: {
                     "X-Request-Id": components["headers"]["X-Request-Id"];
@@ -1351,7 +1356,7 @@ export interface operations {
         parameters: {
             query?: {
                 /** @description "OK" or an error code */
-                outcome?: "OK" | "MISSING_KEY" | "MALFORMED_KEY" | "KEY_NOT_FOUND" | "KEY_REVOKED" | "KEY_EXPIRED" | "KEY_DISABLED" | "NO_ROUTE" | "IP_NOT_ALLOWED" | "INSUFFICIENT_SCOPE" | "RATE_LIMITED" | "QUOTA_EXHAUSTED" | "UPSTREAM_UNAVAILABLE" | "UPSTREAM_TIMEOUT" | "GATEWAY_UNAVAILABLE" | "TOO_MANY_INVALID_KEYS" | "VALIDATION_FAILED" | "UNAUTHORIZED" | "FORBIDDEN" | "SCOPE_NOT_ALLOWED" | "NOT_FOUND" | "METHOD_NOT_ALLOWED" | "CONFLICT" | "KEY_LIMIT_REACHED" | "PAYLOAD_TOO_LARGE" | "UNSUPPORTED_MEDIA_TYPE" | "USAGE_UNAVAILABLE" | "CONFIG_INVALID" | "INTERNAL";
+                outcome?: "OK" | "MISSING_KEY" | "MALFORMED_KEY" | "KEY_NOT_FOUND" | "KEY_REVOKED" | "KEY_EXPIRED" | "KEY_DISABLED" | "KEY_SUSPENDED" | "NO_ROUTE" | "IP_NOT_ALLOWED" | "INSUFFICIENT_SCOPE" | "RATE_LIMITED" | "QUOTA_EXHAUSTED" | "UPSTREAM_UNAVAILABLE" | "UPSTREAM_TIMEOUT" | "GATEWAY_UNAVAILABLE" | "TOO_MANY_INVALID_KEYS" | "VALIDATION_FAILED" | "UNAUTHORIZED" | "FORBIDDEN" | "SCOPE_NOT_ALLOWED" | "NOT_FOUND" | "METHOD_NOT_ALLOWED" | "CONFLICT" | "KEY_LIMIT_REACHED" | "PLAN_IN_USE" | "PAYLOAD_TOO_LARGE" | "UNSUPPORTED_MEDIA_TYPE" | "USAGE_UNAVAILABLE" | "CONFIG_INVALID" | "INTERNAL";
                 limit?: number;
                 cursor?: string;
             };
@@ -1419,7 +1424,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Problem: RATE_LIMITED, QUOTA_EXHAUSTED, TOO_MANY_INVALID_KEYS */
+            /** @description Problem: KEY_SUSPENDED, RATE_LIMITED, QUOTA_EXHAUSTED, TOO_MANY_INVALID_KEYS */
             429: {
                 headers: {
                     "X-Request-Id": components["headers"]["X-Request-Id"];

@@ -10,6 +10,9 @@ import { CreatePage } from "./pages/create.tsx";
 import { KeyPage } from "./pages/key.tsx";
 import { AuditPage } from "./pages/audit.tsx";
 import { UsagePage } from "./pages/usage.tsx";
+import { WebhooksPage } from "./pages/webhooks.tsx";
+import { WebhookPage } from "./pages/webhook.tsx";
+import { SecurityPage } from "./pages/security.tsx";
 
 type Started = { state: "starting" } | { state: "signed-out"; problem?: Problem } | { state: "signed-in"; session: Session };
 
@@ -52,6 +55,10 @@ function Page(props: { session: Session; where: Location }) {
   if (key) return <KeyPage session={props.session} id={key[1]} key={key[1]} />;
   if (path === "/audit") return <AuditPage session={props.session} query={query} />;
   if (path === "/usage") return <UsagePage session={props.session} query={query} />;
+  if (path === "/webhooks") return <WebhooksPage session={props.session} />;
+  const webhook = /^\/webhooks\/(whk_[0-9A-Za-z]+)$/.exec(path);
+  if (webhook) return <WebhookPage session={props.session} id={webhook[1]} query={query} key={webhook[1]} />;
+  if (path === "/security") return <SecurityPage session={props.session} query={query} />;
   return (
     <>
       <h1 tabindex={-1}>Page not found</h1>
@@ -66,7 +73,8 @@ function titleOf(path: string): string {
   if (path === "/" || path === "/keys") return "API keys";
   if (path === "/keys/new") return "Create a key";
   if (path.startsWith("/keys/")) return "Key";
-  return { "/audit": "Audit log", "/usage": "Usage by owner" }[path] ?? "Page not found";
+  if (path.startsWith("/webhooks/")) return "Webhook endpoint";
+  return { "/audit": "Audit log", "/usage": "Usage by owner", "/webhooks": "Webhooks", "/security": "Security events" }[path] ?? "Page not found";
 }
 
 const ROLE_HINT: Record<Session["role"], string> = {
@@ -75,15 +83,18 @@ const ROLE_HINT: Record<Session["role"], string> = {
   admin: "Everything, plans and webhooks too",
 };
 
+/** DESIGN.md's order: Keys, Owners, Plans, Webhooks, Security, Audit log, Usage. */
 const NAV: [string, string][] = [
   ["/", "Keys"],
+  ["/webhooks", "Webhooks"],
+  ["/security", "Security"],
   ["/audit", "Audit log"],
   ["/usage", "Usage"],
 ];
 
 function Shell(props: { session: Session; where: Location; onSignOut: () => void; children: Child }) {
   const main = useRef<HTMLElement>(null);
-  const section = props.where.path.startsWith("/keys") ? "/" : props.where.path;
+  const section = props.where.path.startsWith("/keys") ? "/" : props.where.path.startsWith("/webhooks") ? "/webhooks" : props.where.path;
   // A new page gets its own title, and moves focus to its heading, so keyboard and
   // screen-reader users start there. Both happen with the render that draws the page (a layout
   // effect, as every effect of a page is here: see useLoad in data.tsx).

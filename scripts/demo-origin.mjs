@@ -1,6 +1,8 @@
 // The demo origin `npm run dev` starts: it answers every request with JSON describing what
 // it received ({ method, path, query, headers, body }), so you can see the identity keygate
-// adds (X-Keygate-Key-Id, X-Keygate-Owner-Id, X-Keygate-Assertion, ...).
+// adds (X-Keygate-Key-Id, X-Keygate-Owner-Id, X-Keygate-Assertion, ...). It also stands in for
+// a webhook receiver: a delivery (a POST with a `webhook-id` header) is answered 204 and logged
+// with its event type, its id and the key it is about (README, "Webhooks").
 // Standalone: `npm exec -- node scripts/demo-origin.mjs [port]` (default 8788).
 import http from "node:http";
 import { pathToFileURL } from "node:url";
@@ -18,6 +20,21 @@ function queryObject(searchParams) {
   return query;
 }
 
+/** One line about a webhook delivery: `webhook key.revoked evt_… key=key_… (signature v1,…)`. */
+function deliveryLine(req, text) {
+  let type = "?";
+  let key = "-";
+  try {
+    const payload = JSON.parse(text);
+    type = payload.type ?? "?";
+    key = payload.data?.key?.id ?? "-";
+  } catch {
+    // not JSON: logged as it is
+  }
+  const signature = String(req.headers["webhook-signature"] ?? "").slice(0, 12);
+  return `webhook ${type} ${req.headers["webhook-id"]} key=${key} (signed ${signature}…, at ${req.headers["webhook-timestamp"]})`;
+}
+
 function echo(req, res, log) {
   const chunks = [];
   let size = 0;
@@ -28,6 +45,12 @@ function echo(req, res, log) {
   req.on("end", () => {
     const url = new URL(req.url ?? "/", "http://demo-origin");
     const text = Buffer.concat(chunks).toString("utf8");
+    if (req.method === "POST" && req.headers["webhook-id"]) {
+      res.writeHead(204);
+      res.end();
+      log?.(deliveryLine(req, text));
+      return;
+    }
     const answer = {
       method: req.method,
       path: url.pathname,

@@ -1,7 +1,7 @@
 /**
  * keygate's built worker in workerd through Miniflare, on a loopback port, with local D1
- * (migrations applied), KV, the SQLite-backed KeyState Durable Object and an Analytics
- * Engine dataset. Nothing is persisted: every start begins empty. `npm run client:generate`
+ * (migrations applied), KV, the SQLite-backed KeyState Durable Object, an Analytics Engine
+ * dataset and the EVENTS queue (its consumer is keygate itself). Nothing is persisted: every start begins empty. `npm run client:generate`
  * reads the OpenAPI document from it, the Node tests drive the CLI against it, and the
  * benchmark builds its own variant from the same parts.
  */
@@ -78,6 +78,11 @@ export interface LocalGateway {
   /** e.g. http://127.0.0.1:40123 */
   url: string;
   adminToken: string;
+  /**
+   * Puts a message on the gateway's EVENTS queue, as a Durable Object of it would (the tests
+   * ask for a suspension as the admission objects do: docs/events.md).
+   */
+  enqueue(message: unknown): Promise<void>;
   dispose(): Promise<void>;
 }
 
@@ -123,6 +128,9 @@ export async function startLocalGateway(options: {
         OWNER_STATE: { className: "OwnerState", useSQLite: true },
       },
       analyticsEngineDatasets: { USAGE: { dataset: "keygate_usage" } },
+      // As wrangler.toml's queue: events and webhook deliveries, consumed by keygate itself.
+      queueProducers: { EVENTS: { queueName: "keygate-events" } },
+      queueConsumers: { "keygate-events": { maxBatchSize: 10, maxBatchTimeout: 1, maxRetries: 100 } },
       ...(options.direct
         ? { unsafeDirectSockets: [{ host: "127.0.0.1", port: options.port ?? 0 }] }
         : {
@@ -138,7 +146,11 @@ export async function startLocalGateway(options: {
   const entry = (await mf.ready).href;
   const url = (options.direct ? (await mf.unsafeGetDirectURL("keygate")).href : entry).replace(/\/$/, "");
   await applyMigrations(await mf.getD1Database("DB"));
-  return { url, adminToken, dispose: () => mf.dispose() };
+  const enqueue = async (message: unknown) => {
+    const queue = await mf.getQueueProducer("EVENTS", "keygate");
+    await queue.send(message, { contentType: "json" });
+  };
+  return { url, adminToken, enqueue, dispose: () => mf.dispose() };
 }
 
 /** Removes what buildWorker wrote. */

@@ -19,6 +19,12 @@ interface Secrets {
   PORTAL_OIDC?: string;
   ADMIN_OIDC?: string;
   ADMIN_ACCESS?: string;
+  KEY_POLICY?: string;
+  ABUSE_POLICY?: string;
+  LEAK_ACTION?: string;
+  SECRET_SCANNING_KEYS_URL?: string;
+  WEBHOOK_RETRY_SECONDS?: string;
+  WEBHOOK_TIMEOUT_MS?: string;
 }
 declare global {
   // eslint-disable-next-line @typescript-eslint/no-namespace
@@ -61,6 +67,45 @@ const PublicOrigin = z.string().transform((value, ctx) => {
 });
 
 const METHOD = /^(\*|[A-Z]+)$/;
+
+/**
+ * ABUSE_POLICY, and a route's own `abuse` (DESIGN.md, "Lifecycle rules"): a key refused
+ * RATE_LIMITED more than `rateLimitedPerMinute` times within a minute is suspended for
+ * `suspendSeconds`. The admission objects count; src/events/notice.ts holds the arithmetic.
+ */
+export const AbusePolicySchema = z
+  .object({
+    rateLimitedPerMinute: z.number().int().min(1).max(1_000_000),
+    suspendSeconds: z.number().int().min(1).max(30 * 86_400),
+  })
+  .strict();
+
+export type AbusePolicy = z.infer<typeof AbusePolicySchema>;
+
+/** One environment's expiry rule (KEY_POLICY): the longest lifetime, and whether a key must expire. */
+const ExpiryRuleSchema = z
+  .object({
+    maxLifetimeDays: z.number().int().min(1).max(3650).optional(),
+    requireExpiry: z.boolean().default(false),
+  })
+  .strict()
+  .refine((rule) => !rule.requireExpiry || rule.maxLifetimeDays !== undefined, {
+    message: "requireExpiry needs maxLifetimeDays: the lifetime a key created or rotated without an expiry gets",
+    path: ["maxLifetimeDays"],
+  });
+
+export type ExpiryRule = z.infer<typeof ExpiryRuleSchema>;
+
+const KeyPolicySchema = z.object({ live: ExpiryRuleSchema.optional(), test: ExpiryRuleSchema.optional() }).strict();
+
+export type KeyPolicy = z.infer<typeof KeyPolicySchema>;
+
+/** What a leak reported by GitHub's secret scanning does to the key (DESIGN.md, "Lifecycle rules"). */
+export const LEAK_ACTIONS = ["revoke", "disable", "notify"] as const;
+export type LeakAction = (typeof LEAK_ACTIONS)[number];
+
+/** Standard Webhooks' retry schedule as DESIGN.md gives it: seconds before each retry. */
+export const WEBHOOK_RETRY_SECONDS = [5, 300, 1800, 7200, 18_000, 36_000, 36_000];
 
 /** A browser origin: scheme, host and optional port, nothing else. */
 const BrowserOrigin = z
@@ -108,6 +153,8 @@ export const RouteSchema = z
     /** Prefixes match without regard to ASCII case unless this is true. */
     caseSensitive: z.boolean().default(false),
     cors: CorsSchema.optional(),
+    /** the route's own abuse rule instead of ABUSE_POLICY; null turns it off on this route */
+    abuse: AbusePolicySchema.nullable().optional(),
   })
   .strict()
   .transform((route) => ({ ...route, matchPrefix: route.caseSensitive ? route.prefix : route.prefix.toLowerCase() }));
@@ -274,6 +321,15 @@ const ConfigSchema = z.object({
   CF_API_TOKEN: z.string().min(1).optional(),
   /** where usage queries go; defaults to the Analytics Engine SQL API of CF_ACCOUNT_ID */
   USAGE_SQL_URL: httpUrl.optional(),
+  KEY_POLICY: jsonText(KeyPolicySchema, 'an object like {"live":{"maxLifetimeDays":90,"requireExpiry":true}}').optional(),
+  ABUSE_POLICY: jsonText(AbusePolicySchema, 'an object like {"rateLimitedPerMinute":600,"suspendSeconds":300}').optional(),
+  LEAK_ACTION: z.enum(LEAK_ACTIONS, { error: 'must be "revoke", "disable" or "notify"' }).default("revoke"),
+  /** where GitHub's secret-scanning public keys are published */
+  SECRET_SCANNING_KEYS_URL: httpUrl.default("https://api.github.com/meta/public_keys/secret_scanning"),
+  /** seconds before each retry of a failed webhook delivery (tests shorten them) */
+  WEBHOOK_RETRY_SECONDS: jsonText(z.array(z.number().int().min(0).max(43_200)).min(1).max(20), "a JSON array of seconds").optional(),
+  /** how long one delivery attempt may take */
+  WEBHOOK_TIMEOUT_MS: z.coerce.number().int().min(1).max(60_000).default(15_000),
 });
 
 export type PortalOidcConfig = z.infer<typeof PortalOidc>;
@@ -314,6 +370,15 @@ export interface Config {
   assertionPublicKeys: z.infer<typeof EcPublicJwk>[];
   /** null when usage queries are not configured (local development) */
   usageApi: { url: string; token: string } | null;
+  /** KEY_POLICY: expiry rules per environment ({} when unset) */
+  keyPolicy: KeyPolicy;
+  /** ABUSE_POLICY; null: off (a route's own `abuse` still applies) */
+  abusePolicy: AbusePolicy | null;
+  leakAction: LeakAction;
+  secretScanningKeysUrl: string;
+  /** seconds before each retry of a failed webhook delivery */
+  webhookRetrySeconds: number[];
+  webhookTimeoutMs: number;
 }
 
 const parsed = new WeakMap<object, Config | ProblemError>();
@@ -365,6 +430,12 @@ function parseConfig(env: Env): Config | ProblemError {
     assertionJwk: c.ASSERTION_PRIVATE_KEY,
     assertionPublicKeys: c.ASSERTION_PUBLIC_KEYS?.keys ?? [],
     usageApi: usageApi(c.USAGE_SQL_URL, c.CF_ACCOUNT_ID, c.CF_API_TOKEN),
+    keyPolicy: c.KEY_POLICY ?? {},
+    abusePolicy: c.ABUSE_POLICY ?? null,
+    leakAction: c.LEAK_ACTION,
+    secretScanningKeysUrl: c.SECRET_SCANNING_KEYS_URL,
+    webhookRetrySeconds: c.WEBHOOK_RETRY_SECONDS ?? WEBHOOK_RETRY_SECONDS,
+    webhookTimeoutMs: c.WEBHOOK_TIMEOUT_MS,
   };
 }
 

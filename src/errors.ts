@@ -11,6 +11,7 @@ export const PROBLEMS = {
   KEY_REVOKED: [401, "API key revoked"],
   KEY_EXPIRED: [401, "API key expired"],
   KEY_DISABLED: [403, "API key disabled"],
+  KEY_SUSPENDED: [429, "API key suspended"],
   NO_ROUTE: [404, "No route"],
   IP_NOT_ALLOWED: [403, "Client IP not allowed"],
   INSUFFICIENT_SCOPE: [403, "Insufficient scope"],

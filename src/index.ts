@@ -3,6 +3,8 @@ import { getConfig } from "./config";
 import { ProblemError, problemResponse, toProblem } from "./errors";
 import { newRequestId } from "./http/request-id";
 import { cleanUp } from "./scheduled";
+import { handleQueue } from "./queue";
+import type { QueueMessage } from "./events/types";
 import { signerReady } from "./gateway/assertion";
 import { keepTarget, parseTarget, type Target } from "./http/paths";
 import { validHost } from "./http/host";
@@ -55,6 +57,9 @@ export default {
     }
   },
   async scheduled(controller, env) {
-    await cleanUp(env, controller.scheduledTime);
+    await cleanUp(env, controller.scheduledTime, controller.cron);
   },
-} satisfies ExportedHandler<Env>;
+  async queue(batch, env, ctx) {
+    await handleQueue(batch, env, ctx, buildServices(env));
+  },
+} satisfies ExportedHandler<Env, QueueMessage>;

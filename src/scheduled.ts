@@ -2,20 +2,40 @@ import { usageBuffer } from "./analytics/buffer";
 import { getDb } from "./store/db";
 import { pruneAppliedFlushes } from "./store/flush";
 import { pruneUsage } from "./store/usage";
+import { pruneSecurityEvents } from "./store/security-events";
+import { pruneAttempts } from "./store/webhooks";
+import { pruneNotices } from "./store/notices";
+import { relayOutbox } from "./events/dispatch";
+import { noticeExpiries } from "./events/expiry";
 import { prunePortal } from "./store/portal";
 
+/** wrangler.toml's Cron Trigger that relays the event outbox every minute (the other one is hourly). */
+export const RELAY_CRON = "* * * * *";
+
 /**
- * The Cron Trigger (wrangler.toml, hourly): deletes request log pages past 7 days, rollups past
- * 400 days, flush ids past their retention, portal links and sessions a day after they ended, and writes whatever this isolate still holds.
- * A step that fails is logged and the run reports failure; the next run catches up.
+ * The Cron Triggers (wrangler.toml). Every minute: events left in the outbox go to the queue
+ * (docs/events.md). Hourly: `key.expiring` and `key.expired` notices; request log pages past
+ * 7 days, rollups past 400 days, security events and delivery attempts past 30 days and flush
+ * ids past their retention, portal links and sessions a day after they ended are deleted; whatever this isolate still holds of usage is written;
+ * the outbox is relayed too. A step that fails is logged and the run reports failure; the next
+ * run catches up.
  */
-export async function cleanUp(env: Env, now: number): Promise<void> {
-  const steps = {
-    usage: () => pruneUsage(getDb(env.DB), now),
-    flushIds: () => pruneAppliedFlushes(env.DB, now),
-    portal: () => prunePortal(getDb(env.DB), now),
-    buffer: () => usageBuffer().flush(),
-  };
+export async function cleanUp(env: Env, now: number, cron?: string): Promise<void> {
+  const relay = () => relayOutbox(env, now);
+  const steps: Record<string, () => Promise<unknown>> =
+    cron === RELAY_CRON
+      ? { outbox: relay }
+      : {
+          expiries: () => noticeExpiries(env, now),
+          usage: () => pruneUsage(getDb(env.DB), now),
+          securityEvents: () => pruneSecurityEvents(getDb(env.DB), now),
+          deliveryAttempts: () => pruneAttempts(getDb(env.DB), now),
+          expiryNotices: () => pruneNotices(getDb(env.DB), now),
+          flushIds: () => pruneAppliedFlushes(env.DB, now),
+          portal: () => prunePortal(getDb(env.DB), now),
+          buffer: () => usageBuffer().flush(),
+          outbox: relay,
+        };
   const failed: string[] = [];
   for (const [name, step] of Object.entries(steps)) {
     try {

@@ -49,7 +49,7 @@ export function AuditTable(props: { entries: AuditEntry[]; caption: string; show
               </td>
               {props.showKey && (
                 <td data-label="Key">
-                  <Link to={href(`/keys/${entry.targetId}`)}>
+                  <Link to={href(entry.targetId.startsWith("whk_") ? `/webhooks/${entry.targetId}` : `/keys/${entry.targetId}`)}>
                     <code>{entry.targetId}</code>
                   </Link>
                 </td>

@@ -16,7 +16,11 @@ async function copy(field: HTMLInputElement): Promise<boolean> {
   }
 }
 
-export function RevealedKey(props: { secret: string; heading: string; children?: unknown; warning?: string }) {
+/**
+ * `label` and `warning` name what is shown: a key by default ("New key"), a webhook endpoint's
+ * signing secret on the webhooks pages.
+ */
+export function RevealedKey(props: { secret: string; heading: string; children?: unknown; label?: string; warning?: string }) {
   const heading = useRef<HTMLHeadingElement>(null);
   useLayoutEffect(() => heading.current?.focus(), []);
   return (
@@ -27,7 +31,7 @@ export function RevealedKey(props: { secret: string; heading: string; children?:
       <p class="warning" id="reveal-warning">
         {props.warning ?? "Copy this key now and keep it somewhere safe. keygate stores only a hash of it, so it will not be shown again."}
       </p>
-      <CopyField id="new-key" label="New key" value={props.secret} describedBy="reveal-warning" />
+      <CopyField id="new-key" label={props.label ?? "New key"} value={props.secret} describedBy="reveal-warning" />
       {props.children}
     </section>
   );

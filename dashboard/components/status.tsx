@@ -2,7 +2,7 @@
 import { keyStatus, relativeTime, type KeyStatus } from "../../client/format.ts";
 import type { KeyRecord } from "../../client/index.ts";
 
-const BADGE: Record<KeyStatus, string> = { active: "ok", disabled: "warn", expired: "bad", revoked: "bad" };
+const BADGE: Record<KeyStatus, string> = { active: "ok", disabled: "warn", suspended: "warn", expired: "bad", revoked: "bad" };
 
 export function StatusBadge(props: { record: Pick<KeyRecord, "revokedAt" | "expiresAt" | "enabled"> }) {
   const status = keyStatus(props.record);

@@ -5,7 +5,19 @@ import { Pager, usePages } from "../components/pager.tsx";
 import { ProblemMessage, useLoad } from "../data.tsx";
 import type { Session } from "../session.ts";
 
-const ACTIONS = ["key.create", "key.update", "key.rotate", "key.revoke"];
+const ACTIONS = [
+  "key.create",
+  "key.update",
+  "key.rotate",
+  "key.revoke",
+  "key.suspend",
+  "key.leak",
+  "webhook.create",
+  "webhook.update",
+  "webhook.rotate_secret",
+  "webhook.delete",
+  "webhook.disable",
+];
 
 export function AuditPage(props: { session: Session; query: URLSearchParams }) {
   const targetId = props.query.get("targetId") ?? "";
@@ -30,7 +42,7 @@ export function AuditPage(props: { session: Session; query: URLSearchParams }) {
       <FilterForm label="Audit log" path="/audit" names={["targetId", "actor", "action"]}>
         <div class="field grow">
           <label for="targetId">Key id</label>
-          <input id="targetId" name="targetId" type="search" value={targetId} autocomplete="off" spellcheck={false} placeholder="key_…" />
+          <input id="targetId" name="targetId" type="search" value={targetId} autocomplete="off" spellcheck={false} placeholder="key_… or whk_…" />
         </div>
         <div class="field">
           <label for="actor">Actor</label>

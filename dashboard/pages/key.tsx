@@ -99,6 +99,7 @@ function Details(props: { record: KeyRecord }) {
     ["Allowed IPs", k.allowedIps.join(", ") || "any"],
     ["Metadata", <code>{JSON.stringify(k.metadata)}</code>],
     ["Expires", <Time iso={k.expiresAt} />],
+    ...(keyStatus(k) === "suspended" ? [["Suspended until", <Time iso={k.suspendedUntil} />] as [string, unknown]] : []),
     ["Last used", <Time iso={k.lastUsedAt} />],
     ["Requests", count(k.usageCount)],
     ...(k.rotatedFrom ? [["Rotated from", <Link to={href(`/keys/${k.rotatedFrom}`)}>{k.rotatedFrom}</Link>] as [string, unknown]] : []),
@@ -127,6 +128,7 @@ function KeyActions(props: { session: Session; record: KeyRecord; onChanged: () 
   const key = props.record;
   const [dialog, setDialog] = useState<"rotate" | "revoke" | null>(null);
   const toggle = useAction(() => client.keys.update(key.id, { enabled: !key.enabled }));
+  const lift = useAction(() => client.keys.update(key.id, { suspendedUntil: null }));
   const rotate = useAction((grace: number) => client.keys.rotate(key.id, { gracePeriodSeconds: grace }));
   const revoke = useAction(() => client.keys.revoke(key.id));
   const expired = keyStatus(key) === "expired";
@@ -163,6 +165,11 @@ function KeyActions(props: { session: Session; record: KeyRecord; onChanged: () 
         >
           {key.enabled ? "Disable" : "Enable"}
         </button>
+        {keyStatus(key) === "suspended" && (
+          <button type="button" class="secondary" disabled={lift.busy} onClick={async () => (await lift.run()) && props.onChanged()}>
+            Lift suspension
+          </button>
+        )}
         {!expired && (
           <button type="button" class="secondary" onClick={() => setDialog("rotate")}>
             Rotate
@@ -172,7 +179,7 @@ function KeyActions(props: { session: Session; record: KeyRecord; onChanged: () 
           Revoke
         </button>
       </div>
-      <ProblemMessage problem={toggle.problem} />
+      <ProblemMessage problem={toggle.problem ?? lift.problem} />
       {dialog === "rotate" && (
         <Dialog title={`Rotate ${key.name}`} onClose={close}>
           <form onSubmit={confirmRotate}>

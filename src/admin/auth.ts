@@ -1,4 +1,4 @@
-import type { MiddlewareHandler } from "hono";
+import type { Context, MiddlewareHandler } from "hono";
 import type { Config, Role } from "../config";
 import type { AppEnv } from "../context";
 import { BARE_CHALLENGE, ProblemError } from "../errors";
@@ -11,6 +11,9 @@ import { clientIp } from "../middleware";
 import { looksLikeJwt } from "../identity/jwt";
 import { operatorFromAccess, operatorFromOidc } from "../identity/operators";
 import { atLeast } from "../identity/roles";
+import { usageBuffer } from "../analytics/buffer";
+import { clip } from "../analytics/writer";
+import { KEY_START_CHARS } from "../store/security-events";
 
 /**
  * Who is calling the admin API, as the audit log names them: "root" (ADMIN_TOKEN), an admin
@@ -56,7 +59,13 @@ const actorOf = (id: string, role: Role): Actor => ({ id, role, canWrite: role !
  * credential that matches nothing costs what an unknown consumer key does.
  */
 export const adminAuth = (adminPath: string): MiddlewareHandler<AppEnv> => async (c, next) => {
-  const actor = await authenticate(c.env, c.get("services").config, c.req.raw.headers);
+  let actor: Actor;
+  try {
+    actor = await authenticate(c.env, c.get("services").config, c.req.raw.headers);
+  } catch (err) {
+    if (err instanceof ProblemError && SIGN_IN_FAILURES.has(err.code)) signInFailed(c, err.code);
+    throw err;
+  }
   const least = leastRole(c.req.method, c.req.path.slice(adminPath.length));
   if (!atLeast(actor.role, least)) throw forbidden(actor, least);
   c.set("actor", actor);
@@ -71,8 +80,12 @@ function forbidden(actor: Actor, least: Role): ProblemError {
   return new ProblemError("FORBIDDEN", `This needs the ${least} role.`);
 }
 
+/** The credential sent as `Authorization: Bearer` or `X-API-Key`, if any. */
+const presentedCredential = (headers: Headers): string | null =>
+  /^bearer\s+(\S+)\s*$/i.exec(headers.get("Authorization") ?? "")?.[1] ?? headers.get("X-API-Key");
+
 async function authenticate(env: Env, config: Config, headers: Headers): Promise<Actor> {
-  const presented = /^bearer\s+(\S+)\s*$/i.exec(headers.get("Authorization") ?? "")?.[1] ?? headers.get("X-API-Key");
+  const presented = presentedCredential(headers);
   if (presented) {
     if (await sameSecret(presented, config.adminToken)) return actorOf("root", "admin");
     if (config.adminOidc && !parseKey(presented) && looksLikeJwt(presented)) {
@@ -89,6 +102,40 @@ async function authenticate(env: Env, config: Config, headers: Headers): Promise
   throw new ProblemError("UNAUTHORIZED", "Send `Authorization: Bearer <ADMIN_TOKEN>` or an admin key.", {
     headers: { "WWW-Authenticate": BARE_CHALLENGE },
   });
+}
+
+/** Refusals of a credential that was presented: a failed sign-in, for the security events. */
+const SIGN_IN_FAILURES = new Set(["UNAUTHORIZED", "TOO_MANY_INVALID_KEYS"]);
+
+/**
+ * Records a failed admin sign-in as a security event (DESIGN.md, "Security events"), batched
+ * with usage. `keyStart` only when the credential has a keygate key's form: a mistyped
+ * ADMIN_TOKEN keeps all of its characters to itself.
+ */
+function signInFailed(c: Context<AppEnv>, code: string): void {
+  const req = c.req.raw;
+  const presented = presentedCredential(req.headers);
+  try {
+    usageBuffer().recordSecurity(
+      {
+        at: Date.now(),
+        code,
+        ip: clientIp(req.headers),
+        country: String(req.cf?.country ?? "") || null,
+        userAgent: clip(req.headers.get("User-Agent") ?? "") || null,
+        method: req.method,
+        path: clip(c.req.path),
+        route: null,
+        keyStart: presented && parseKey(presented) ? presented.slice(0, KEY_START_CHARS) : null,
+        keyId: null,
+        requestId: c.get("requestId"),
+      },
+      c.executionCtx,
+      c.get("services").config.usageFlushMs,
+    );
+  } catch (err) {
+    console.error(JSON.stringify({ level: "error", msg: "security event not recorded", error: String(err) }));
+  }
 }
 
 async function sameSecret(a: string, b: string): Promise<boolean> {

@@ -12,6 +12,8 @@ import { registerRequestLogRoutes } from "./requests";
 import { registerMetricsRoutes } from "./metrics";
 import { registerWhoamiRoute } from "./whoami";
 import { registerPortalRoutes } from "./portal";
+import { registerWebhookRoutes } from "./webhooks";
+import { registerSecurityEventRoutes } from "./security-events";
 import { registerPages } from "./ui";
 import { HEADER_COMPONENTS } from "./openapi";
 import { AS_GIVEN } from "./schemas";
@@ -36,7 +38,7 @@ export function adminApp(adminPath: string) {
     info: {
       title: "keygate admin API",
       version: "1.0.0",
-      description: `Create, list, rotate and revoke API keys; read the audit log.\n\nRequest bodies: ${AS_GIVEN}`,
+      description: `Create, list, rotate and revoke API keys; read the audit log and security events; manage webhook endpoints.\n\nRequest bodies: ${AS_GIVEN}`,
     },
     servers: [{ url: adminPath }],
     security: [{ bearer: [] }],
@@ -71,6 +73,8 @@ export function adminApp(adminPath: string) {
   registerMetricsRoutes(app);
   registerWhoamiRoute(app);
   registerPortalRoutes(app);
+  registerWebhookRoutes(app);
+  registerSecurityEventRoutes(app);
   return app;
 }
 

@@ -155,6 +155,10 @@ export const UpdateKeyBody = z
           "retired keeps at most the expiry it has: a later one, or null, is 409 CONFLICT naming its successor.",
       }),
     enabled: z.boolean().optional(),
+    suspendedUntil: z
+      .null()
+      .optional()
+      .openapi({ description: "null lifts a suspension the abuse rule (ABUSE_POLICY) set; only the abuse rule sets one" }),
   })
   .strict()
   .openapi({ description: AS_GIVEN });
@@ -201,8 +205,9 @@ export const AuditEntrySchema = z
     at: IsoTime,
     actor: z.string().openapi({
       description:
-        '"root" for ADMIN_TOKEN, an admin key\'s id, "user:<email>" for an operator\'s identity, or "owner:<ownerId>" for a ' +
-        "key holder in the portal",
+        '"root" for ADMIN_TOKEN, an admin key\'s id, "user:<email>" for an operator\'s identity, "owner:<ownerId>" for a ' +
+        'key holder in the portal, "keygate" for what keygate did by itself (a suspension, a disabled webhook endpoint), or ' +
+        '"github-secret-scanning" for a leak GitHub reported',
     }),
     action: z.string().openapi({ example: "key.update" }),
     targetId: z.string(),

@@ -6,6 +6,7 @@ import { addRequest } from "./figures";
 import { emptyMeasures } from "../store/measures";
 import { REACHED_ORIGIN, type RecordedRequest } from "./writer";
 import { DEFAULT_LIMITS, type BufferLimits } from "./limits";
+import { securityStatements, type SecurityEntry } from "../store/security-events";
 
 /**
  * Each isolate's usage buffer: the gateway adds every finished request to it (no I/O, no
@@ -19,6 +20,9 @@ import { DEFAULT_LIMITS, type BufferLimits } from "./limits";
  * - An isolate never holds more than `maxHeldRequests` unwritten requests: when D1 stays
  *   unreachable that long, the oldest batch is dropped (and logged). That is also the most
  *   an isolate can lose when it ends before a write.
+ * - Security events (DESIGN.md, "Security events") travel in the same batches: the gateway's
+ *   refusals that a reviewer looks for, and those other parts of keygate record
+ *   (`recordSecurity`). Each counts as a request towards the batch's size and the bound.
  */
 
 /** A write not settled after this long went down with its request's context: another may retry it. */
@@ -33,6 +37,7 @@ interface Batch {
   rollups: Map<string, Rollup>;
   /** the request log, a page per key; refusals before a key was known have no entry */
   pages: Map<string, LogPage>;
+  security: SecurityEntry[];
   /** when the running attempt started; null when none runs */
   writing: number | null;
 }
@@ -50,6 +55,7 @@ const newBatch = (opened: number): Batch => ({
   requests: 0,
   rollups: new Map(),
   pages: new Map(),
+  security: [],
   writing: null,
 });
 
@@ -99,7 +105,64 @@ function log(batch: Batch, keyId: string, row: LogRow): void {
   seen.summary = { batch, page, index: page.entries.length - 1, row };
 }
 
+/**
+ * What a security reviewer looks for among the gateway's refusals (DESIGN.md, "Security
+ * events"): refusals before a key is known, uses of revoked, expired and suspended keys, and
+ * addresses a key does not allow. A request with no key at all (MISSING_KEY) is not among them.
+ */
+export const SECURITY_OUTCOMES = new Set(["MALFORMED_KEY", "KEY_NOT_FOUND", "TOO_MANY_INVALID_KEYS", "KEY_REVOKED", "KEY_EXPIRED", "KEY_SUSPENDED", "IP_NOT_ALLOWED"]);
+
+/**
+ * Security events one isolate records one by one per code, address and minute: past it, one
+ * entry per batch carries the `count` of the rest (DESIGN.md), so a flood costs one row.
+ */
+export const SECURITY_FLOOD = { perMinute: 100, maxSources: 10_000 };
+
+interface SourceMinute {
+  minute: number;
+  recorded: number;
+  summary: { batch: Batch; entry: SecurityEntry } | null;
+}
+
+const sources = new Lru<SourceMinute>(SECURITY_FLOOD.maxSources, SECURITY_FLOOD.maxSources * 256);
+
+function addSecurity(batch: Batch, entry: SecurityEntry): void {
+  const id = `${entry.code}\n${entry.ip ?? ""}`;
+  const minute = Math.floor(entry.at / 60_000);
+  let seen = sources.get(id);
+  if (!seen || seen.minute !== minute) {
+    seen = { minute, recorded: 0, summary: null };
+    sources.set(id, seen, 256);
+  }
+  if (seen.recorded < SECURITY_FLOOD.perMinute) {
+    seen.recorded += 1;
+    batch.security.push(entry);
+  } else if (seen.summary && seen.summary.batch === batch) {
+    seen.summary.entry.count = (seen.summary.entry.count ?? 1) + 1;
+  } else {
+    const summary = { ...entry, count: 1 };
+    batch.security.push(summary);
+    seen.summary = { batch, entry: summary };
+  }
+}
+
+/** A gateway refusal as a security event. */
+const securityEntry = (r: RecordedRequest): SecurityEntry => ({
+  at: r.at,
+  code: r.outcome,
+  ip: r.clientIp || null,
+  country: r.country || null,
+  userAgent: r.userAgent || null,
+  method: r.method,
+  path: r.path,
+  route: r.route || null,
+  keyStart: r.keyStart ?? null,
+  keyId: r.keyId,
+  requestId: r.requestId,
+});
+
 function add(batch: Batch, r: RecordedRequest): void {
+  if (SECURITY_OUTCOMES.has(r.outcome)) addSecurity(batch, securityEntry(r));
   const keyId = r.keyId ?? "anonymous";
   const hour = r.at - (r.at % HOUR_MS);
   const id = `${hour}\n${keyId}\n${r.route}\n${r.outcome}\n${r.status}`;
@@ -170,6 +233,25 @@ export class UsageBuffer {
     this.keepWithinBound();
   }
 
+  /**
+   * Adds a security event that no gateway request carries (a failed admin sign-in, a leak
+   * report, a suspension). Synchronous, batched like a request.
+   */
+  recordSecurity(entry: SecurityEntry, ctx: WaitUntil, flushAfterMs = this.limits.flushAfterMs): void {
+    let batch = this.open;
+    if (!batch) {
+      batch = this.open = newBatch(entry.at);
+      ctx.waitUntil(this.writeLater(batch, flushAfterMs));
+    }
+    addSecurity(batch, entry);
+    batch.requests += 1;
+    if (batch.requests >= this.limits.batchRequests) {
+      this.seal();
+      ctx.waitUntil(this.writeWithRetries());
+    }
+    this.keepWithinBound();
+  }
+
   /** Seals what is open and writes every sealed batch once; true when D1 now holds everything. */
   async flush(): Promise<boolean> {
     this.seal();
@@ -210,7 +292,10 @@ export class UsageBuffer {
   private async write(batch: Batch): Promise<void> {
     batch.writing = Date.now();
     try {
-      await runOnce(this.d1(), batch.id, (notYetApplied) => flushStatements([...batch.rollups.values()], [...batch.pages.values()], batch.id, notYetApplied));
+      await runOnce(this.d1(), batch.id, (notYetApplied) => [
+        ...flushStatements([...batch.rollups.values()], [...batch.pages.values()], batch.id, notYetApplied),
+        ...securityStatements(batch.security, batch.id, notYetApplied),
+      ]);
       const i = this.sealed.indexOf(batch);
       if (i >= 0) this.sealed.splice(i, 1);
     } catch (err) {

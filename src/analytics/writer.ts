@@ -27,6 +27,8 @@ export interface RecordedRequest extends RequestEvent {
   clientIp: string;
   /** first 256 bytes */
   userAgent: string;
+  /** on a refusal that is a security event: at most the first 12 characters of the presented key */
+  keyStart?: string | null;
 }
 
 /** Outcomes of requests that were sent to the origin, so their upstream time means something. */

@@ -124,6 +124,9 @@ export const KeyRecordSchema = z
     enabled: z.boolean(),
     revokedAt: IsoTime.nullable(),
     rotatedFrom: z.string().nullable(),
+    suspendedUntil: IsoTime.nullable().openapi({
+      description: "until when the abuse rule (ABUSE_POLICY) suspended the key: every request is 429 KEY_SUSPENDED until then",
+    }),
     lastUsedAt: IsoTime.nullable(),
     usageCount: z.number().int(),
     version: z.number().int(),

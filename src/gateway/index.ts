@@ -12,6 +12,7 @@ import { assertionFor } from "./assertion";
 import { answerFrom, forward, originHeaders } from "./proxy";
 import { record } from "./record";
 import { Deadline } from "../http/deadline";
+import { withSuspensionRetryAfter } from "./suspended";
 
 /**
  * The hot path (DESIGN.md, "Consumer requests"): verify the key in the table's order, meter
@@ -72,7 +73,8 @@ export async function handleConsumer(
     response = answer.response;
     event.responseBytes = answer.bytes;
   } catch (err) {
-    const problem = toProblem(err, requestId);
+    let problem = toProblem(err, requestId);
+    if (problem.code === "KEY_SUSPENDED") problem = await withSuspensionRetryAfter(x, problem);
     event.outcome = problem.code;
     response = problemResponse(problem, requestId);
     event.responseBytes = Number(response.headers.get("Content-Length"));

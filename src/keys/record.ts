@@ -36,6 +36,11 @@ export interface StoredKey {
   enabled: boolean;
   revokedAt: number | null;
   rotatedFrom: string | null;
+  /**
+   * Until when the abuse rule suspended the key (ms), or null. Records cached before keygate
+   * knew the field lack it: read it as `suspendedUntil ?? null`.
+   */
+  suspendedUntil: number | null;
   lastUsedAt: number | null;
   usageCount: number;
   version: number;
@@ -59,6 +64,7 @@ export interface KeyRecord {
   enabled: boolean;
   revokedAt: string | null;
   rotatedFrom: string | null;
+  suspendedUntil: string | null;
   lastUsedAt: string | null;
   usageCount: number;
   version: number;
@@ -84,6 +90,7 @@ export function toRecord(key: StoredKey): KeyRecord {
     enabled: key.enabled,
     revokedAt: iso(key.revokedAt),
     rotatedFrom: key.rotatedFrom,
+    suspendedUntil: iso(key.suspendedUntil ?? null),
     lastUsedAt: iso(key.lastUsedAt),
     usageCount: key.usageCount,
     version: key.version,

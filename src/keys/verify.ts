@@ -2,9 +2,20 @@ import type { StoredKey } from "./record";
 
 /** Why a key cannot be used: one of DESIGN.md's codes and a sentence for the consumer. */
 export interface Refusal {
-  code: "KEY_REVOKED" | "KEY_EXPIRED" | "KEY_DISABLED";
+  code: "KEY_REVOKED" | "KEY_EXPIRED" | "KEY_DISABLED" | "KEY_SUSPENDED";
   detail: string;
+  /** KEY_SUSPENDED: seconds until the suspension ends, for `Retry-After` */
+  retryAfter?: number;
 }
+
+/** Whether the abuse rule holds the key suspended at `now` (check 6b). */
+export function suspendedAt(key: Pick<StoredKey, "suspendedUntil">, now: number): boolean {
+  const until = key.suspendedUntil ?? null;
+  return until !== null && until > now;
+}
+
+/** Whole seconds from `now` until the suspension ends, at least 1. */
+export const suspensionLeft = (until: number, now: number): number => Math.max(1, Math.ceil((until - now) / 1000));
 
 /**
  * Whether a key is past its expiry. A key whose `expiresAt` is at or before the moment its record
@@ -16,7 +27,7 @@ export function expiredBy(key: Pick<StoredKey, "expiresAt" | "updatedAt">, now: 
   return key.expiresAt !== null && (key.expiresAt <= now || key.expiresAt <= key.updatedAt);
 }
 
-/** Checks 4 to 6 of DESIGN.md's table: what makes a stored key unusable, whatever the route. */
+/** Checks 4 to 6b of DESIGN.md's table: what makes a stored key unusable, whatever the route. */
 export function keyUnusable(key: StoredKey, now: number): Refusal | null {
   if (key.revokedAt !== null) {
     return { code: "KEY_REVOKED", detail: `This key was revoked at ${new Date(key.revokedAt).toISOString()}.` };
@@ -25,6 +36,14 @@ export function keyUnusable(key: StoredKey, now: number): Refusal | null {
     return { code: "KEY_EXPIRED", detail: `This key expired at ${new Date(key.expiresAt).toISOString()}.` };
   }
   if (!key.enabled) return { code: "KEY_DISABLED", detail: "This key is disabled; ask the API's operator to enable it." };
+  if (suspendedAt(key, now)) {
+    const until = key.suspendedUntil!;
+    return {
+      code: "KEY_SUSPENDED",
+      detail: `This key is suspended until ${new Date(until).toISOString()}: it was refused for its rate limits too often.`,
+      retryAfter: suspensionLeft(until, now),
+    };
+  }
   return null;
 }
 
@@ -37,6 +56,7 @@ export const VERIFY_CODES = [
   "KEY_REVOKED",
   "KEY_EXPIRED",
   "KEY_DISABLED",
+  "KEY_SUSPENDED",
   "INSUFFICIENT_SCOPE",
   "RATE_LIMITED",
   "QUOTA_EXHAUSTED",

@@ -4,12 +4,15 @@ import { getDb, newId, storageUnavailable } from "../store/db";
 import { findById } from "../store/keys";
 import { commitChange, loadLineageOf, settleLostCommit, type CommitOutcome, type KeyWrite, type Lineage, type LineageChange, type Requirement } from "../store/lineage";
 import { publishKey } from "../store/cache";
-import { keyStatus, type Credits, type StoredKey } from "../keys/record";
+import { keyStatus, toRecord, type Credits, type StoredKey } from "../keys/record";
 import type { AuditContext } from "../store/audit";
 import { ensureOwner, findOwnerView } from "../store/owners";
 import { beyondCeiling, maxKeysOf, type Plan } from "../owners/record";
 import type { Services } from "../context";
 import { StateUnavailableError } from "../admission/client";
+import { keyEvent, keyUpdated } from "../events/raise";
+import { queueEvents } from "../events/dispatch";
+import { checkExpiryChange, expiryOnCreate, expiryOnRotate } from "./policy";
 
 /**
  * The key lifecycle behind the admin routes. Every change is one D1 batch with its audit
@@ -110,10 +113,16 @@ export async function createKey(ctx: LifecycleEnv, input: NewKeyInput): Promise<
     allowedIps: input.allowedIps,
     ratelimits: input.ratelimits,
     credits: input.credits,
-    expiresAt: input.expiresIn !== undefined ? now + input.expiresIn * 1000 : (input.expiresAt ?? null),
+    expiresAt: expiryOnCreate(
+      ctx.services.config.keyPolicy,
+      input.environment,
+      input.expiresIn !== undefined ? now + input.expiresIn * 1000 : (input.expiresAt ?? null),
+      now,
+    ),
     enabled: input.enabled,
     revokedAt: null,
     rotatedFrom: null,
+    suspendedUntil: null,
     lastUsedAt: null,
     usageCount: 0,
     version: 1,
@@ -129,7 +138,7 @@ export async function createKey(ctx: LifecycleEnv, input: NewKeyInput): Promise<
   });
   const lineage: Lineage = { id, seq: 0, hasState: false, credits: null, creditsVersion: 0, keys: [] };
   const created = await commitTold(ctx, lineage, {
-    writes: [{ before: null, after: stored, action: "key.create" }],
+    writes: [{ before: null, after: stored, action: "key.create", events: [keyEvent("key.created", stored, {}, now)] }],
     credits: stored.credits,
     requires: limitGuard(stored.ownerId, now, max),
     onRefused: () => keyLimitReached(stored.ownerId, max, plan),
@@ -140,10 +149,14 @@ export async function createKey(ctx: LifecycleEnv, input: NewKeyInput): Promise<
   return { stored, key };
 }
 
-/** A change as PATCH sends it: `credits.refill` left out keeps the lineage's refill. */
+/**
+ * A change as PATCH sends it: `credits.refill` left out keeps the lineage's refill;
+ * `suspendedUntil: null` lifts a suspension (the abuse rule alone sets one).
+ */
 export type KeyPatch = Partial<
   Pick<StoredKey, "name" | "scopes" | "metadata" | "allowedIps" | "ratelimits" | "expiresAt" | "enabled"> & {
     credits: (Omit<Credits, "refill"> & { refill?: Credits["refill"] }) | null;
+    suspendedUntil: null;
   }
 >;
 
@@ -174,13 +187,19 @@ export async function updateKeyFields(ctx: LifecycleEnv, id: string, sent: KeyPa
     const max = maxKeysOf(plan, ctx.services.config.maxKeysPerOwner);
     const patch = resolveCredits(sent, target);
     const shared = Object.fromEntries(LINEAGE_FIELDS.filter((f) => f in patch).map((f) => [f, patch[f]])) as ResolvedPatch;
-    if ("expiresAt" in patch) keepRetired(lineage, target, patch.expiresAt ?? null);
+    if ("expiresAt" in patch) {
+      keepRetired(lineage, target, patch.expiresAt ?? null);
+      checkExpiryChange(ctx.services.config.keyPolicy, target, patch.expiresAt ?? null);
+    }
     const setsCredits = "credits" in patch;
     const writes: KeyWrite[] = [];
     // The target first (its audit entry tells whether the change landed), then the rest of its lineage.
     for (const key of [target, ...lineage.keys.filter((k) => k.id !== target.id && k.revokedAt === null)]) {
       const after = { ...key, ...(key === target ? patch : shared) };
-      if (setsCredits || changed(key, after)) writes.push({ before: key, after: bump(after, now), action: "key.update" });
+      if (setsCredits || changed(key, after)) {
+        const bumped = bump(after, now);
+        writes.push({ before: key, after: bumped, action: "key.update", events: [keyUpdated(key, bumped, now)] });
+      }
     }
     if (writes.length === 0) return null;
     // Bringing an expired key back to life takes a slot like creating one (MAX_KEYS_PER_OWNER).
@@ -212,9 +231,11 @@ function keepRetired(lineage: Lineage, target: StoredKey, expiresAt: number | nu
 }
 
 export async function revokeKey(ctx: LifecycleEnv, id: string): Promise<Changed> {
-  const { written, lineage } = await changeLineage(ctx, id, (_, target, now) =>
-    target.revokedAt !== null ? null : { writes: [{ before: target, after: bump({ ...target, revokedAt: now }, now), action: "key.revoke" }] },
-  );
+  const { written, lineage } = await changeLineage(ctx, id, (_, target, now) => {
+    if (target.revokedAt !== null) return null;
+    const after = bump({ ...target, revokedAt: now }, now);
+    return { writes: [{ before: target, after, action: "key.revoke", events: [keyEvent("key.revoked", after, {}, now)] }] };
+  });
   return { key: written.get(id)!, lineage };
 }
 
@@ -248,6 +269,7 @@ export async function rotate(
       id: newId("key"),
       hash,
       start,
+      expiresAt: expiryOnRotate(ctx.services.config.keyPolicy, target.environment, target.expiresAt, now),
       rotatedFrom: target.id,
       lastUsedAt: null,
       usageCount: 0,
@@ -258,14 +280,19 @@ export async function rotate(
     issued = { id: successor.id, key };
     const graceEnded = lineage.keys
       .filter((k) => k.id !== target.id && keyStatus(k, now) === "active")
-      .map((k): KeyWrite => ({ before: k, after: bump({ ...k, expiresAt: now }, now), action: "key.update" }));
+      .map((k): KeyWrite => {
+        const after = bump({ ...k, expiresAt: now }, now);
+        return { before: k, after, action: "key.update", events: [keyUpdated(k, after, now)] };
+      });
+    const retired = bump({ ...target, expiresAt }, now);
     return {
       writes: [
         {
           before: target,
-          after: bump({ ...target, expiresAt }, now),
+          after: retired,
           action: "key.rotate",
           note: { rotatedTo: { from: null, to: successor.id } },
+          events: [keyEvent("key.rotated", successor, { previousKey: toRecord(retired) }, now)],
         },
         { before: null, after: successor, action: "key.create" },
         ...graceEnded,
@@ -276,13 +303,13 @@ export async function rotate(
   return { key: written.get(successorId)!, lineage, secret: key };
 }
 
-const bump = (key: StoredKey, now: number): StoredKey => ({ ...key, version: key.version + 1, updatedAt: now });
+export const bump = (key: StoredKey, now: number): StoredKey => ({ ...key, version: key.version + 1, updatedAt: now });
 
 const changed = (a: StoredKey, b: StoredKey) => JSON.stringify(a) !== JSON.stringify(b);
 
 const limitGuard = (ownerId: string, now: number, max: number): Requirement => ({ ownerBelow: { ownerId, max, now } });
 
-interface PlannedChange {
+export interface PlannedChange {
   writes: KeyWrite[];
   /** present when the change sets the lineage's credits */
   credits?: Credits | null;
@@ -296,7 +323,7 @@ interface PlannedChange {
  * Returns every record the change wrote (or the key unchanged when the plan is null), and the
  * lineage's credits as the change left them: what the answer shows, without reading D1 again.
  */
-async function changeLineage(
+export async function changeLineage(
   ctx: LifecycleEnv,
   id: string,
   plan: (lineage: Lineage, target: StoredKey, now: number) => PlannedChange | null | Promise<PlannedChange | null>,
@@ -339,6 +366,8 @@ async function commitTold(ctx: LifecycleEnv, lineage: Lineage, plan: PlannedChan
   const outcome = lineage.hasState ? await handToHome(ctx, change) : await commitHere(env, change);
   switch (outcome) {
     case "committed":
+      // The change's events are in the outbox with it; the queue takes them from here.
+      ctx.waitUntil(queueEvents(env, plan.writes.flatMap((w) => w.events ?? [])));
       await Promise.all(plan.writes.map((w) => publishKey(env, w.after)));
       return true;
     case "conflict":

@@ -12,7 +12,17 @@ export type AuditAction =
   | "plan.create"
   | "plan.update"
   | "plan.delete"
-  | "portal.link";
+  | "portal.link"
+  /** the abuse rule suspended the key (actor `keygate`) */
+  | "key.suspend"
+  /** GitHub's secret scanning reported the key and LEAK_ACTION changed nothing (actor `github-secret-scanning`) */
+  | "key.leak"
+  | "webhook.create"
+  | "webhook.update"
+  | "webhook.rotate_secret"
+  | "webhook.delete"
+  /** keygate disabled the endpoint: it answered 410, or failed 3 days in a row (actor `keygate`) */
+  | "webhook.disable";
 
 /** Where a change came from, when not the admin API: the portal (DESIGN.md, "Key holders: the portal"). */
 export type AuditVia = "portal";
@@ -43,15 +53,16 @@ const AUDITED_FIELDS = [
   "enabled",
   "revokedAt",
   "rotatedFrom",
+  "suspendedUntil",
 ] as const satisfies readonly (keyof StoredKey)[];
 
-const TIME_FIELDS = new Set<string>(["expiresAt", "revokedAt"]);
+const TIME_FIELDS = new Set<string>(["expiresAt", "revokedAt", "suspendedUntil"]);
 
 export function diff(before: StoredKey | null, after: StoredKey): FieldChanges {
   const changes: FieldChanges = {};
   for (const field of AUDITED_FIELDS) {
-    const from = before ? before[field] : null;
-    const to = after[field];
+    const from = before ? (before[field] ?? null) : null;
+    const to = after[field] ?? null;
     if (JSON.stringify(from) === JSON.stringify(to)) continue;
     changes[field] = TIME_FIELDS.has(field)
       ? { from: iso(from as number | null), to: iso(to as number | null) }

@@ -74,9 +74,10 @@ const ulid = monotonicFactory();
 
 /**
  * `<prefix>_<ULID>`: ids sort by creation time, so "newest first" is "id descending". `chg` and
- * `clm` mark a lineage's row for one admin change or one KeyState claim (docs/consistency.md).
+ * `clm` mark a lineage's row for one admin change or one KeyState claim (docs/consistency.md);
+ * `evt` names an event, `whk` a webhook endpoint, `wha` one delivery attempt (docs/events.md).
  */
-export const newId = (prefix: "key" | "aud" | "chg" | "clm"): string => `${prefix}_${ulid()}`;
+export const newId = (prefix: "key" | "aud" | "chg" | "clm" | "evt" | "whk" | "wha"): string => `${prefix}_${ulid()}`;
 
 export const KEY_ID_PATTERN = /^key_[0-9A-HJKMNP-TV-Z]{26}$/;
 

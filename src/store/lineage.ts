@@ -5,6 +5,7 @@ import type { Credits, StoredKey } from "../keys/record";
 import { auditAfterChange, diff, type AuditAction, type AuditContext } from "./audit";
 import { getDb, newId, runBatch, type Db, type Statement } from "./db";
 import { activeKeysOf } from "./keys";
+import { outboxInsert, type RaisedEvent } from "./outbox";
 
 /**
  * A key lineage (a key and the keys rotated from it) as D1 holds it: the unit every admin
@@ -56,6 +57,12 @@ export interface KeyWrite {
   action: AuditAction;
   /** audit extras beyond the field diff (e.g. `rotatedTo`) */
   note?: Record<string, { from: unknown; to: unknown }>;
+  /**
+   * Events the write raises (src/events/raise.ts): written to the outbox in the change's own
+   * batch, so once the change landed they cannot be lost, whoever commits it (the admin API or
+   * the lineage's home, which hands `writes` to `commitChange` as it received them).
+   */
+  events?: RaisedEvent[];
 }
 
 /** A condition a change needs, checked in its batch before anything is written. */
@@ -95,6 +102,7 @@ const ADMIN_FIELDS = [
   "expiresAt",
   "enabled",
   "revokedAt",
+  "suspendedUntil",
   "version",
   "updatedAt",
 ] as const satisfies readonly (keyof StoredKey)[];
@@ -122,6 +130,7 @@ export async function commitChange(d1: D1Database, change: LineageChange): Promi
     const changes = { ...diff(write.before, write.after), ...write.note };
     if (change.credits !== undefined && write.before) changes.credits = { from: write.before?.credits ?? null, to: change.credits };
     statements.push(auditAfterChange(change.audit, write.action, write.after.id, changes, change.at));
+    for (const event of write.events ?? []) statements.push(outboxInsert(event, opened));
   }
   const [gated] = await runBatch(d1, statements);
   if (gated.meta.changes === 1) return "committed";

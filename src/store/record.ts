@@ -20,5 +20,6 @@ export function toRow(key: StoredKey): KeyRow {
     allowedIps: JSON.stringify(key.allowedIps),
     ratelimits: JSON.stringify(key.ratelimits),
     credits: key.credits === null ? null : JSON.stringify(key.credits),
+    suspendedUntil: key.suspendedUntil ?? null,
   };
 }

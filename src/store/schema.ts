@@ -26,6 +26,8 @@ export const keys = sqliteTable(
     enabled: integer("enabled", { mode: "boolean" }).notNull().default(true),
     revokedAt: integer("revoked_at"),
     rotatedFrom: text("rotated_from"),
+    /** set by the abuse rule (ABUSE_POLICY): refused KEY_SUSPENDED until then; NULL lifts it */
+    suspendedUntil: integer("suspended_until"),
     lastUsedAt: integer("last_used_at"),
     usageCount: integer("usage_count").notNull().default(0),
     version: integer("version").notNull().default(1),
@@ -288,6 +290,130 @@ export const portalKeyReads = sqliteTable(
     count: integer("count").notNull().default(0),
   },
   (t) => [primaryKey({ columns: [t.keyId, t.minute] }), index("portal_key_reads_minute_idx").on(t.minute)],
+);
+
+/**
+ * Events raised by a change, written in the change's own D1 batch (docs/events.md): once the
+ * change landed, its events cannot be lost. A row is deleted once its event is on the queue;
+ * the relay (src/scheduled.ts, every minute) queues rows left behind.
+ */
+export const eventOutbox = sqliteTable(
+  "event_outbox",
+  {
+    /** the event id (`evt_` + ULID): `webhook-id` of every delivery of it */
+    id: text("id").primaryKey(),
+    type: text("type").notNull(),
+    /** JSON of the raised event (src/events/types.ts, `RaisedEvent`) */
+    event: text("event").notNull(),
+    createdAt: integer("created_at").notNull(),
+  },
+  (t) => [index("event_outbox_created_idx").on(t.createdAt)],
+);
+
+/** The operator's webhook endpoints (DESIGN.md, "Events and webhooks"). */
+export const webhookEndpoints = sqliteTable("webhook_endpoints", {
+  /** `whk_` + ULID */
+  id: text("id").primaryKey(),
+  url: text("url").notNull(),
+  description: text("description"),
+  /** JSON array of event types, or `["*"]` */
+  events: text("events").notNull(),
+  enabled: integer("enabled", { mode: "boolean" }).notNull().default(true),
+  /** why keygate disabled it ("gone": it answered 410; "failing": it failed 3 days in a row); NULL otherwise */
+  disabledReason: text("disabled_reason"),
+  /** `whsec_…`: deliveries are signed with it (it must be kept to sign; it is never answered again) */
+  secret: text("secret").notNull(),
+  /** the secret before the last rotation, and until when deliveries are signed with it too */
+  previousSecret: text("previous_secret"),
+  previousSecretUntil: integer("previous_secret_until"),
+  /** when the endpoint's current run of failures began (NULL: its last attempt succeeded) */
+  failingSince: integer("failing_since"),
+  createdAt: integer("created_at").notNull(),
+  updatedAt: integer("updated_at").notNull(),
+});
+
+/** Every delivery attempt, kept 30 days. */
+export const webhookAttempts = sqliteTable(
+  "webhook_attempts",
+  {
+    /** `wha_` + ULID: newest first is `ORDER BY id DESC` */
+    id: text("id").primaryKey(),
+    endpointId: text("endpoint_id").notNull(),
+    eventId: text("event_id").notNull(),
+    eventType: text("event_type").notNull(),
+    /** 1 for the first attempt */
+    attempt: integer("attempt").notNull(),
+    at: integer("at").notNull(),
+    /** "succeeded" (2xx) or "failed" */
+    status: text("status", { enum: ["succeeded", "failed"] }).notNull(),
+    /** the receiver's HTTP status; NULL when none came (timeout, unreachable) */
+    statusCode: integer("status_code"),
+    durationMs: integer("duration_ms").notNull(),
+    error: text("error"),
+    /** when the next attempt is due; NULL when there is none */
+    nextRetryAt: integer("next_retry_at"),
+  },
+  (t) => [
+    index("webhook_attempts_endpoint_idx").on(t.endpointId, t.id),
+    index("webhook_attempts_endpoint_status_idx").on(t.endpointId, t.status, t.id),
+  ],
+);
+
+/**
+ * Expiry notices already raised (`key.expiring` 7 days and 1 day before, `key.expired`), once
+ * each per key and expiry: a key whose expiry moves is noticed again for the new one.
+ */
+export const expiryNotices = sqliteTable(
+  "expiry_notices",
+  {
+    keyId: text("key_id").notNull(),
+    /** "7d", "1d" or "expired" */
+    kind: text("kind").notNull(),
+    expiresAt: integer("expires_at").notNull(),
+    at: integer("at").notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.keyId, t.kind, t.expiresAt] }), index("expiry_notices_expires_idx").on(t.expiresAt)],
+);
+
+/** Tokens GitHub's secret scanning reported that were keygate keys: each is handled once. */
+export const leakReports = sqliteTable("leak_reports", {
+  /** lowercase hex SHA-256 of the token: the key's own hash */
+  tokenHash: text("token_hash").primaryKey(),
+  keyId: text("key_id").notNull(),
+  url: text("url"),
+  at: integer("at").notNull(),
+});
+
+/**
+ * What a security reviewer looks for (DESIGN.md, "Security events"), kept 30 days. Written in
+ * batches with usage (src/analytics/buffer.ts); a flood of one code from one address is one
+ * entry with a `count` past 100 a minute.
+ */
+export const securityEvents = sqliteTable(
+  "security_events",
+  {
+    at: integer("at").notNull(),
+    code: text("code").notNull(),
+    ip: text("ip"),
+    country: text("country"),
+    userAgent: text("user_agent"),
+    method: text("method"),
+    path: text("path"),
+    route: text("route"),
+    /** at most the first 12 characters of a presented key */
+    keyStart: text("key_start"),
+    keyId: text("key_id"),
+    requestId: text("request_id").notNull(),
+    /** on an entry that stands for several: how many; NULL otherwise */
+    count: integer("count"),
+    /** the usage batch that wrote it, so a retried batch writes it once */
+    flushId: text("flush_id").notNull(),
+  },
+  (t) => [
+    primaryKey({ columns: [t.at, t.requestId, t.code] }),
+    index("security_events_code_idx").on(t.code, t.at),
+    index("security_events_ip_idx").on(t.ip, t.at),
+  ],
 );
 
 export type KeyRow = typeof keys.$inferSelect;

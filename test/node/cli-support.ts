@@ -118,6 +118,10 @@ export function expectRefused(run: Run, title: string, status: number, code: str
 export interface TestGateway {
   url: string;
   token: string;
+  /** the test origin (test/support/origin.ts): echo, SQL API stand-in, webhook receivers */
+  origin: string;
+  /** a message on the gateway's EVENTS queue, as its admission objects send them */
+  enqueue(message: unknown): Promise<void>;
   /** KEYGATE_URL and KEYGATE_ADMIN_TOKEN for this gateway */
   env: Record<string, string>;
   /** a request to the admin API, as the CLI's answers are compared with */
@@ -140,6 +144,8 @@ export async function startTestGateway(vars: Record<string, string> = {}): Promi
   return {
     url: gateway.url,
     token: gateway.adminToken,
+    origin: originUrl,
+    enqueue: (message) => gateway.enqueue(message),
     env: { KEYGATE_URL: gateway.url, KEYGATE_ADMIN_TOKEN: gateway.adminToken },
     api: adminApi(gateway.url, gateway.adminToken),
     sqlAnswers: async (rows) => void (await post(`${originUrl}/ae-sql/fixture`, { rows })),
@@ -178,6 +184,10 @@ export function useTestGateway(vars: Record<string, string> = {}): TestGateway {
     get token() {
       return current().token;
     },
+    get origin() {
+      return current().origin;
+    },
+    enqueue: (message) => current().enqueue(message),
     get env() {
       return current().env;
     },

@@ -41,6 +41,14 @@ describe("--help", () => {
     ["keygate", "keys", "usage"],
     ["keygate", "usage"],
     ["keygate", "audit"],
+    ["keygate", "webhooks"],
+    ["keygate", "webhooks", "list"],
+    ["keygate", "webhooks", "create"],
+    ["keygate", "webhooks", "get"],
+    ["keygate", "webhooks", "test"],
+    ["keygate", "webhooks", "deliveries"],
+    ["keygate", "webhooks", "delete"],
+    ["keygate", "security-events"],
   ];
 
   it("is on every command and subcommand, with the global options and, on each command, an example", async () => {
@@ -51,7 +59,7 @@ describe("--help", () => {
       expect(result.stdout.split("\n")[0]).toMatch(new RegExp(`^Usage: ${command.join(" ")} `));
       expect(result.stdout).toContain("--json");
       expect(result.stdout).toContain("--url <url>");
-      if (command.length > 2 || command[1] === "usage" || command[1] === "audit") {
+      if (command.length > 2 || command[1] === "usage" || command[1] === "audit" || command[1] === "security-events") {
         expect(result.stdout, command.join(" ")).toMatch(new RegExp(`Examples:\\n  \\$ ${command.join(" ")}`));
       }
       expectFits(result.stdout);
@@ -70,6 +78,8 @@ describe("--help", () => {
     expect(await help("keys", "usage")).toMatch(/--from <iso>[\s\S]*--to <iso>[\s\S]*--granularity <unit>/);
     expect(await help("usage")).toMatch(/--owner <owner>[\s\S]*--group-by <group>[\s\S]*--from <iso>[\s\S]*--to <iso>/);
     expect(await help("audit")).toMatch(/--target <id>[\s\S]*--action <action>/);
+    expect(await help("webhooks", "create")).toMatch(/<url>[\s\S]*--event <type>/);
+    expect(await help("security-events")).toMatch(/--code <code>[\s\S]*--ip <ip>/);
   });
 
   it("--version prints the package's version", async () => {

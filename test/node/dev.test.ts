@@ -38,6 +38,13 @@ describe("npm run dev", () => {
     expect(dev.output()).toContain(`demo origin echoing requests on http://127.0.0.1:${demoPort}`);
     expect(dev.output()).toContain(`curl -s ${base}/admin/keys -H "Authorization: Bearer ${firstToken}"`);
 
+    // The README's webhook step: an endpoint at the demo origin, which logs what it receives.
+    const hook = await call(`${base}/admin/webhooks`, firstToken, {
+      method: "POST",
+      body: JSON.stringify({ url: `http://127.0.0.1:${demoPort}/webhooks`, events: ["key.revoked"] }),
+    });
+    expect(hook.status).toBe(201);
+
     const created = await call(`${base}/admin/keys`, firstToken, {
       method: "POST",
       body: JSON.stringify({ name: "First key", ownerId: "acct_42", scopes: ["posts:read"] }),
@@ -79,6 +86,12 @@ describe("npm run dev", () => {
     expect(refused.status).toBe(401);
     expect(refused.headers.get("Content-Type")).toBe("application/problem+json");
     expect((await refused.json()).code).toBe("KEY_REVOKED");
+    // the revocation arrives at the demo origin as a signed key.revoked delivery, and only it
+    const delivered = new RegExp(`\\[demo origin\\] webhook key\\.revoked evt_[0-9A-HJKMNP-TV-Z]{26} key=${second.id} \\(signed v1,`);
+    const arrival = Date.now() + 30_000;
+    while (!delivered.test(dev.output()) && Date.now() < arrival) await new Promise((r) => setTimeout(r, 200));
+    expect(dev.output()).toMatch(delivered);
+    expect(dev.output().match(/\[demo origin\] webhook /g)).toHaveLength(1);
 
     // The README's usage step: within a minute the four calls above show in the usage routes.
     const usageOf = async () => (await call(`${base}/admin/usage?ownerId=acct_42&groupBy=key`, firstToken)).json();

@@ -20,13 +20,15 @@ const WORKER_LAYERS: string[][] = [
   ["src/errors.ts"],
   ["src/config.ts"],
   ["src/store"],
-  ["src/admission", "src/analytics", "src/identity"],
+  // Below admission: the admission objects raise events (src/events/notice.ts). What needs the
+  // key lifecycle (the leak endpoint, carrying out a suspension) lives at the top instead.
   ["src/events"],
+  ["src/admission", "src/analytics", "src/identity"],
   ["src/context.ts"],
   ["src/middleware.ts"],
   ["src/lifecycle", "src/api"],
   ["src/gateway", "src/admin", "src/portal"],
-  ["src/app.ts", "src/scheduled.ts"],
+  ["src/app.ts", "src/scheduled.ts", "src/queue.ts"],
   ["src/index.ts"],
 ];
 

@@ -1,4 +1,5 @@
-import { createHash } from "node:crypto";
+import { createHash, generateKeyPairSync } from "node:crypto";
+import { Webhook } from "standardwebhooks";
 import http from "node:http";
 import type { AddressInfo } from "node:net";
 import { responseChecker, type OpenApiDocument, type ReceivedResponse } from "./openapi-check.ts";
@@ -9,7 +10,9 @@ import { responseChecker, type OpenApiDocument, type ReceivedResponse } from "./
  * in chunks, `/status/<code>` answers with that status. Under `/ae-sql` it stands in for the Analytics Engine SQL API, the one part
  * that cannot run locally: it records each query and answers with rows a test set first.
  * Under `/__openapi` it checks admin responses against the OpenAPI document (openapi-check.ts),
- * for the workers tests, which cannot run ajv inside workerd.
+ * for the workers tests, which cannot run ajv inside workerd. Under `/hooks/<name>` it is a
+ * webhook receiver that verifies every delivery with the `standardwebhooks` package (receiver
+ * below); under `/github` it publishes secret-scanning keys as GitHub does (githubKeys below).
  */
 export interface EchoBody {
   method: string;
@@ -106,9 +109,113 @@ async function openApiCheck(req: http.IncomingMessage, res: http.ServerResponse,
   }
 }
 
+/** One delivery as a receiver saw it, and whether each secret it was told of verifies it. */
+export interface ReceivedDelivery {
+  id: string;
+  timestamp: string;
+  signature: string;
+  body: string;
+  /** for each secret configured, in order: whether `standardwebhooks` verified the delivery with it */
+  verified: boolean[];
+  /** the error `standardwebhooks` gave for the first secret, if any */
+  error: string | null;
+  /** when it arrived (ms) and what the receiver answered */
+  at: number;
+  answered: number | "hung";
+}
+
+/**
+ * How a receiver answers: "ok" (204), "status:<code>", "fail-first:<n>" (500 to the first n
+ * deliveries after it was configured, then 204), "hang" (never), "slow:<ms>" (204 after that long).
+ */
+interface Receiver {
+  secrets: string[];
+  mode: string;
+  received: ReceivedDelivery[];
+  /** deliveries since the receiver was last configured (what "fail-first" counts) */
+  sinceConfig: number;
+}
+
+const receivers = new Map<string, Receiver>();
+
+async function webhookReceiver(req: http.IncomingMessage, res: http.ServerResponse, path: string) {
+  const [, , name, action] = path.split("?")[0].split("/");
+  const body = await readBody(req);
+  const reply = (status: number, value?: unknown) => {
+    res.writeHead(status, { "Content-Type": "application/json" });
+    res.end(value === undefined ? undefined : JSON.stringify(value));
+  };
+  let receiver = receivers.get(name);
+  if (action === "config") {
+    const config = JSON.parse(body) as { secrets: string[]; mode?: string };
+    receiver = { secrets: config.secrets, mode: config.mode ?? "ok", received: receiver?.received ?? [], sinceConfig: 0 };
+    receivers.set(name, receiver);
+    return reply(200, { ok: true });
+  }
+  if (action === "received") return reply(200, receiver?.received ?? []);
+  if (!receiver) return reply(404, { error: "no such receiver" });
+  const headers = { "webhook-id": String(req.headers["webhook-id"] ?? ""), "webhook-timestamp": String(req.headers["webhook-timestamp"] ?? ""), "webhook-signature": String(req.headers["webhook-signature"] ?? "") };
+  let error: string | null = null;
+  const verified = receiver.secrets.map((secret, i) => {
+    try {
+      new Webhook(secret).verify(body, headers);
+      return true;
+    } catch (err) {
+      if (i === 0) error = String((err as Error).message);
+      return false;
+    }
+  });
+  const delivery: ReceivedDelivery = { id: headers["webhook-id"], timestamp: headers["webhook-timestamp"], signature: headers["webhook-signature"], body, verified, error, at: Date.now(), answered: 204 };
+  receiver.received.push(delivery);
+  receiver.sinceConfig += 1;
+  const { mode } = receiver;
+  if (mode === "hang") {
+    delivery.answered = "hung";
+    return;
+  }
+  const status = /^status:(\d{3})$/.exec(mode);
+  if (status) {
+    delivery.answered = Number(status[1]);
+    return reply(Number(status[1]), { status: Number(status[1]) });
+  }
+  const failFirst = /^fail-first:(\d+)$/.exec(mode);
+  if (failFirst && receiver.sinceConfig <= Number(failFirst[1])) {
+    delivery.answered = 500;
+    return reply(500, { error: "failing on purpose" });
+  }
+  const slow = /^slow:(\d+)$/.exec(mode);
+  if (slow) await new Promise((resolve) => setTimeout(resolve, Number(slow[1])));
+  reply(204);
+}
+
+/**
+ * Secret-scanning keys as GitHub publishes them (`{ public_keys: [{ key_identifier, key, is_current }] }`):
+ * "test-key-current" signs the tests' reports; its private key is at `/github/private-key`
+ * (PKCS#8, base64), for the tests inside workerd to sign with.
+ */
+const githubKeys = (() => {
+  const current = generateKeyPairSync("ec", { namedCurve: "P-256" });
+  const other = generateKeyPairSync("ec", { namedCurve: "P-256" });
+  const pem = (key: typeof current.publicKey) => key.export({ type: "spki", format: "pem" }).toString();
+  return {
+    published: {
+      public_keys: [
+        { key_identifier: "test-key-old", key: pem(other.publicKey), is_current: false },
+        { key_identifier: "test-key-current", key: pem(current.publicKey), is_current: true },
+      ],
+    },
+    privateKey: current.privateKey.export({ type: "pkcs8", format: "der" }).toString("base64"),
+  };
+})();
+
 export function startOrigin(port = 0, host = "127.0.0.1"): Promise<http.Server> {
   const server = http.createServer((req, res) => {
     const path = req.url ?? "/";
+    if (path.startsWith("/hooks/")) return void webhookReceiver(req, res, path);
+    if (path === "/github/keys" || path === "/github/private-key") {
+      res.writeHead(200, { "Content-Type": "application/json" });
+      return void res.end(JSON.stringify(path === "/github/keys" ? githubKeys.published : { pkcs8: githubKeys.privateKey }));
+    }
     if (path.startsWith("/ae-sql")) return void sqlApiStandIn(req, res, path);
     if (path.startsWith("/__openapi/")) return void openApiCheck(req, res, path);
     if (path === "/__markers") {

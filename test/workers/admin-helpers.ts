@@ -46,6 +46,7 @@ export const RECORD_FIELDS = [
   "enabled",
   "revokedAt",
   "rotatedFrom",
+  "suspendedUntil",
   "lastUsedAt",
   "usageCount",
   "version",

@@ -43,6 +43,15 @@ const CONTRACT_ROUTES: { method: string; path: string; probe: string; core: bool
   { method: "get", path: "/admin/keys/{id}/requests", probe: "/keys/key_00000000000000000000000000/requests", core: true },
   { method: "get", path: "/admin/metrics", probe: "/metrics", core: true },
   { method: "get", path: "/admin/audit", probe: "/audit", core: true },
+  { method: "get", path: "/admin/security-events", probe: "/security-events", core: true },
+  { method: "post", path: "/admin/webhooks", probe: "/webhooks", core: true },
+  { method: "get", path: "/admin/webhooks", probe: "/webhooks", core: true },
+  { method: "get", path: "/admin/webhooks/{id}", probe: "/webhooks/whk_00000000000000000000000000", core: true },
+  { method: "patch", path: "/admin/webhooks/{id}", probe: "/webhooks/whk_00000000000000000000000000", core: true },
+  { method: "delete", path: "/admin/webhooks/{id}", probe: "/webhooks/whk_00000000000000000000000000", core: true },
+  { method: "post", path: "/admin/webhooks/{id}/rotate-secret", probe: "/webhooks/whk_00000000000000000000000000/rotate-secret", core: true },
+  { method: "post", path: "/admin/webhooks/{id}/test", probe: "/webhooks/whk_00000000000000000000000000/test", core: true },
+  { method: "get", path: "/admin/webhooks/{id}/deliveries", probe: "/webhooks/whk_00000000000000000000000000/deliveries", core: true },
 ];
 
 /** True when the worker serves this method and path (anything but "no admin route matches"). */

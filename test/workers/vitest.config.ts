@@ -50,6 +50,12 @@ export default defineConfig(async () => {
             // waits for a request's waitUntil (gatewayWith) also waits for its batch, so it must be
             // short. Usage routes read D1; admin-usage.test.ts points them at the SQL API stand-in.
             USAGE_FLUSH_MS: "1",
+            // Webhook retries a second apart (5 s to 10 h in production), and attempts that give up
+            // after a second (15 s), so a failing receiver is seen through within a test.
+            WEBHOOK_RETRY_SECONDS: "[1,1,1]",
+            WEBHOOK_TIMEOUT_MS: "1000",
+            // GitHub's secret-scanning keys, as the test origin publishes them (test/support/origin.ts).
+            SECRET_SCANNING_KEYS_URL: `http://127.0.0.1:${inject("originPort")}/github/keys`,
           },
         },
       })),
