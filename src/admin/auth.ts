@@ -63,7 +63,9 @@ export const adminAuth = (adminPath: string): MiddlewareHandler<AppEnv> => async
   try {
     actor = await authenticate(c.env, c.get("services").config, c.req.raw.headers);
   } catch (err) {
-    if (err instanceof ProblemError && SIGN_IN_FAILURES.has(err.code)) signInFailed(c, err.code);
+    // A refused credential is a failed sign-in; a request that sent none is not (DESIGN.md, "Security events").
+    const sent = presentedCredential(c.req.raw.headers) !== null || c.req.raw.headers.has("Cf-Access-Jwt-Assertion");
+    if (sent && err instanceof ProblemError && SIGN_IN_FAILURES.has(err.code)) signInFailed(c, err.code);
     throw err;
   }
   const least = leastRole(c.req.method, c.req.path.slice(adminPath.length));
