@@ -16,7 +16,7 @@ export function buildServices(env: Env): Services {
   let built = servicesByEnv.get(env);
   if (!built) {
     const config = getConfig(env);
-    built = { config, state: admissionClient(env.KEY_STATE, env.REGIONAL_STATE, config.stateTimeoutMs) };
+    built = { config, state: admissionClient(env.KEY_STATE, env.REGIONAL_STATE, env.OWNER_STATE, config.stateTimeoutMs) };
     servicesByEnv.set(env, built);
   }
   return built;

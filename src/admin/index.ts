@@ -12,6 +12,8 @@ import { registerRequestLogRoutes } from "./requests";
 import { registerMetricsRoutes } from "./metrics";
 import { registerWhoamiRoute } from "./whoami";
 import { registerPortalRoutes } from "./portal";
+import { registerOwnerRoutes } from "./owners";
+import { registerPlanRoutes } from "./plans";
 import { registerWebhookRoutes } from "./webhooks";
 import { registerSecurityEventRoutes } from "./security-events";
 import { registerPages } from "./ui";
@@ -73,6 +75,8 @@ export function adminApp(adminPath: string) {
   registerMetricsRoutes(app);
   registerWhoamiRoute(app);
   registerPortalRoutes(app);
+  registerOwnerRoutes(app);
+  registerPlanRoutes(app);
   registerWebhookRoutes(app);
   registerSecurityEventRoutes(app);
   return app;

@@ -26,7 +26,7 @@ export { AS_GIVEN, KeyIdParam, KeyRecordSchema, LIMITS, ProblemSchema, RateLimit
 /** Every verdict but VALID is a code the gateway answers with. */
 VERIFY_CODES satisfies readonly ("VALID" | ProblemCode)[];
 
-const Metadata = z
+export const Metadata = z
   .record(z.string(), z.unknown())
   .refine(
     (m) => new TextEncoder().encode(JSON.stringify(m)).length <= LIMITS.metadataBytes,
@@ -40,7 +40,7 @@ const Metadata = z
       "at any depth (400 VALIDATION_FAILED otherwise).",
   });
 
-const RateLimits = z
+export const RateLimits = z
   .array(RateLimitSchema)
   .max(LIMITS.ratelimits)
   .refine((list) => new Set(list.map((r) => r.name)).size === list.length, "rate limit names must be unique")
@@ -59,7 +59,7 @@ export const CreditsSchema = z
  * Credits as a PATCH sends them: `refill` left out keeps the lineage's refill, `null` removes it
  * (DESIGN.md, "Key record"); the whole of `credits: null` removes both.
  */
-const CreditsPatchSchema = z
+export const CreditsPatchSchema = z
   .object({
     remaining: z.number().int().min(0).max(LIMITS.maxCredits),
     refill: RefillSchema.nullable()

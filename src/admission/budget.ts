@@ -69,16 +69,19 @@ export interface Pool {
   lastRefillAt: number;
   /** +1 at every refill and every balance an operator sets: budgets granted before are void */
   epoch: number;
+  /** what the balance was last set or refilled to (key.credits_low counts 20 % of it); absent on pools from before */
+  amount?: number;
 }
 
 /** The pool at `now`: refilled to the refill amount when a refill moment has passed. */
 export function refilled(pool: Pool, now: number): Pool {
   if (!pool.refill || now < nextRefill(pool.refill, pool.lastRefillAt)) return pool;
-  return { ...pool, remaining: pool.refill.amount, lastRefillAt: now, epoch: pool.epoch + 1 };
+  return { ...pool, remaining: pool.refill.amount, amount: pool.refill.amount, lastRefillAt: now, epoch: pool.epoch + 1 };
 }
 
 export const poolFrom = (credits: Credits, now: number, epoch: number): Pool => ({
   remaining: credits.remaining,
+  amount: credits.remaining,
   refill: credits.refill,
   lastRefillAt: now,
   epoch,

@@ -4,6 +4,9 @@ import { link, type ObjectAddress } from "./link";
 import { regionalName } from "./names";
 import type { Region } from "./regions";
 import type { AdmitRequest, AdmitResult, ChangeRequest, ChangeResult, PeekRequest, PeekResult, VersionRequest } from "./protocol";
+import type { OwnerChangeRequest } from "./owner";
+import type { RateLimit } from "../keys/record";
+import type { CommitOutcome } from "../store/lineage";
 
 /**
  * The gateway's and admin API's view of admission. A consumer request goes to one object: its
@@ -21,6 +24,12 @@ export interface AdmissionClient {
   version(req: VersionRequest, deadline?: Deadline): Promise<number>;
   /** Hands a planned change to the lineage's home, which commits it (docs/consistency.md). */
   change(req: ChangeRequest, timeoutMs: number): Promise<ChangeResult | { outcome: "failed" }>;
+  /** An owner's home: what is left of its shared limits and balance (only for an owner whose home exists). */
+  ownerPeek(req: { ownerId: string; ratelimits?: RateLimit[] }): Promise<PeekResult>;
+  /** Hands a planned owner change to the owner's home, which commits it. */
+  ownerChange(req: OwnerChangeRequest, timeoutMs: number): Promise<{ outcome: CommitOutcome | "failed" }>;
+  /** Tells an owner's home its plan changed. */
+  planChanged(ownerId: string): Promise<void>;
 }
 
 export class StateUnavailableError extends Error {
@@ -29,15 +38,18 @@ export class StateUnavailableError extends Error {
 
 type Homes = Env["KEY_STATE"];
 type Regionals = Env["REGIONAL_STATE"];
+type Owners = Env["OWNER_STATE"];
 
-export function admissionClient(homes: Homes, regionals: Regionals, timeoutMs: number): AdmissionClient {
+export function admissionClient(homes: Homes, regionals: Regionals, owners: Owners, timeoutMs: number): AdmissionClient {
   // An object's id is a hash of its name, worth keeping; a stub belongs to one request, so it is not.
   const ids = new Lru<DurableObjectId>(10_000, 10_000);
-  const idOf = (ns: Homes | Regionals, name: string) => {
-    let id = ids.get(name);
+  /** An id per namespace and name (an owner's id could read like a lineage's). */
+  const idOf = (ns: Homes | Regionals | Owners, name: string) => {
+    const cached = `${ns === homes ? "h" : ns === regionals ? "r" : "o"}:${name}`;
+    let id = ids.get(cached);
     if (!id) {
       id = ns.idFromName(name);
-      ids.set(name, id, 1);
+      ids.set(cached, id, 1);
     }
     return id;
   };
@@ -68,6 +80,10 @@ export function admissionClient(homes: Homes, regionals: Regionals, timeoutMs: n
     };
   };
 
+  // Admin calls reach an owner's home only when it exists: no location hint, it never creates one.
+  const owner = (ownerId: string) => owners.get(idOf(owners, ownerId));
+  const ownerAddress = (ownerId: string): ObjectAddress => ({ name: ownerId, region: null, hint: null });
+
   const viaLink = <T>(from: Region | null, address: ObjectAddress, send: () => Promise<T>, deadline?: Deadline) =>
     within(() => link().call(from, address, send), timeoutMs, deadline);
 
@@ -90,6 +106,10 @@ export function admissionClient(homes: Homes, regionals: Regionals, timeoutMs: n
       const h = home(req.lineageId, null);
       return within(() => link().call(null, h.address, () => h.stub().change(req) as Promise<ChangeResult | { outcome: "failed" }>), changeTimeoutMs);
     },
+    ownerPeek: (req) => viaLink(null, ownerAddress(req.ownerId), () => owner(req.ownerId).peek(req) as Promise<PeekResult>),
+    ownerChange: (req, changeTimeoutMs) =>
+      within(() => link().call(null, ownerAddress(req.ownerId), () => owner(req.ownerId).change(req) as Promise<{ outcome: CommitOutcome | "failed" }>), changeTimeoutMs),
+    planChanged: (ownerId) => viaLink(null, ownerAddress(ownerId), () => owner(ownerId).planChanged({ ownerId }) as Promise<void>),
   };
 }
 

@@ -183,6 +183,11 @@ export class Holder {
     else if (c.amount > 0) this.spentUntil.delete("credits");
   }
 
+  /** When the window of a limit's budget began (the home's clock), or null without a budget. */
+  windowStart(name: string): number | null {
+    return this.budgets.get(name)?.start ?? null;
+  }
+
   /** What this holder holds unused, left where it is. */
   holding(): Returned {
     const held = this.credits();

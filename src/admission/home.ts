@@ -117,10 +117,20 @@ export class KeyState extends AdmissionObject implements HolderCalls {
     this.ledger.take(req.ratelimits, req.cost, true, now);
     if (owner?.kind === "admit") this.ownerHolder(req.owner!.id).holder.spend(owner, req.cost, now);
     this.recordUse(req.keyId, now);
+    if (req.cost > 0) {
+      const balance = this.ledger.balance(now);
+      if (balance) this.noticeCredits(req.keyId, balance);
+    }
     return { outcome: "OK", limits: this.states(req, now), credits: this.credits(req, now), home };
   }
 
   private refused(outcome: "RATE_LIMITED" | "QUOTA_EXHAUSTED", limit: string, req: AdmitRequest, now: number): AdmitResult {
+    if (outcome === "RATE_LIMITED") {
+      const own = req.ratelimits.find((rl) => rl.name === limit);
+      const shared = req.owner?.ratelimits.find((rl) => rl.name === limit);
+      if (own) this.noticeRateLimited(req, own, this.ledger.window(own, now).start, now);
+      else if (shared) this.noticeRateLimited(req, shared, this.ownerHolder(req.owner!.id).holder.windowStart(limit), now);
+    }
     const limits = this.states(req, now);
     const credits = this.credits(req, now);
     const retryAfter =
@@ -162,6 +172,9 @@ export class KeyState extends AdmissionObject implements HolderCalls {
     await this.settle({ ...req, region: null, keyId: req.keys[0] ?? null });
     for (const keyId of req.keys.slice(1)) await this.settle({ ...req, region: null, keyId });
     const granted = await this.ledger.grant({ kind: "regional", name: regionalName(req.lineageId, req.region), region: req.region }, req);
+    // What the region reported spent moves the balance: the lineage's first key stands for it.
+    const balance = req.spent > 0 ? this.ledger.balance(Date.now()) : null;
+    if (balance) this.noticeCredits(req.lineageId, balance);
     return { ...granted, home: this.region, seq: this.read<number>("seq") ?? 0, versions: this.versions() };
   }
 

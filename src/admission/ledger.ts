@@ -120,6 +120,14 @@ export class Ledger {
     });
   }
 
+  /** The balance as key.credits_low judges it: what is left, of what it was last set or refilled to; null without credits. */
+  balance(now: number): { epoch: number; amount: number; remaining: number } | null {
+    const pool = this.pool(now);
+    const view = this.creditView(now);
+    const amount = pool?.amount ?? pool?.refill?.amount;
+    return pool && view && amount !== undefined ? { epoch: pool.epoch, amount, remaining: view.remaining } : null;
+  }
+
   /** What is left: the pool, and what holders were granted in this epoch and have not reported spent. */
   creditView(now: number): CreditState | null {
     const pool = this.pool(now);

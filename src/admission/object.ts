@@ -6,6 +6,20 @@ import { link } from "./link";
 import { Holder, type Verdict } from "./holder";
 import type { HolderAddress } from "./ledger";
 import type { AdmitRequest, Apply, LeaseGrant, Returned } from "./protocol";
+import type { RateLimit } from "../keys/record";
+import {
+  countRateLimited,
+  creditsLowEvent,
+  enqueueEvent,
+  newAbuseCount,
+  noticeCredits,
+  noticeRateLimited,
+  rateLimitedEvent,
+  requestSuspension,
+  type AbuseCount,
+  type CreditNotices,
+  type RateLimitNotices,
+} from "../events/notice";
 import type { Region } from "./regions";
 
 /** How long usage may wait before it is written to D1 (DESIGN.md allows 60 s of lag). */
@@ -57,6 +71,52 @@ export abstract class AdmissionObject extends DurableObject<Env> {
 
   /** Where this object is, for a home that grants it budgets to call it back. */
   protected abstract get address(): HolderAddress;
+
+  /**
+   * Per key, what was noticed of its refusals (the first of each window, and the count the abuse
+   * rule judges) and of its balance (the thresholds crossed since it was last set or refilled).
+   * Memory only: an object that ends may notice a window again, which raises the same event (its
+   * id follows from the key, the limit and the window), a duplicate receivers recognise.
+   */
+  private readonly noticed = new Map<string, { limits: RateLimitNotices; abuse: AbuseCount; credits: CreditNotices }>();
+
+  private notices(keyId: string) {
+    let n = this.noticed.get(keyId);
+    if (!n) {
+      n = { limits: {}, abuse: newAbuseCount(), credits: { epoch: -1, low: false, empty: false } };
+      this.noticed.set(keyId, n);
+    }
+    return n;
+  }
+
+  /** Work handed on from a decision, never on the request's path (DESIGN.md, "Events and webhooks"). */
+  private later(work: Promise<unknown>, what: string): void {
+    this.ctx.waitUntil(work.catch((err) => console.warn(JSON.stringify({ level: "warn", msg: `${what} not queued`, error: String(err) }))));
+  }
+
+  /**
+   * A RATE_LIMITED refusal, where it was decided: the key's first in the limit's window raises
+   * `key.rate_limited`; past the abuse rule's count, the key's suspension is asked for.
+   */
+  protected noticeRateLimited(req: AdmitRequest, limit: RateLimit, windowStart: number | null, now: number): void {
+    const n = this.notices(req.keyId);
+    if (windowStart !== null && noticeRateLimited(n.limits, limit, windowStart)) {
+      this.later(rateLimitedEvent(req.keyId, limit, windowStart, now).then((event) => enqueueEvent(this.env, event)), "key.rate_limited");
+    }
+    if (!req.abuse) return;
+    const until = countRateLimited(n.abuse, now, req.abuse);
+    if (until !== null) {
+      this.later(requestSuspension(this.env, { keyId: req.keyId, until, at: now, policy: req.abuse, refusals: req.abuse.rateLimitedPerMinute + 1 }), "suspension");
+    }
+  }
+
+  /** A balance after a charge or a report: falling to 20 % of what it was set or refilled to, and to 0, raises `key.credits_low`. */
+  protected noticeCredits(subject: string, balance: { epoch: number; amount: number; remaining: number }, owner?: string): void {
+    const threshold = noticeCredits(this.notices(subject).credits, balance.epoch, balance.amount, balance.remaining);
+    if (!threshold) return;
+    const event = creditsLowEvent(subject, threshold, balance).then((e) => (owner ? { ...e, keyId: undefined, data: { ...e.data, owner: { id: owner } } } : e));
+    this.later(event.then((e) => enqueueEvent(this.env, e)), "key.credits_low");
+  }
 
   /** The budgets this object holds of its lineage's owner's shared limits and credits, and the owner's version. */
   private ownerHold: { ownerId: string; holder: Holder; version: string | null } | null = null;

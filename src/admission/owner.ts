@@ -67,6 +67,9 @@ export class OwnerState extends AdmissionObject implements HolderCalls {
     this.remember(req.ownerId, req.holder.region);
     await this.settle();
     const granted = await this.ledger.grant(req.holder, req);
+    // The shared balance, as its holders report what they spent.
+    const balance = req.spent > 0 ? this.ledger.balance(Date.now()) : null;
+    if (balance) this.noticeCredits(req.ownerId, balance, req.ownerId);
     return { ...granted, ownerVersion: this.read<string>("version") ?? "0.0" };
   }
 

@@ -35,6 +35,8 @@ export interface AdmitRequest extends LineageCall {
   cost: number;
   /** the key's owner, when the gateway knows its record */
   owner?: OwnerPart;
+  /** the abuse rule of the request's route (ABUSE_POLICY, or the route's `abuse`); absent: none */
+  abuse?: { rateLimitedPerMinute: number; suspendSeconds: number };
 }
 
 export type AdmitResult =

@@ -100,6 +100,12 @@ export class RegionalAdmission extends AdmissionObject implements HolderCalls {
   }
 
   private refused(outcome: "RATE_LIMITED" | "QUOTA_EXHAUSTED", limit: string, req: AdmitRequest, now: number): AdmitResult {
+    if (outcome === "RATE_LIMITED") {
+      const own = req.ratelimits.find((rl) => rl.name === limit);
+      const shared = req.owner?.ratelimits.find((rl) => rl.name === limit);
+      if (own) this.noticeRateLimited(req, own, this.lineage.windowStart(limit), now);
+      else if (shared) this.noticeRateLimited(req, shared, this.ownerHolder(req.owner!.id).holder.windowStart(limit), now);
+    }
     const limits = this.states(req, now);
     const credits = this.credits(req, now);
     const retryAfter =

@@ -1,3 +1,4 @@
+import { sql } from "drizzle-orm";
 import { ProblemError } from "../errors";
 import type { Config } from "../config";
 import { getDb } from "../store/db";
@@ -23,7 +24,7 @@ export interface UsageSource {
 
 export function usageSource(env: Env, config: Config): UsageSource {
   const api = config.usageApi;
-  if (api) return sqlApiSource(api);
+  if (api) return sqlApiSource(api, env.DB);
   const db = getDb(env.DB);
   return {
     name: "d1",
@@ -87,9 +88,9 @@ WHERE ${where} AND ${inRange(range)}
 GROUP BY bucket, outcome, status ORDER BY bucket FORMAT JSON`;
 }
 
-const SQL_GROUP_COLUMNS: Record<GroupBy, string> = { key: "index1", route: "blob3", status: "blob6", owner: "blob1" };
+const SQL_GROUP_COLUMNS: Record<Exclude<GroupBy, "plan">, string> = { key: "index1", route: "blob3", status: "blob6", owner: "blob1" };
 
-function groupedSql(groupBy: GroupBy, range: HourRange, ownerId?: string): string {
+function groupedSql(groupBy: Exclude<GroupBy, "plan">, range: HourRange, ownerId?: string): string {
   const owner = ownerId === undefined ? "" : ` AND blob1 = ${literal(ownerId)}`;
   return `SELECT ${SQL_GROUP_COLUMNS[groupBy]} AS grp, blob5 AS outcome, blob6 AS status,
   ${MEASURES_SQL}
@@ -101,15 +102,38 @@ GROUP BY grp, outcome, status FORMAT JSON`;
 /** The SQL API writes DateTime as "YYYY-MM-DD hh:mm:ss" in UTC. */
 const bucketTime = (value: unknown) => Date.parse(`${String(value).replace(" ", "T")}Z`);
 
-function sqlApiSource(api: { url: string; token: string }): UsageSource {
+/**
+ * The Analytics Engine's data points carry the owner, not its plan: grouped by plan, they are
+ * grouped by owner and each owner's cells go to the plan D1 says it is on now.
+ */
+async function byPlan(d1: D1Database, byOwner: Map<string, Cell[]>): Promise<Map<string, Cell[]>> {
+  const ids = [...byOwner.keys()].filter((id) => id !== "");
+  const plans = new Map<string, string>();
+  for (let i = 0; i < ids.length; i += 100) {
+    const rows = await getDb(d1).all<{ id: string; plan: string | null }>(
+      sql`SELECT id, plan FROM owners WHERE id IN (SELECT value FROM json_each(${JSON.stringify(ids.slice(i, i + 100))}))`,
+    );
+    for (const row of rows) if (row.plan) plans.set(row.id, row.plan);
+  }
+  const grouped = new Map<string, Cell[]>();
+  for (const [owner, cells] of byOwner) {
+    const plan = plans.get(owner) ?? "";
+    grouped.set(plan, [...(grouped.get(plan) ?? []), ...cells]);
+  }
+  return grouped;
+}
+
+function sqlApiSource(api: { url: string; token: string }, d1: D1Database): UsageSource {
   return {
     name: "analytics-engine",
     keyCells: async (keyId, range, stepMs) =>
       cellsBy(await querySql(api, seriesSql(`index1 = ${literal(keyId)}`, range, stepMs)), (row) => bucketTime(row.bucket)),
     ownerCells: async (ownerId, range, stepMs) =>
       cellsBy(await querySql(api, seriesSql(`blob1 = ${literal(ownerId)}`, range, stepMs)), (row) => bucketTime(row.bucket)),
-    groupedCells: async (groupBy, range, ownerId) =>
-      cellsBy(await querySql(api, groupedSql(groupBy, range, ownerId)), (row) => String(row.grp ?? "")),
+    groupedCells: async (groupBy, range, ownerId) => {
+      const grouped = (by: Exclude<GroupBy, "plan">) => querySql(api, groupedSql(by, range, ownerId)).then((rows) => cellsBy(rows, (row) => String(row.grp ?? "")));
+      return groupBy === "plan" ? byPlan(d1, await grouped("owner")) : grouped(groupBy);
+    },
   };
 }
 

@@ -6,6 +6,7 @@ import { ipAllowed } from "../keys/ip";
 import { keyUnusable } from "../keys/verify";
 import { lookupKey, refetchKey } from "../store/cache";
 import { lookupOwner, refetchOwner } from "../store/owner-cache";
+import { abusePolicyFor } from "../events/notice";
 import { keyLimits, OWNER_LIMIT_PREFIX, sharedCredits, sharedLimits, viewVersion, type OwnerView } from "../owners/record";
 import type { StoredKey } from "../keys/record";
 import type { LimitState } from "../admission/budget";
@@ -78,6 +79,7 @@ export async function admit(x: Exchange, event: RequestEvent): Promise<Admitted>
       owner = lookedUp instanceof Promise ? await lookedUp : lookedUp;
     }
     const admitted = { key, owner, route: route!, path: path! };
+    const abuse = abusePolicyFor(x.services.config, admitted.route);
 
     let result: AdmitResult;
     try {
@@ -90,6 +92,7 @@ export async function admit(x: Exchange, event: RequestEvent): Promise<Admitted>
           ratelimits: keyLimits(key, owner),
           cost: admitted.route.cost,
           ...(owner ? { owner: { id: owner.owner.id, version: viewVersion(owner), ratelimits: sharedLimits(owner), credits: sharedCredits(owner) !== null } } : {}),
+          ...(abuse ? { abuse } : {}),
         },
         x.deadline,
       );

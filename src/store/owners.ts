@@ -3,6 +3,7 @@ import type { Owner, OwnerView, Plan } from "../owners/record";
 import { owners, plans, auditLog } from "./schema";
 import { auditAfterChange, type AuditContext } from "./audit";
 import { getDb, runBatch, newId, type Statement } from "./db";
+import { outboxInsert, type RaisedEvent } from "./outbox";
 import type { OwnerRow, PlanRow } from "./schema";
 
 /**
@@ -119,6 +120,8 @@ export interface OwnerChange {
   action: "owner.update";
   at: number;
   until: number;
+  /** events the change raises (owner.updated), written with it (docs/events.md) */
+  events?: RaisedEvent[];
 }
 
 /** D1's clock, in ms (as src/store/lineage.ts judges every change). */
@@ -151,9 +154,11 @@ export async function commitOwnerChange(d1: D1Database, change: OwnerChange): Pr
               credits = ${values.credits}, metadata = ${values.metadata}, version = version + 1, updated_at = ${change.at},
               credits_version = credits_version + ${change.setsCredits ? 1 : 0}, seq = seq + 1, change_id = ${change.token}
             WHERE id = ${change.ownerId} AND seq = ${change.seq} AND ${planExists} AND ${D1_NOW} < ${change.until}`;
+  const opened = sql`EXISTS (SELECT 1 FROM ${owners} WHERE id = ${change.ownerId} AND change_id = ${change.token})`;
   const statements: Statement[] = [
     gate,
     auditAfterChange(change.audit, change.action, change.ownerId, change.changes, change.at),
+    ...(change.events ?? []).map((event) => outboxInsert(event, opened)),
   ];
   const [gated] = await runBatch(d1, statements);
   if (gated.meta.changes === 1) return "committed";

@@ -185,7 +185,17 @@ export async function ownerCells(db: Db, ownerId: string, range: HourRange, step
   return cellsBy(rows, (row) => Number(row.bucket));
 }
 
-export const GROUP_COLUMNS = { key: "key_id", route: "route", status: "status", owner: "owner_id" } as const;
+/**
+ * What `/admin/usage` groups by. `plan` is the plan each owner is on now (its usage before it
+ * moved counts under its current plan); "" for owners on none and refusals before a key was known.
+ */
+export const GROUP_COLUMNS = {
+  key: "key_id",
+  route: "route",
+  status: "status",
+  owner: "owner_id",
+  plan: `COALESCE((SELECT o.plan FROM owners o WHERE o.id = ${"usage_rollups"}.owner_id), '')`,
+} as const;
 export type GroupBy = keyof typeof GROUP_COLUMNS;
 
 /** Cells per group across keys, optionally of one owner's keys only. */

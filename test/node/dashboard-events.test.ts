@@ -213,7 +213,7 @@ describe("a key the abuse rule suspended", () => {
     const page = await open();
     await signIn(page, base(), setting.gateway.adminToken, `/admin/ui/keys/${key.id}`);
     await page.getByRole("heading", { name: "Flooder", level: 1 }).waitFor();
-    await page.locator(".badge", { hasText: "suspended" }).waitFor();
+    await page.locator(".badge", { hasText: /^suspended$/ }).waitFor();
     const details = page.locator("dl.details");
     expect(await details.innerText()).toMatch(/Suspended until\s+in (9|10) minutes/);
     await expectAccessible(page, "suspended key");
