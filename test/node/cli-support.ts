@@ -152,6 +152,7 @@ export async function startTestGateway(vars: Record<string, string> = {}): Promi
     sqlQueries: async () => (await fetch(`${originUrl}/ae-sql/log`)).json(),
     async stop() {
       await gateway.dispose();
+      origin.closeAllConnections();
       await new Promise((resolve) => origin.close(resolve));
       await removeBuild(scriptPath);
     },

@@ -46,6 +46,7 @@ export function useDashboard(vars: Record<string, string> = {}): Setting {
   afterAll(async () => {
     await setting.browser?.close();
     await Promise.all([setting.gateway, ...others].map((gateway) => gateway?.dispose()));
+    origin?.closeAllConnections();
     if (origin) await new Promise((resolve) => origin!.close(resolve));
     if (scriptPath) await removeBuild(scriptPath);
   });

@@ -31,6 +31,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await gateway?.dispose();
+  origin.closeAllConnections();
   await new Promise((resolve) => origin.close(resolve));
   await removeBuild(scriptPath);
   rmSync(tmp, { recursive: true, force: true });

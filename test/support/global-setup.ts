@@ -17,7 +17,7 @@ export default async function setup(project: TestProject) {
   project.provide("idpPort", portOf(idp));
   return async () => {
     await closeTenants();
-    idp.closeAllConnections();
+    for (const server of [origin, idp]) server.closeAllConnections();
     await Promise.all([origin, idp].map((server) => new Promise<void>((resolve) => server.close(() => resolve()))));
   };
 }

@@ -113,7 +113,7 @@ export async function startTenant(): Promise<Tenant> {
       json(res, 500, { error: String(err) });
     }
   });
-  server.keepAliveTimeout = 1000;
+  server.keepAliveTimeout = 60_000; // as the origin's (origin.ts)
   await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
   const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
   const tenant: Tenant = {
@@ -144,6 +144,6 @@ export function startIdentityProvider(): Promise<http.Server> {
     }
     res.writeHead(404).end();
   });
-  server.keepAliveTimeout = 1000;
+  server.keepAliveTimeout = 60_000; // as the origin's (origin.ts)
   return new Promise((resolve) => server.listen(0, "127.0.0.1", () => resolve(server)));
 }

@@ -285,7 +285,10 @@ export function startOrigin(port = 0, host = "127.0.0.1"): Promise<http.Server> 
       res.end(text);
     });
   });
-  server.keepAliveTimeout = 1000;
+  // Longer than any pause in a test: workerd reuses a pooled connection without noticing that the
+  // server closed it while idle, and a POST on it (the OpenAPI checker's) fails as "Network
+  // connection lost" instead of being retried. Teardown closes the connections itself.
+  server.keepAliveTimeout = 60_000;
   return new Promise((resolve) => server.listen(port, host, () => resolve(server)));
 }
 
