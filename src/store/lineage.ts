@@ -195,20 +195,21 @@ async function changedByRequest(d1: D1Database, requestId: string, targetId: str
 
 /**
  * Settles a change whose batch may or may not have landed (D1 threw, or its answer was lost):
- * waits until D1's own clock has passed the change's `until`, after which the batch can no
- * longer land, then answers whether it did (its first audit entry is there). Throws when D1
- * cannot be read.
+ * true as soon as its first audit entry is there; otherwise it waits until D1's own clock has
+ * passed the change's `until`, after which the batch can no longer land, and looks once more.
+ * Throws when D1 cannot be read.
  */
 export async function settleLostCommit(
   d1: D1Database,
   change: Pick<LineageChange, "until" | "audit"> & { writes: Pick<KeyWrite, "after">[] },
 ): Promise<boolean> {
+  const landed = () => changedByRequest(d1, change.audit.requestId, change.writes[0].after.id);
   for (;;) {
+    if (await landed()) return true;
     const [row] = await getDb(d1).all<{ now: number }>(sql`SELECT ${D1_NOW} AS now`);
-    if (row.now >= change.until) break;
+    if (row.now >= change.until) return landed();
     await new Promise((resolve) => setTimeout(resolve, Math.min(1_000, change.until - row.now + 20)));
   }
-  return changedByRequest(d1, change.audit.requestId, change.writes[0].after.id);
 }
 
 /** What a KeyState object learns of its lineage from D1. */
