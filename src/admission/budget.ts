@@ -93,6 +93,8 @@ export function creditState(remaining: number, refill: Refill | null, lastRefill
 
 /** A regional object's share of one limit's window. */
 export interface Budget {
+  /** the limit it was granted under */
+  limit: number;
   /** the window it belongs to, on the home's clock */
   start: number;
   windowMs: number;
@@ -100,13 +102,15 @@ export interface Budget {
   left: number;
   /** the home's count for the window when it last granted: with `left`, what the region shows as remaining */
   homeCount: number;
-  /** true once the home had nothing more to grant for this window */
-  exhausted: boolean;
 }
 
-/** Whether a budget still belongs to the window its limit is in at `now`. */
+/**
+ * Whether a budget may be spent on a request under `rl` at `now`: granted under the same limit and
+ * window, and that window still running. A budget of a limit since changed is never spent under
+ * the new one: the home counted it against the old.
+ */
 export const budgetCurrent = (budget: Budget | undefined, rl: RateLimit, now: number): budget is Budget =>
-  budget !== undefined && budget.windowMs === rl.windowSeconds * 1000 && now < budget.start + budget.windowMs;
+  budget !== undefined && budget.limit === rl.limit && budget.windowMs === rl.windowSeconds * 1000 && now < budget.start + budget.windowMs;
 
 /** Remaining as a region shows it: what no region has taken yet, plus what it holds itself. */
 export const budgetRemaining = (budget: Budget, rl: RateLimit): number => rl.limit - budget.homeCount + budget.left;

@@ -1,6 +1,6 @@
 import type { RateLimit, Refill } from "../keys/record";
 import { budgetCurrent, budgetRemaining, budgetWanted, creditState, limitState, type Budget, type CreditState, type LimitState } from "./budget";
-import type { LeaseGrant, LeaseWants, Returned } from "./protocol";
+import type { LeaseGrant, LeaseWants, LimitSource, Returned } from "./protocol";
 
 /**
  * The budgets an object holds of a ledger that lives elsewhere (docs/regions.md): a regional
@@ -47,8 +47,8 @@ export class Holder {
   /** When it asked for its last lease. */
   private leaseAt = 0;
   private readonly budgets = new Map<string, Budget>();
-  /** The limits of the requests it has seen, so a renewal asks for all of them. */
-  private readonly specs = new Map<string, RateLimit>();
+  /** The limits of the requests it has seen, and where it learned each, so a renewal asks for all of them. */
+  private readonly specs = new Map<string, { limit: RateLimit; source?: LimitSource }>();
   /** Until when a limit (or "credits") is known spent: the home had nothing more to grant. */
   private readonly spentUntil = new Map<string, number>();
   /** Requests admitted and credits spent since the last lease: what the next one asks for and reports. */
@@ -74,15 +74,20 @@ export class Holder {
     return this.store.read<CreditBudget | null>(`${this.prefix}credits`);
   }
 
+  /** Takes note of a request's limits and where they come from, for the next lease to ask for. */
+  private learn(ratelimits: readonly RateLimit[], source: LimitSource | undefined): void {
+    for (const limit of ratelimits) this.specs.set(limit.name, { limit, source });
+  }
+
   /**
    * What these limits and credits allow now. `renewed`: the home was just asked, so a lack is a
-   * refusal, not a reason to ask again.
+   * refusal, not a reason to ask again. `source`: where the limits come from (LimitSource).
    */
-  verdict(ratelimits: readonly RateLimit[], cost: number, chargesCredits: boolean, now: number, renewed: boolean): Verdict {
+  verdict(ratelimits: readonly RateLimit[], cost: number, chargesCredits: boolean, now: number, renewed: boolean, source?: LimitSource): Verdict {
     if (!this.leased(now)) return { kind: "ask" };
+    this.learn(ratelimits, source);
     const budgets: Budget[] = [];
     for (const rl of ratelimits) {
-      this.specs.set(rl.name, rl);
       const budget = this.budgets.get(rl.name);
       if (budgetCurrent(budget, rl, now) && budget.left >= 1) {
         budgets.push(budget);
@@ -117,8 +122,8 @@ export class Holder {
    * The caller then looks again, synchronously, and spends in the same breath: budgets looked at
    * before an await may have been spent by another request meanwhile.
    */
-  async renew(ratelimits: readonly RateLimit[], cost: number, chargesCredits: boolean, wants: Partial<LeaseWants> = {}): Promise<void> {
-    for (const rl of ratelimits) this.specs.set(rl.name, rl);
+  async renew(ratelimits: readonly RateLimit[], cost: number, chargesCredits: boolean, wants: Partial<LeaseWants> = {}, source?: LimitSource): Promise<void> {
+    this.learn(ratelimits, source);
     if (this.renewing) {
       await this.renewing.catch(() => undefined);
       return;
@@ -137,20 +142,31 @@ export class Holder {
   private async askHome(needs: Set<string>, creditsNeed: number, extra: Partial<LeaseWants>): Promise<void> {
     const sentAt = Date.now();
     const recent = this.admitted;
+    // What it holds of a limit since changed goes back: the home counted it against the old limit.
+    const returned: NonNullable<LeaseWants["returned"]> = [];
+    for (const [name, budget] of this.budgets) {
+      const spec = this.specs.get(name)?.limit;
+      if (!spec || (budget.limit === spec.limit && budget.windowMs === spec.windowSeconds * 1000)) continue;
+      if (sentAt < budget.start + budget.windowMs && budget.left > 0) returned.push({ name, start: budget.start, amount: budget.left });
+      this.budgets.delete(name);
+    }
     const wants = [...this.specs.values()]
-      .map((limit) => {
+      .map(({ limit, source }) => {
         const budget = this.budgets.get(limit.name);
         const current = budgetCurrent(budget, limit, sentAt) ? budget.left : 0;
         const need = needs.has(limit.name) && current < 1 ? 1 : 0;
         const wanted = budgetWanted(recent, need, limit.limit);
-        return { limit, want: current * 2 > wanted && need === 0 ? 0 : Math.max(need, wanted - current) };
+        return { limit, source, want: current * 2 > wanted && need === 0 ? 0 : Math.max(need, wanted - current) };
       })
       .filter((w) => w.want > 0);
     const held = this.credits();
     const creditsWant = held === null ? 0 : Math.max(creditsNeed, budgetWanted(this.spent || recent, creditsNeed, Number.MAX_SAFE_INTEGER) - (held?.left ?? 0));
     const spent = this.spent;
-    const grant = await this.ask({ keys: [], ...extra, wants, credits: Math.max(0, creditsWant), spent });
+    const grant = await this.ask({ keys: [], ...extra, wants, returned, credits: Math.max(0, creditsWant), spent });
     this.take(grant, sentAt, creditsNeed > 0);
+    // A limit the home granted nothing for was learned from a version it knows to be old: forgotten
+    // until a request brings it again.
+    for (const { limit } of wants) if (!grant.grants.some((g) => g.name === limit.name) && this.specs.get(limit.name)?.limit === limit) this.specs.delete(limit.name);
     this.admitted = Math.max(0, this.admitted - recent);
     this.spent = Math.max(0, this.spent - spent);
   }
@@ -162,11 +178,11 @@ export class Holder {
     this.onGrant(grant);
     for (const g of grant.grants) {
       const budget = this.budgets.get(g.name);
-      if (budget && budget.start === g.start && budget.windowMs === g.windowMs) {
+      if (budget && budget.limit === g.limit && budget.start === g.start && budget.windowMs === g.windowMs) {
         budget.left += g.amount;
         budget.homeCount = g.count;
       } else {
-        this.budgets.set(g.name, { start: g.start, windowMs: g.windowMs, left: g.amount, homeCount: g.count, exhausted: false });
+        this.budgets.set(g.name, { limit: g.limit, start: g.start, windowMs: g.windowMs, left: g.amount, homeCount: g.count });
       }
       if (g.amount === 0) this.spentUntil.set(g.name, Math.min(g.start + g.windowMs, now + SPENT_FOR_MS));
       else this.spentUntil.delete(g.name);

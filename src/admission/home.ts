@@ -171,7 +171,11 @@ export class KeyState extends AdmissionObject implements HolderCalls {
     // A lease never places the home: only a consumer request from its own region creates it.
     await this.settle({ ...req, region: null, keyId: req.keys[0] ?? null });
     for (const keyId of req.keys.slice(1)) await this.settle({ ...req, region: null, keyId });
-    const granted = await this.ledger.grant({ kind: "regional", name: regionalName(req.lineageId, req.region), region: req.region }, req);
+    const granted = await this.ledger.grant(
+      { kind: "regional", name: regionalName(req.lineageId, req.region), region: req.region },
+      req,
+      (source) => !("keyId" in source) || this.known(source.keyId) <= source.version,
+    );
     // What the region reported spent moves the balance: the lineage's first key stands for it.
     const balance = req.spent > 0 ? this.ledger.balance(Date.now()) : null;
     if (balance) this.noticeCredits(req.lineageId, balance);

@@ -1,7 +1,7 @@
 import type { Credits, RateLimit } from "../keys/record";
 import { creditState, currentWindow, limitState, poolFrom, refilled, unallocated, type CreditState, type LimitState, type Pool, type Window } from "./budget";
 import { withTimeout } from "./timeout";
-import type { Apply, Grant, LeaseGrant, LeaseWants, Returned } from "./protocol";
+import type { Apply, Grant, LeaseGrant, LeaseWants, LimitSource, Returned } from "./protocol";
 import type { Region } from "./regions";
 
 /**
@@ -160,12 +160,16 @@ export class Ledger {
 
   /**
    * A holder's lease: budgets for the windows it asks about, and credits, for `leaseMs` from when it
-   * asked. A holder that asks for what the ledger no longer has makes the home take back what the
-   * other holders hold unused first.
+   * asked. What it gives back of limits since changed is counted back first. A limit it learned
+   * from a version the home knows to be old (`current` says no) gets nothing, and its window is
+   * left alone: the holder learns the new version from the grant. A holder that asks for what the
+   * ledger no longer has makes the home take back what the other holders hold unused first.
    */
-  async grant(address: HolderAddress, req: LeaseWants): Promise<Pick<LeaseGrant, "leaseMs" | "grants" | "credits">> {
+  async grant(address: HolderAddress, req: LeaseWants, current: (source: LimitSource) => boolean): Promise<Pick<LeaseGrant, "leaseMs" | "grants" | "credits">> {
+    if (req.returned?.length) this.takeBack(address.name, { limits: req.returned, credits: null }, false);
+    const wants = req.wants.filter((w) => !w.source || current(w.source));
     const short = (now: number) =>
-      req.wants.some(({ limit, want }) => unallocated(this.window(limit, now), limit) < Math.min(want, 1)) ||
+      wants.some(({ limit, want }) => unallocated(this.window(limit, now), limit) < Math.min(want, 1)) ||
       (req.credits > 0 && (this.pool(now)?.remaining ?? 1) < 1);
     if (short(Date.now()) && Object.keys(this.holders()).some((name) => name !== address.name)) await this.reclaim(address.name);
 
@@ -174,14 +178,14 @@ export class Ledger {
     const holders = this.holders();
     const held: HolderLease = holders[address.name] ?? { address, until: 0, at: 0, grants: {}, credits: null };
     const grants: Grant[] = [];
-    for (const { limit, want } of req.wants) {
+    for (const { limit, want } of wants) {
       const window = this.window(limit, now);
       const amount = Math.min(want, shareOf(unallocated(window, limit)));
       window.count += amount;
       this.store.writeNow(`rl:${limit.name}`, window);
       const before = held.grants[limit.name];
       held.grants[limit.name] = { start: window.start, amount: (before?.start === window.start ? before.amount : 0) + amount };
-      grants.push({ name: limit.name, start: window.start, windowMs: window.windowMs, amount, count: window.count });
+      grants.push({ name: limit.name, limit: limit.limit, start: window.start, windowMs: window.windowMs, amount, count: window.count });
     }
     let credits: LeaseGrant["credits"] = null;
     const pool = this.pool(now);

@@ -156,15 +156,15 @@ export abstract class AdmissionObject extends DurableObject<Env> {
   protected ownerVerdict(req: AdmitRequest, now: number, last: boolean): "stale" | Verdict | null {
     if (!req.owner) return null;
     const hold = this.ownerHolder(req.owner.id);
-    const verdict = hold.holder.verdict(req.owner.ratelimits, req.cost, req.owner.credits, now, last);
-    if (verdict.kind === "ask" && !last) return verdict;
     if (hold.version !== null && newerOwnerVersion(hold.version, req.owner.version)) return "stale";
+    const verdict = hold.holder.verdict(req.owner.ratelimits, req.cost, req.owner.credits, now, last, { owner: req.owner.version });
+    if (verdict.kind === "ask" && !last) return verdict;
     if (verdict.kind === "ask") throw new Error("the owner's home granted no lease");
     return verdict;
   }
 
   protected renewOwner(req: AdmitRequest): Promise<void> {
-    return this.ownerHolder(req.owner!.id).holder.renew(req.owner!.ratelimits, req.cost, req.owner!.credits);
+    return this.ownerHolder(req.owner!.id).holder.renew(req.owner!.ratelimits, req.cost, req.owner!.credits, {}, { owner: req.owner!.version });
   }
 
   /** From the owner's home: a change to the owner or its plan; budgets of what changed go back. */

@@ -1,5 +1,6 @@
 import type { RateLimit } from "../keys/record";
 import { sharedCredits, sharedLimits, viewVersion, type OwnerView } from "../owners/record";
+import { newerOwnerVersion } from "../owners/version";
 import { commitOwnerChange, markPlanSeen, readOwnerState, settleOwnerChange, type OwnerChange } from "../store/owners";
 import { poolFrom, type Pool } from "./budget";
 import { AdmissionObject } from "./object";
@@ -66,11 +67,12 @@ export class OwnerState extends AdmissionObject implements HolderCalls {
   async lease(req: OwnerLeaseRequest): Promise<LeaseGrant> {
     this.remember(req.ownerId, req.holder.region);
     await this.settle();
-    const granted = await this.ledger.grant(req.holder, req);
+    const version = this.read<string>("version") ?? "0.0";
+    const granted = await this.ledger.grant(req.holder, req, (source) => !("owner" in source) || !newerOwnerVersion(version, source.owner));
     // The shared balance, as its holders report what they spent.
     const balance = req.spent > 0 ? this.ledger.balance(Date.now()) : null;
     if (balance) this.noticeCredits(req.ownerId, balance, req.ownerId);
-    return { ...granted, ownerVersion: this.read<string>("version") ?? "0.0" };
+    return { ...granted, ownerVersion: version };
   }
 
   /** What is left of the shared limits and balance, without consuming anything (admin reads, the portal). */

@@ -92,10 +92,19 @@ export interface ChangeRequest extends LineageCall {
 
 export type ChangeResult = { outcome: CommitOutcome };
 
+/**
+ * Where a holder learned a limit: from a request of `keyId` at record `version` (a lineage's
+ * limits), or of an owner at `owner` version (an owner's). The home grants nothing for a limit
+ * learned from a version older than it knows: the limit may have changed since.
+ */
+export type LimitSource = { keyId: string; version: number } | { owner: string };
+
 /** What a holder asks its ledger's home for, and reports. */
 export interface LeaseWants {
-  /** budgets wanted for the current windows of these limits */
-  wants: { limit: RateLimit; want: number }[];
+  /** budgets wanted for the current windows of these limits, each as the holder learned it */
+  wants: { limit: RateLimit; want: number; source?: LimitSource }[];
+  /** budgets it holds of a limit since changed (another `limit` or window): given back before the home grants */
+  returned?: { name: string; start: number; amount: number }[];
   /** credits wanted (0: none) */
   credits: number;
   /** credits spent out of budgets since the last lease, for the balance the home shows */
@@ -117,6 +126,8 @@ export interface OwnerLeaseRequest extends LeaseWants {
 
 export interface Grant {
   name: string;
+  /** the limit granted under: a budget is spent only on requests under the same limit */
+  limit: number;
   start: number;
   windowMs: number;
   amount: number;

@@ -79,13 +79,14 @@ export class RegionalAdmission extends AdmissionObject implements HolderCalls {
     if (!this.lineage.leased(now) || !this.versions.has(req.keyId)) {
       if (last) throw new Error("the lineage's home granted no lease");
       if (!this.versions.has(req.keyId)) this.unknownKeys.add(req.keyId);
-      return this.lineage.renew(req.ratelimits, req.cost, true).then(() => this.attempt(req, round + 1));
+      return this.lineage.renew(req.ratelimits, req.cost, true, {}, { keyId: req.keyId, version: req.version }).then(() => this.attempt(req, round + 1));
     }
     const known = this.versions.get(req.keyId)!;
     if (known > req.version) return { outcome: "STALE", version: known, home };
     if (req.version > known) this.versions.set(req.keyId, req.version);
-    const key = this.lineage.verdict(req.ratelimits, req.cost, true, now, last);
-    if (key.kind === "ask") return this.lineage.renew(req.ratelimits, req.cost, true).then(() => this.attempt(req, round + 1));
+    const source = { keyId: req.keyId, version: req.version };
+    const key = this.lineage.verdict(req.ratelimits, req.cost, true, now, last, source);
+    if (key.kind === "ask") return this.lineage.renew(req.ratelimits, req.cost, true, {}, source).then(() => this.attempt(req, round + 1));
     const owner = this.ownerVerdict(req, now, last);
     if (owner === "stale") return { outcome: "STALE", owner: true, home };
     if (owner?.kind === "ask") return this.renewOwner(req).then(() => this.attempt(req, round + 1));

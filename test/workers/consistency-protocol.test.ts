@@ -59,11 +59,11 @@ describe("the lineage's KeyState object lives where its consumers are", () => {
     expect((await loadLineageOf(env.DB, created.id))!.hasState).toBe(true);
   });
 
-  /** A change its home had started to commit (marker written, batch sent) when the home ended. */
-  async function interrupted(created: Created) {
+  /** A change its home had started to commit (marker written, batch sent) when it ended, its deadline `deadlineMs` ahead. */
+  async function interrupted(created: Created, deadlineMs = 1_000) {
     const lineage = (await loadLineageOf(env.DB, created.id))!;
     const target = lineage.keys[0];
-    const until = Date.now() + 1_000;
+    const until = Date.now() + deadlineMs;
     const change = {
       lineage,
       token: newId("chg"),
@@ -95,7 +95,8 @@ describe("the lineage's KeyState object lives where its consumers are", () => {
     const created = await createKey({ scopes: ["posts:read"] });
     expect((await call("/posts", created.key)).status).toBe(200);
     const before = await storedRecord(created.key);
-    const change = await interrupted(created);
+    // room enough for the eviction before the batch, which must land before the deadline
+    const change = await interrupted(created, 3_000);
     expect(await commitChange(env.DB, change)).toBe("committed");
     await serveStale(before); // this isolate still holds the record from before
     await expectProblem(await call("/posts", created.key), 403, "INSUFFICIENT_SCOPE");

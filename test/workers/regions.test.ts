@@ -133,6 +133,38 @@ describe("changes reach every region", () => {
   });
 });
 
+describe("a limit changed while a region holds a budget of it", () => {
+  const day = (limit: number) => [{ name: "day", limit, windowSeconds: 86_400 }]; // no window turns within a test
+
+  it("a request from an isolate still holding the old limit, once the region's lease lapsed, buys no budget of the old limit", async () => {
+    const created = await usedEverywhere({ ratelimits: day(1000) });
+    const before = await storedRecord(created.key);
+    await patchKey(created.id, { ratelimits: day(3) }); // 3 admitted already: nothing more today
+    await sleep(LEASE_MS + 200);
+    await serveStale(before); // apac's isolate renews the region's lease with the old limit in hand
+    const responses = [];
+    for (let i = 0; i < 5; i++) {
+      responses.push(await callFrom("apac", "/posts", created.key));
+      await serveStale(before);
+    }
+    expect(statusCounts(responses)).toEqual({ 429: 5 });
+  });
+
+  it("a region cut off while the limit is lowered spends nothing it held of the old limit once it is back", async () => {
+    traffic = watchLink();
+    const created = await usedEverywhere({ ratelimits: day(1000) });
+    for (let i = 0; i < 5; i++) expect((await callFrom("apac", "/posts", created.key)).status).toBe(200); // apac holds a budget
+    traffic.cut.add("apac");
+    await patchKey(created.id, { ratelimits: day(10) }); // answers 2xx once apac's lease is over
+    await sleep(LEASE_MS + 200);
+    traffic.cut.clear();
+    const responses = [];
+    for (let i = 0; i < 10; i++) responses.push(await callFrom("apac", "/posts", created.key));
+    // 8 admitted before the change (3 + 5): 2 more today, whatever apac held
+    expect(statusCounts(responses)).toEqual({ 200: 2, 429: 8 });
+  });
+});
+
 describe("a region that cannot be told", () => {
   it("the change answers 2xx within LEASE_MS + 1 s, and that region admits nothing after it", async () => {
     traffic = watchLink();
