@@ -8,6 +8,8 @@ import { pruneNotices } from "./store/notices";
 import { relayOutbox } from "./events/dispatch";
 import { noticeExpiries } from "./events/expiry";
 import { prunePortal } from "./store/portal";
+import { continueRollouts } from "./lifecycle/owners";
+import { buildServices } from "./app";
 
 /** wrangler.toml's Cron Trigger that relays the event outbox every minute (the other one is hourly). */
 export const RELAY_CRON = "* * * * *";
@@ -15,10 +17,11 @@ export const RELAY_CRON = "* * * * *";
 /**
  * The Cron Triggers (wrangler.toml). Every minute: events left in the outbox go to the queue
  * (docs/events.md). Hourly: `key.expiring` and `key.expired` notices; request log pages past
- * 7 days, rollups past 400 days, security events and delivery attempts past 30 days and flush
- * ids past their retention, portal links and sessions a day after they ended are deleted; whatever this isolate still holds of usage is written;
- * the outbox is relayed too. A step that fails is logged and the run reports failure; the next
- * run catches up.
+ * 7 days, rollups past 400 days, security events and delivery attempts past 30 days, flush ids
+ * past their retention, and portal links and sessions a day after they ended are deleted;
+ * whatever this isolate still holds of usage is written; owners' homes not yet told of their
+ * plan's last change are told (docs/consistency.md); the outbox is relayed too. A step that
+ * fails is logged and the run reports failure; the next run catches up.
  */
 export async function cleanUp(env: Env, now: number, cron?: string): Promise<void> {
   const relay = () => relayOutbox(env, now);
@@ -34,6 +37,7 @@ export async function cleanUp(env: Env, now: number, cron?: string): Promise<voi
           flushIds: () => pruneAppliedFlushes(env.DB, now),
           portal: () => prunePortal(getDb(env.DB), now),
           buffer: () => usageBuffer().flush(),
+          planRollouts: () => continueRollouts(env, buildServices(env)),
           outbox: relay,
         };
   const failed: string[] = [];

@@ -167,14 +167,16 @@ export class OwnerState extends AdmissionObject implements HolderCalls {
     this.writeNow("version", version);
     const limits = JSON.stringify(before ? sharedLimits(before) : []) !== JSON.stringify(sharedLimits(view));
     const credits = this.adoptCredits(view, creditsSet);
-    if (view.plan) await markPlanSeen(this.env.DB, view.owner.id, view.plan.version).catch(() => undefined);
     if (known !== version || limits || credits) await this.ledger.tell({ from: "owner", ownerVersion: version, limits, credits }, Date.now());
+    // Only once every holder was told: the plan's `pending` reaching 0 means the change is in force.
+    if (view.plan) await markPlanSeen(this.env.DB, view.owner.id, view.plan.version).catch(() => undefined);
   }
 
   /**
    * The shared balance: an operator's setting is applied once (a new epoch: budgets granted
    * before are void); a plan's balance starts at its amount and, when the plan changes, keeps
-   * what is left and refills to the new amount. True when budgets granted before are void.
+   * what is left and refills to the new amount; moving to another plan starts at that plan's
+   * amount. True when budgets granted before are void.
    */
   private adoptCredits(view: OwnerView, creditsSet: boolean): boolean {
     const shared = sharedCredits(view);
@@ -193,8 +195,11 @@ export class OwnerState extends AdmissionObject implements HolderCalls {
       return true;
     }
     const pool = this.read<Pool>("credits");
+    const planBefore = this.read<string>("creditsPlan");
     this.writeNow("creditsFrom", "plan");
-    if (from !== "plan" || !pool) {
+    this.writeNow("creditsPlan", view.plan!.id);
+    // A plan the owner moved to starts it at that plan's amount; its own plan's change keeps what is left.
+    if (from !== "plan" || !pool || (planBefore !== undefined && planBefore !== view.plan!.id)) {
       this.ledger.setCredits(shared.credits, view.owner.creditsVersion, now);
       return true;
     }

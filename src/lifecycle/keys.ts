@@ -7,7 +7,7 @@ import { publishKey } from "../store/cache";
 import { keyStatus, toRecord, type Credits, type StoredKey } from "../keys/record";
 import type { AuditContext } from "../store/audit";
 import { ensureOwner, findOwnerView } from "../store/owners";
-import { beyondCeiling, maxKeysOf, type Plan } from "../owners/record";
+import { beyondPlan, maxKeysOf, type Plan } from "../owners/record";
 import type { Services } from "../context";
 import { StateUnavailableError } from "../admission/client";
 import { keyEvent, keyUpdated } from "../events/raise";
@@ -67,7 +67,7 @@ async function planOf(env: Env, ownerId: string): Promise<Plan | null> {
 
 /** 403 SCOPE_NOT_ALLOWED when the scopes go beyond the plan's ceiling (DESIGN.md, "Owners and plans"). */
 export function requireWithinCeiling(scopes: readonly string[], plan: Plan | null, keyId?: string): void {
-  const beyond = beyondCeiling(scopes, plan);
+  const beyond = beyondPlan(scopes, plan);
   if (beyond.length === 0) return;
   throw new ProblemError(
     "SCOPE_NOT_ALLOWED",

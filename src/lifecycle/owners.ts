@@ -1,7 +1,7 @@
 import { and, eq, or, sql } from "drizzle-orm";
 import { ProblemError } from "../errors";
 import type { Credits, RateLimit } from "../keys/record";
-import { beyondCeiling, sharedCredits, sharedLimits, type Owner, type OwnerView, type Plan, type PlanCredits } from "../owners/record";
+import { beyondPlan, sharedCredits, sharedLimits, type Owner, type OwnerView, type Plan, type PlanCredits } from "../owners/record";
 import { getDb, newId, runBatch, storageUnavailable } from "../store/db";
 import { auditAfterChange, type AuditContext, type FieldChanges } from "../store/audit";
 import { keys, owners, plans, usageRollups } from "../store/schema";
@@ -260,7 +260,7 @@ async function requireKeysWithin(env: Env, ownerId: string, plan: Plan | null, n
     .from(keys)
     .where(and(eq(keys.ownerId, ownerId), sql`${keys.revokedAt} IS NULL`, or(sql`${keys.expiresAt} IS NULL`, sql`${keys.expiresAt} > ${now}`)));
   const beyond = rows
-    .map((r) => ({ id: r.id, scopes: beyondCeiling(JSON.parse(r.scopes) as string[], plan) }))
+    .map((r) => ({ id: r.id, scopes: beyondPlan(JSON.parse(r.scopes) as string[], plan) }))
     .filter((k) => k.scopes.length > 0);
   if (beyond.length === 0) return;
   const named = beyond.slice(0, 20).map((k) => `${k.id} (${k.scopes.join(", ")})`);
@@ -414,7 +414,7 @@ export async function planEffect(env: Env, id: string, input: PlanInput): Promis
       .innerJoin(owners, eq(owners.id, keys.ownerId))
       .where(and(eq(owners.plan, id), sql`${keys.revokedAt} IS NULL`, or(sql`${keys.expiresAt} IS NULL`, sql`${keys.expiresAt} > ${now}`)));
     beyond = rows
-      .map((r) => ({ id: r.id, ownerId: r.ownerId, scopes: beyondCeiling(JSON.parse(r.scopes) as string[], after) }))
+      .map((r) => ({ id: r.id, ownerId: r.ownerId, scopes: beyondPlan(JSON.parse(r.scopes) as string[], after) }))
       .filter((k) => k.scopes.length > 0);
   }
   return { plan, after, owners: Number(counts?.owners ?? 0), keys: Number(counts?.keys ?? 0), changes, beyond };
@@ -470,13 +470,18 @@ export async function deletePlan(ctx: OwnersEnv, id: string): Promise<void> {
   if (!plan) throw planNotFound(id);
   const db = getDb(ctx.env.DB);
   const now = Date.now();
+  const event = raise("plan.updated", { plan: planRecordOf(plan), deleted: true });
   const [deleted] = await runBatch(ctx.env.DB, [
     db.delete(plans).where(and(eq(plans.id, id), sql`NOT EXISTS (SELECT 1 FROM ${owners} WHERE plan = ${id})`)),
     auditAfterChange(ctx.audit, "plan.delete", id, { plan: { from: planRecordOf(plan), to: null } }, now),
+    outboxInsert(event, sql`changes() = 1`), // the audit entry was written: this request deleted it
   ]).catch((err) => {
     throw storageUnavailable(err);
   });
-  if (deleted.meta.changes === 1) return;
+  if (deleted.meta.changes === 1) {
+    await queueEvents(ctx.env, [event]).catch(() => undefined);
+    return;
+  }
   const { owners: count } = await planCounts(ctx.env.DB, id, plan.version);
   if (count > 0) throw new ProblemError("PLAN_IN_USE", `Plan ${id} has ${count} owner${count === 1 ? "" : "s"}; move them to another plan first.`, { extensions: { owners: count } });
   throw planNotFound(id);

@@ -1,5 +1,5 @@
 import type { Credits, RateLimit, StoredKey } from "../keys/record";
-import { missingScopes } from "../keys/scopes";
+import { beyondCeiling } from "../keys/scopes";
 import { ownerVersion } from "./version";
 
 /**
@@ -76,9 +76,11 @@ export function sharedCredits(view: OwnerView): { credits: Credits; from: "owner
 export const keyLimits = (key: Pick<StoredKey, "ratelimits">, view: OwnerView | null): RateLimit[] =>
   key.ratelimits.length > 0 ? key.ratelimits : (view?.plan?.keyRatelimits ?? []);
 
-/** The scopes the plan's ceiling does not cover (none without a plan or a ceiling). */
-export const beyondCeiling = (scopes: readonly string[], plan: Plan | null): string[] =>
-  plan?.scopes ? missingScopes(plan.scopes, scopes) : [];
+/**
+ * The scopes the plan's ceiling does not cover (none without a plan or a ceiling). As the portal
+ * judges a ceiling (src/keys/scopes.ts): wildcards cover what they name, no ceiling covers `admin`.
+ */
+export const beyondPlan = (scopes: readonly string[], plan: Plan | null): string[] => (plan?.scopes ? beyondCeiling(plan.scopes, scopes) : []);
 
 /** How many usable keys the owner may hold: its plan's `maxKeys`, else MAX_KEYS_PER_OWNER. */
 export const maxKeysOf = (plan: Plan | null, fallback: number): number => plan?.maxKeys ?? fallback;

@@ -4,6 +4,11 @@ import { decodeJwt } from "jose";
 import { admin, call, createKey, uniqueOwner, type Created } from "./helpers";
 import { decodeMetadata, echoed, expectProblem, patchKey, revokeKey, rotateKey, serveStale, statusCounts, storedRecord } from "./gateway-helpers";
 import { callFrom } from "./region-helpers";
+import { deliveriesTo, endpointWithReceiver, eventually, payloadOf, received } from "./webhook-helpers";
+import { createScheduledController } from "cloudflare:test";
+import worker from "../../src/index";
+import { SYNC_OWNERS } from "../../src/lifecycle/owners";
+import { useLink } from "../../src/admission/link";
 
 /**
  * DESIGN.md, "Owners and plans": limits and a balance all of an owner's keys share, exact across
@@ -129,6 +134,31 @@ describe("plans", () => {
     expect(problem.limit).toBe("owner.minute");
   });
 
+  it("a plan's shared balance: each owner starts at its amount, keeps what is left when the plan changes, starts afresh on another plan", async () => {
+    const credits = (amount: number) => ({ amount, interval: "monthly", day: 1 });
+    const a = planId("metered");
+    const b = planId("bigger");
+    await json(await createPlan({ id: a, name: "Metered", ownerCredits: credits(5) }), 201);
+    await json(await createPlan({ id: b, name: "Bigger", ownerCredits: credits(4) }), 201);
+    const { ownerId, a: one, b: two } = await ownerWithKeys({ plan: a });
+    const balance = async () => (await json<{ balance: { remaining: number; refill: { amount: number } } }>(await admin(`/owners/${ownerId}`))).balance;
+    expect((await balance()).remaining).toBe(5);
+    for (let i = 0; i < 3; i++) expect((await call("/echo", i % 2 ? one.key : two.key)).status).toBe(200);
+    expect((await balance()).remaining).toBe(2);
+
+    await json(await admin(`/plans/${a}`, { method: "PATCH", json: { ownerCredits: credits(10) } }));
+    expect(await balance()).toMatchObject({ remaining: 2, refill: { amount: 10 } });
+    for (let i = 0; i < 2; i++) expect((await call("/echo", one.key)).status).toBe(200);
+    const empty = (await expectProblem(await call("/echo", two.key), 429, "QUOTA_EXHAUSTED")) as unknown as { limit: string };
+    expect(empty.limit).toBe("owner.credits");
+
+    await json(await patchOwner(ownerId, { plan: b }));
+    expect((await balance()).remaining).toBe(4);
+    const responses = [];
+    for (let i = 0; i < 6; i++) responses.push(await call("/echo", i % 2 ? one.key : two.key));
+    expect(statusCounts(responses)).toEqual({ 200: 4, 429: 2 });
+  });
+
   it("a preview answers what would change and writes nothing", async () => {
     const id = planId("free");
     const created = await json<{ version: number }>(await createPlan({ id, name: "Free", keyRatelimits: minute(10) }), 201);
@@ -148,6 +178,82 @@ describe("plans", () => {
     expect(audit.data).toEqual([]);
     const owner = await json<{ version: number }>(await admin(`/owners/${ownerId}`));
     expect(owner.version).toBe(1);
+  });
+
+  it("a plan's owner is pending until every holder of its budgets was told, so pending 0 means in force", async () => {
+    const id = planId("told");
+    await json(await createPlan({ id, name: "Told", ownerRatelimits: minute(100) }), 201);
+    const { ownerId, a } = await ownerWithKeys({ plan: id });
+    expect((await call("/echo", a.key)).status).toBe(200); // the key's home holds a budget of the owner's limit
+    let release = () => {};
+    const held = new Promise<void>((resolve) => (release = resolve));
+    const told: string[] = [];
+    // Calls to anything but the owner's home (its telling the key's home) wait until released.
+    useLink({
+      call: async (_from, to, send) => {
+        if (to.name !== ownerId) {
+          told.push(to.name);
+          await held;
+        }
+        return send();
+      },
+      placed: () => undefined,
+    });
+    try {
+      const changing = admin(`/plans/${id}`, { method: "PATCH", json: { ownerRatelimits: minute(1) } });
+      await eventually(async () => told.length > 0, 5_000, "the owner's home telling the key's home");
+      expect((await json<{ pending: number }>(await admin(`/plans/${id}`))).pending).toBe(1);
+      release();
+      await json(await changing);
+    } finally {
+      release();
+      useLink(null);
+    }
+    expect((await json<{ pending: number }>(await admin(`/plans/${id}`))).pending).toBe(0);
+    // the window's 1 request is spent: the key's home, told, buys no budget of the old limit either
+    await expectProblem(await call("/echo", a.key), 429, "RATE_LIMITED");
+  });
+
+  it("a change to more owners than one call tells answers 202; each owner obeys it once pending is 0, and the hourly run tells homes the call missed", async () => {
+    const id = planId("wide");
+    // a day's window, so no window turns between a home's first request and its last
+    const day = (limit: number) => [{ name: "day", limit, windowSeconds: 86_400 }];
+    await json(await createPlan({ id, name: "Wide", ownerRatelimits: day(100) }), 201);
+    const members: { ownerId: string; key: Created }[] = [];
+    for (let i = 0; i < SYNC_OWNERS + 5; i++) {
+      const ownerId = uniqueOwner("wide");
+      await json(await putOwner(ownerId, { plan: id }), 201);
+      const key = await createKey({ ownerId });
+      expect((await call("/echo", key.key)).status).toBe(200); // the owner's home holds its window now
+      members.push({ ownerId, key });
+    }
+    const asked = Date.now();
+    const accepted = await json<{ owners: number; pending: number; inForceBy: string }>(
+      await admin(`/plans/${id}`, { method: "PATCH", json: { ownerRatelimits: day(2) } }),
+      202,
+    );
+    expect(accepted.owners).toBe(members.length);
+    expect(accepted.pending).toBe(members.length);
+    const inForceBy = Date.parse(accepted.inForceBy);
+    expect(inForceBy).toBeGreaterThan(asked);
+    expect(inForceBy - asked).toBeLessThanOrEqual(60_000);
+
+    const pending = async () => (await json<{ pending: number }>(await admin(`/plans/${id}`))).pending;
+    await eventually(async () => (await pending()) === 0, 20_000, "every owner's home told");
+    for (const { key } of members) {
+      const second = await call("/echo", key.key);
+      expect(second.status).toBe(200);
+      expect(second.headers.get("RateLimit-Policy")).toBe('"owner.day";q=2;w=86400');
+      const problem = (await expectProblem(await call("/echo", key.key), 429, "RATE_LIMITED")) as unknown as { limit: string };
+      expect(problem.limit).toBe("owner.day");
+    }
+
+    // Homes the call could not reach (as if their region was cut off): the hourly run tells them.
+    const missed = members.slice(0, 3).map((m) => m.ownerId);
+    for (const ownerId of missed) await env.DB.prepare("UPDATE owners SET plan_version_seen = 0 WHERE id = ?").bind(ownerId).run();
+    expect(await pending()).toBe(missed.length);
+    await worker.scheduled(createScheduledController({ scheduledTime: Date.now(), cron: "17 * * * *" }), env);
+    expect(await pending()).toBe(0);
   });
 });
 
@@ -250,5 +356,30 @@ describe("owners exist", () => {
     const page = await json<{ data: { id: string; keys: number; plan: string }[] }>(await admin(`/owners?plan=${id}`));
     expect(page.data).toMatchObject([{ id: ownerId, keys: 2, plan: id }]);
     void env;
+  });
+});
+
+describe("events", () => {
+  it("owner.updated and plan.updated reach webhooks, signed, for each change: a plan's creation, change and deletion", async () => {
+    const { name } = await endpointWithReceiver(["owner.updated", "plan.updated"]);
+    const id = planId("evented");
+    await json(await createPlan({ id, name: "Evented", keyRatelimits: minute(10) }), 201);
+    const ownerId = uniqueOwner("evented");
+    await json(await putOwner(ownerId, { name: "Acme" }), 201);
+    await json(await patchOwner(ownerId, { plan: id }));
+    await json(await admin(`/plans/${id}`, { method: "PATCH", json: { keyRatelimits: minute(20) } }));
+    await json(await patchOwner(ownerId, { plan: null }));
+    await json(await admin(`/plans/${id}`, { method: "DELETE" }));
+
+    const aboutPlan = (p: { type: string; data: Record<string, unknown> }) => p.type === "plan.updated" && (p.data.plan as { id: string }).id === id;
+    const planEvents = (await deliveriesTo(name, aboutPlan, 3)).map((d) => payloadOf(d).data);
+    expect(planEvents.find((d) => d.created)).toBeTruthy();
+    expect(planEvents.find((d) => d.changes)?.changes).toMatchObject({ keyRatelimits: { from: minute(10), to: minute(20) } });
+    expect(planEvents.find((d) => d.deleted)).toMatchObject({ deleted: true, plan: { id } });
+
+    const aboutOwner = (p: { type: string; data: Record<string, unknown> }) => p.type === "owner.updated" && (p.data.owner as { id: string }).id === ownerId;
+    const ownerEvents = (await deliveriesTo(name, aboutOwner, 2)).map((d) => payloadOf(d).data);
+    expect(ownerEvents.map((d) => (d.changes as { plan?: { to: unknown } }).plan?.to)).toEqual(expect.arrayContaining([id, null]));
+    expect((await received(name)).every((d) => d.error === null && d.verified.every(Boolean))).toBe(true);
   });
 });
