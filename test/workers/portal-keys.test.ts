@@ -1,5 +1,5 @@
 import { beforeAll, describe, expect, it } from "vitest";
-import { call, createKey, send, uniqueOwner, type Created } from "./helpers";
+import { ADMIN_TOKEN, call, createKey, send, uniqueOwner, type Created } from "./helpers";
 import { auditBy, auditOf, body, expectInvalid, expectProblem, getRecord, KEY_ID, RECORD_FIELDS, revoke } from "./admin-helpers";
 import { drainUsage } from "./usage-helpers";
 import { claimsFor, newTenant, workerWith, type Tenant } from "./identity-helpers";
@@ -347,5 +347,53 @@ describe("keygate's own answers", () => {
     expect(Object.keys(doc.paths).sort()).toEqual(["/key", "/keys", "/keys/{id}", "/keys/{id}/requests", "/keys/{id}/rotate", "/me", "/sign-out", "/usage"]);
     expect(Object.keys(doc.paths["/keys"]).sort()).toEqual(["get", "post"]);
     expect(Object.keys(doc.paths["/keys/{id}"]).sort()).toEqual(["delete", "patch"]);
+  });
+});
+
+describe("an owner on a plan", () => {
+  it("the plan's scopes are the ceiling, its limits bind the keys the portal makes, and /api/me shows what the owner shares", async () => {
+    const plan = `portal-${Date.now().toString(36)}`;
+    const created = await send("/admin/plans", {
+      method: "POST",
+      headers: { Authorization: `Bearer ${ADMIN_TOKEN}`, "Content-Type": "application/json" },
+      body: JSON.stringify({
+        id: plan,
+        name: "Portal plan",
+        scopes: ["posts:*", "users:read"],
+        keyRatelimits: [{ name: "minute", limit: 2, windowSeconds: 60 }],
+        ownerRatelimits: [{ name: "day", limit: 100, windowSeconds: 86_400 }],
+        ownerCredits: { amount: 50, interval: "monthly", day: 1 },
+      }),
+    });
+    expect(created.status).toBe(201);
+    const owner = uniqueOwner("planned");
+    const put = await send(`/admin/owners/${owner}`, {
+      method: "PUT",
+      headers: { Authorization: `Bearer ${ADMIN_TOKEN}`, "Content-Type": "application/json" },
+      body: JSON.stringify({ plan }),
+    });
+    expect(put.status).toBe(201);
+    // The operator's key holds less than the plan allows: the plan, not that key, is the ceiling.
+    await createKey({ ownerId: owner, scopes: ["posts:read"] });
+    const session = await signedIn(owner);
+
+    await expectProblem(await create({ name: "beyond", scopes: ["comments:read"] }, session), 403, "SCOPE_NOT_ALLOWED");
+    await expectProblem(await create({ name: "admin", scopes: ["admin:read"] }, session), 403, "SCOPE_NOT_ALLOWED");
+    const made = await body<CreatedPortalKey>(await create({ name: "wider than the issued key", scopes: ["users:read", "posts:write"] }, session), 201);
+    expect(made.ratelimits).toEqual([]);
+    expect(made.credits).toBeNull();
+
+    // The plan's key limit applies to it, and the owner's shared balance pays for it.
+    expect((await call("/echo", made.key)).status).toBe(200);
+    expect((await call("/echo", made.key)).status).toBe(200);
+    await expectProblem(await call("/echo", made.key), 429, "RATE_LIMITED");
+
+    const me = await body<{ plan: string; limits: { name: string; limit: number; remaining: number }[]; credits: { remaining: number } }>(
+      await portal("/me", { cookie: session }),
+      200,
+    );
+    expect(me.plan).toBe(plan);
+    expect(me.limits.map(({ name, limit, remaining }) => ({ name, limit, remaining }))).toEqual([{ name: "owner.day", limit: 100, remaining: 98 }]);
+    expect(me.credits.remaining).toBe(48);
   });
 });
