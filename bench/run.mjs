@@ -114,6 +114,10 @@ async function main() {
       },
     ]),
   );
+  // What the owner's shared limit costs on top of the key's own, in the same run.
+  if (table.valid_key_owner_limits) {
+    table.valid_key_owner_limits.ratio_drop = round(table.valid_key.ratio_to_baseline - table.valid_key_owner_limits.ratio_to_baseline, 3);
+  }
   printTable(table, Object.fromEntries(Object.entries(results).map(([name, r]) => [name, r.workerd_cpu_ms_per_request])));
   const valid = latency.valid_key;
   table.valid_key_latency = {

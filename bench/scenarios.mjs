@@ -67,6 +67,24 @@ export function scenarios({ gateway, baseline, floor, floorKey, adminToken, cach
       },
     },
     {
+      name: "valid_key_owner_limits",
+      what: "one valid key with its own limit whose owner has a shared limit too: both checked in the one admission call",
+      async run() {
+        const ownerId = "bench-owner-limits";
+        const res = await fetch(`${gateway}/admin/owners/${ownerId}`, {
+          method: "PUT",
+          headers: admin.headers,
+          body: JSON.stringify({ name: "bench owner", ratelimits: [{ name: "day", limit: 1_000_000_000, windowSeconds: 86_400 }] }),
+        });
+        if (res.status !== 201 && res.status !== 200) throw new Error(`PUT /admin/owners answered ${res.status}: ${await res.text()}`);
+        const { key } = await admin.create({ ...keyBody("owner-limits", 0), ownerId });
+        const first = await fetch(gateway + PATH, { headers: bearer(key) });
+        await first.arrayBuffer();
+        if (first.status !== 200 || !first.headers.get("RateLimit-Policy")?.includes('"owner.day"')) throw new Error("the owner's limit was not applied");
+        return run(gateway, 200, [{ method: "GET", path: PATH, headers: bearer(key) }]);
+      },
+    },
+    {
       name: "malformed_key",
       what: "a key whose checksum is wrong: 401 before any storage",
       run: () => run(gateway, 401, [{ method: "GET", path: PATH, headers: bearer(malformedKey()) }]),

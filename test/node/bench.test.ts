@@ -19,6 +19,7 @@ const SCENARIOS = [
   "baseline",
   "floor",
   "valid_key",
+  "valid_key_owner_limits",
   "cold_key",
   "unknown_key",
   "malformed_key",
@@ -81,6 +82,7 @@ interface Results {
       ratio_to_floor: number;
       d1_reads?: number;
       statuses?: Record<string, number>;
+      ratio_drop?: number;
     }
   > & { valid_key_latency: Latency; geo: Geo; geo_exactness: GeoExactness; geo_revocation: GeoRevocation };
   node: string;
@@ -126,6 +128,10 @@ it("runs every scenario in quick mode and writes results where it is told", { ti
   }
   expect(results.scenarios.baseline.ratio_to_baseline).toBe(1);
   expect(results.scenarios.floor.ratio_to_floor).toBe(1);
+  // The owner's shared limit, against the key's own alone, in the same run.
+  const owned = results.scenarios.valid_key_owner_limits;
+  expect(owned.ratio_drop).toBeCloseTo(results.scenarios.valid_key.ratio_to_baseline - owned.ratio_to_baseline, 3);
+  expect(results.targets.map((t) => t.target)).toContain("valid_key_owner_limits costs at most 0.05 of the ratio against valid_key");
 
   // The open-loop latency: percentiles in order, and the added milliseconds against the baseline.
   const latency = results.scenarios.valid_key_latency;
