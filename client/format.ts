@@ -62,3 +62,25 @@ export function creditsText(c: KeyRecord["credits"]): string {
   const when = c.refill.interval === "daily" ? "daily" : `monthly on day ${c.refill.day ?? 1}`;
   return `${count(c.remaining)} left, refilled to ${count(c.refill.amount)} ${when}`;
 }
+
+type Refill = NonNullable<NonNullable<KeyRecord["credits"]>["refill"]>;
+
+/** "daily" or "monthly on day 1": when a balance is refilled. */
+export const refillWhen = (refill: Refill) => (refill.interval === "daily" ? "daily" : `monthly on day ${refill.day ?? 1}`);
+
+/** A plan's shared balance per owner: "1,000, refilled daily", or "none". */
+export const planCreditsText = (c: Refill | null) => (c ? `${count(c.amount)}, refilled ${refillWhen(c)}` : "none");
+
+/** A limit with what is left of its window: "day: 3 of 5 left, resets in 23 hours". */
+export function limitStateText(l: { name: string; limit: number; windowSeconds: number; remaining: number; reset: number }, now = Date.now()): string {
+  const reset = relativeTime(new Date(now + l.reset * 1000).toISOString(), now);
+  return `${l.name}: ${count(l.remaining)} of ${count(l.limit)} per ${duration(l.windowSeconds)} left, resets ${reset}`;
+}
+
+/** A shared balance with what is left: "3 left, refilled to 5 daily (in 20 hours)", or "unlimited". */
+export function balanceText(b: { remaining: number; refill: Refill | null; refillIn: number | null } | null, now = Date.now()): string {
+  if (!b) return "unlimited";
+  if (!b.refill) return `${count(b.remaining)} left, no refill`;
+  const next = b.refillIn === null ? "" : ` (${relativeTime(new Date(now + b.refillIn * 1000).toISOString(), now)})`;
+  return `${count(b.remaining)} left, refilled to ${count(b.refill.amount)} ${refillWhen(b.refill)}${next}`;
+}
