@@ -9,17 +9,17 @@ import type { Context, ContextFor } from "./context.ts";
 const examples = (...lines: string[]) => `\nExamples:\n${lines.map((line) => `  $ ${line}`).join("\n")}`;
 
 export function ownerFields(owner: Owner, now = Date.now()): [string, string][] {
-  const ownLimits = owner.ratelimits !== null;
   const limits = owner.limits.map((l) => limitStateText({ ...l, name: l.name.replace(/^owner\./, "") }, now)).join("; ");
+  const fromPlan = owner.plan ? "none: the plan's apply" : "none";
   return [
     ["ID", owner.id],
     ["Name", owner.name ?? ""],
     ["Plan", owner.plan ?? "none"],
     ["Keys", `${count(owner.keys)} usable`],
-    ["Shared limits", `${limits || "none"}${owner.limits.length ? (ownLimits ? " (the owner's own)" : " (the plan's)") : ""}`],
-    ["Balance", `${balanceText(owner.balance, now)}${owner.balance ? (owner.credits ? " (the owner's own)" : " (the plan's)") : ""}`],
-    ...(ownLimits ? [["Own rate limits", rateLimitsText(owner.ratelimits!)] as [string, string]] : []),
-    ...(owner.credits ? [["Own credits", creditsText(owner.credits)] as [string, string]] : []),
+    ["Shared limits", limits || "none"],
+    ["Balance", balanceText(owner.balance, now)],
+    ["Own rate limits", owner.ratelimits ? (owner.ratelimits.length ? rateLimitsText(owner.ratelimits) : "none shared (the plan's do not apply)") : fromPlan],
+    ["Own credits", owner.credits ? creditsText(owner.credits) : fromPlan],
     ["Metadata", JSON.stringify(owner.metadata)],
     ["Created", whenExactly(owner.createdAt, now)],
     ["Updated", relativeTime(owner.updatedAt, now)],

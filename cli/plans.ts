@@ -7,6 +7,11 @@ import type { Context, ContextFor } from "./context.ts";
 
 const examples = (...lines: string[]) => `\nExamples:\n${lines.map((line) => `  $ ${line}`).join("\n")}`;
 
+/** Limits as the flags take them, for tables: "minute=100/60 day=10000/86400". */
+const limitSpecs = (limits: Plan["keyRatelimits"]) => limits.map((r) => `${r.name}=${r.limit}/${r.windowSeconds}`).join(" ");
+/** A plan's balance as the flag takes it: "50000/monthly/15". */
+const creditsSpec = (c: Plan["ownerCredits"]) => (c ? [c.amount, c.interval, ...(c.day ? [c.day] : [])].join("/") : "");
+
 const scopesText = (scopes: string[] | null) => (scopes === null ? "any (no ceiling)" : scopes.join(" ") || "none");
 const maxKeysText = (maxKeys: number | null) => (maxKeys === null ? "MAX_KEYS_PER_OWNER" : count(maxKeys));
 
@@ -116,21 +121,26 @@ function planOptions(command: Command): Command {
 function list(contextFor: ContextFor) {
   return new Command("list")
     .description("List plans, with how many owners each has")
-    .addHelpText("after", examples("keygate plans list", "keygate plans list --json"))
+    .addHelpText("after", `
+Limits and credits read as the flags take them: NAME=LIMIT/WINDOWSECONDS and
+AMOUNT/daily|monthly[/DAY].
+${examples("keygate plans list", "keygate plans list --json")}`)
     .action(async (_options, command: Command) => {
       const ctx = contextFor(command);
       const plans = await ctx.client.plans.list();
       if (ctx.json) return ctx.out.json(plans);
       if (plans.data.length === 0) return ctx.out.note("No plans yet: keygate plans create ID --name NAME makes one.");
+      // PENDING only while a change is still on its way to some plan's owners
+      const pending = plans.data.some((p) => p.pending > 0);
       ctx.out.table<Plan>(
         [
           { header: "ID", value: (p) => p.id },
           { header: "NAME", value: (p) => p.name, min: 8 },
           { header: "OWNERS", value: (p) => count(p.owners), align: "right" },
-          { header: "KEY LIMITS", value: (p) => rateLimitsText(p.keyRatelimits), min: 10 },
-          { header: "OWNER LIMITS", value: (p) => rateLimitsText(p.ownerRatelimits), min: 10 },
-          { header: "OWNER CREDITS", value: (p) => planCreditsText(p.ownerCredits), min: 8, drop: 2 },
-          { header: "PENDING", value: (p) => (p.pending ? count(p.pending) : ""), align: "right", drop: 1 },
+          { header: "KEY LIMITS", value: (p) => limitSpecs(p.keyRatelimits), min: 16 },
+          { header: "OWNER LIMITS", value: (p) => limitSpecs(p.ownerRatelimits), min: 16 },
+          { header: "CREDITS", value: (p) => creditsSpec(p.ownerCredits), drop: 1 },
+          ...(pending ? [{ header: "PENDING", value: (p: Plan) => (p.pending ? count(p.pending) : ""), align: "right" as const, drop: 2 }] : []),
         ],
         plans.data,
       );
@@ -157,7 +167,7 @@ function create(contextFor: ContextFor) {
     .addHelpText(
       "after",
       examples(
-        'keygate plans create free --name "Free" --key-ratelimit minute=60/60 --owner-credits 1000/monthly',
+        'keygate plans create free --name "Free" --key-ratelimit minute=60/60 \\\n      --owner-credits 1000/monthly',
         'keygate plans create pro --name "Pro" --owner-ratelimit day=10000/86400 \\\n      --max-keys 20 --scope posts:read --scope posts:write',
       ),
     )

@@ -72,9 +72,9 @@ export const refillWhen = (refill: Refill) => (refill.interval === "daily" ? "da
 export const planCreditsText = (c: Refill | null) => (c ? `${count(c.amount)}, refilled ${refillWhen(c)}` : "none");
 
 /** A limit with what is left of its window: "day: 3 of 5 left, resets in 23 hours". */
-export function limitStateText(l: { name: string; limit: number; windowSeconds: number; remaining: number; reset: number }, now = Date.now()): string {
+export function limitStateText(l: { name: string; limit: number; remaining: number; reset: number }, now = Date.now()): string {
   const reset = relativeTime(new Date(now + l.reset * 1000).toISOString(), now);
-  return `${l.name}: ${count(l.remaining)} of ${count(l.limit)} per ${duration(l.windowSeconds)} left, resets ${reset}`;
+  return `${l.name}: ${count(l.remaining)} of ${count(l.limit)} left, resets ${reset}`;
 }
 
 /** A shared balance with what is left: "3 left, refilled to 5 daily (in 20 hours)", or "unlimited". */
