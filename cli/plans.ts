@@ -1,7 +1,7 @@
 /** `keygate plans ...`: the tiers an operator sells, and what changing one would do before it is done. */
 import { Command, Option } from "commander";
 import type { CreatePlanInput, Plan, PlanPreview, UpdatePlanInput } from "../client/index.ts";
-import { count, planCreditsText, rateLimitsText, relativeTime, whenExactly } from "../client/format.ts";
+import { count, maxKeysText, PLAN_FIELD_LABELS, planCreditsText, planFieldText, rateLimitsText, relativeTime, scopeCeilingText, whenExactly } from "../client/format.ts";
 import { integer, planCredits, ratelimit, repeatable, text } from "./options.ts";
 import type { Context, ContextFor } from "./context.ts";
 
@@ -11,9 +11,6 @@ const examples = (...lines: string[]) => `\nExamples:\n${lines.map((line) => `  
 const limitSpecs = (limits: Plan["keyRatelimits"]) => limits.map((r) => `${r.name}=${r.limit}/${r.windowSeconds}`).join(" ");
 /** A plan's balance as the flag takes it: "50000/monthly/15". */
 const creditsSpec = (c: Plan["ownerCredits"]) => (c ? [c.amount, c.interval, ...(c.day ? [c.day] : [])].join("/") : "");
-
-const scopesText = (scopes: string[] | null) => (scopes === null ? "any (no ceiling)" : scopes.join(" ") || "none");
-const maxKeysText = (maxKeys: number | null) => (maxKeys === null ? "MAX_KEYS_PER_OWNER" : count(maxKeys));
 
 function pendingText(plan: Pick<Plan, "pending" | "inForceBy">, now = Date.now()): string {
   if (plan.pending === 0) return "none: the last change is in force for every owner";
@@ -30,7 +27,7 @@ export function planFields(plan: Plan, now = Date.now()): [string, string][] {
     ["Owner rate limits", rateLimitsText(plan.ownerRatelimits)],
     ["Owner credits", planCreditsText(plan.ownerCredits)],
     ["Max keys", maxKeysText(plan.maxKeys)],
-    ["Scopes", scopesText(plan.scopes)],
+    ["Scopes", scopeCeilingText(plan.scopes)],
     ["Owners", count(plan.owners)],
     ["Pending", pendingText(plan, now)],
     ["Created", whenExactly(plan.createdAt, now)],
@@ -44,33 +41,6 @@ function show(ctx: Context, plan: Plan, headline?: string) {
   if (headline) ctx.out.heading(headline);
   ctx.out.fields(planFields(plan));
 }
-
-/** A field of a plan as a person reads it, for the preview's before and after. */
-function fieldText(field: string, value: unknown): string {
-  switch (field) {
-    case "keyRatelimits":
-    case "ownerRatelimits":
-      return rateLimitsText((value ?? []) as Plan["keyRatelimits"]);
-    case "ownerCredits":
-      return planCreditsText(value as Plan["ownerCredits"]);
-    case "maxKeys":
-      return maxKeysText(value as number | null);
-    case "scopes":
-      return scopesText(value as string[] | null);
-    default:
-      return value === null || value === undefined ? "none" : String(value);
-  }
-}
-
-const FIELD_LABELS: Record<string, string> = {
-  name: "name",
-  description: "description",
-  keyRatelimits: "key rate limits",
-  ownerRatelimits: "owner rate limits",
-  ownerCredits: "owner credits",
-  maxKeys: "max keys",
-  scopes: "scopes",
-};
 
 function showPreview(ctx: Context, id: string, preview: PlanPreview) {
   if (ctx.json) return ctx.out.json(preview);
@@ -86,16 +56,17 @@ function showPreview(ctx: Context, id: string, preview: PlanPreview) {
   else {
     out.table<[string, { from?: unknown; to?: unknown }]>(
       [
-        { header: "FIELD", value: ([field]) => FIELD_LABELS[field] ?? field },
-        { header: "BEFORE", value: ([field, c]) => fieldText(field, c.from), min: 12 },
-        { header: "AFTER", value: ([field, c]) => fieldText(field, c.to), min: 12 },
+        { header: "FIELD", value: ([field]) => PLAN_FIELD_LABELS[field] ?? field },
+        { header: "BEFORE", value: ([field, c]) => planFieldText(field, c.from), min: 12 },
+        { header: "AFTER", value: ([field, c]) => planFieldText(field, c.to), min: 12 },
       ],
       changes,
     );
   }
   if (preview.refused.length > 0) {
     out.print("");
-    out.print(out.paint.red(`The change would be refused (403 SCOPE_NOT_ALLOWED): these keys hold scopes beyond the new ceiling.`));
+    out.print(out.paint.red("The change would be refused (403 SCOPE_NOT_ALLOWED):"));
+    out.print("these keys hold scopes beyond the new ceiling.");
     out.table<PlanPreview["refused"][number]>(
       [
         { header: "KEY", value: (k) => k.id },

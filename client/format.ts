@@ -84,3 +84,37 @@ export function balanceText(b: { remaining: number; refill: Refill | null; refil
   const next = b.refillIn === null ? "" : ` (${relativeTime(new Date(now + b.refillIn * 1000).toISOString(), now)})`;
   return `${count(b.remaining)} left, refilled to ${count(b.refill.amount)} ${refillWhen(b.refill)}${next}`;
 }
+
+/** A plan's scope ceiling: "posts:read posts:write", "none" (an empty ceiling) or "any (no ceiling)". */
+export const scopeCeilingText = (scopes: string[] | null) => (scopes === null ? "any (no ceiling)" : scopes.join(" ") || "none");
+
+/** A plan's key count per owner: "20", or "MAX_KEYS_PER_OWNER" when the plan sets none. */
+export const maxKeysText = (maxKeys: number | null) => (maxKeys === null ? "MAX_KEYS_PER_OWNER" : count(maxKeys));
+
+/** The plan fields a preview names, as people read them. */
+export const PLAN_FIELD_LABELS: Record<string, string> = {
+  name: "name",
+  description: "description",
+  keyRatelimits: "key rate limits",
+  ownerRatelimits: "owner rate limits",
+  ownerCredits: "owner credits",
+  maxKeys: "max keys",
+  scopes: "scopes",
+};
+
+/** A field of a plan (a preview's before or after) as people read it. */
+export function planFieldText(field: string, value: unknown): string {
+  switch (field) {
+    case "keyRatelimits":
+    case "ownerRatelimits":
+      return rateLimitsText((value ?? []) as KeyRecord["ratelimits"]);
+    case "ownerCredits":
+      return planCreditsText((value ?? null) as Refill | null);
+    case "maxKeys":
+      return maxKeysText((value ?? null) as number | null);
+    case "scopes":
+      return scopeCeilingText((value ?? null) as string[] | null);
+    default:
+      return value === null || value === undefined || value === "" ? "none" : String(value);
+  }
+}
