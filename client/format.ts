@@ -77,9 +77,9 @@ export function limitStateText(l: { name: string; limit: number; remaining: numb
   return `${l.name}: ${count(l.remaining)} of ${count(l.limit)} left, resets ${reset}`;
 }
 
-/** A shared balance with what is left: "3 left, refilled to 5 daily (in 20 hours)", or "unlimited". */
+/** A shared balance with what is left: "3 left, refilled to 5 daily (in 20 hours)", or "none" (nothing shared). */
 export function balanceText(b: { remaining: number; refill: Refill | null; refillIn: number | null } | null, now = Date.now()): string {
-  if (!b) return "unlimited";
+  if (!b) return "none";
   if (!b.refill) return `${count(b.remaining)} left, no refill`;
   const next = b.refillIn === null ? "" : ` (${relativeTime(new Date(now + b.refillIn * 1000).toISOString(), now)})`;
   return `${count(b.remaining)} left, refilled to ${count(b.refill.amount)} ${refillWhen(b.refill)}${next}`;
