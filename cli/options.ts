@@ -55,3 +55,14 @@ export const repeatable =
   (value: string, previous: T[] | undefined): T[] => [...(previous ?? []), parse(value)];
 
 export const text = (value: string) => value;
+
+/** `AMOUNT/daily`, `AMOUNT/monthly` or `AMOUNT/monthly/DAY`: a plan's shared balance per owner. */
+export function planCredits(value: string) {
+  const match = /^(\d+)\/(daily|monthly)(?:\/(\d+))?$/.exec(value);
+  if (!match || (match[3] !== undefined && match[2] !== "monthly")) {
+    throw new InvalidArgumentError("expected AMOUNT/daily, AMOUNT/monthly or AMOUNT/monthly/DAY, e.g. 10000/monthly/1.");
+  }
+  const day = match[3] === undefined ? undefined : Number(match[3]);
+  if (day !== undefined && (day < 1 || day > 31)) throw new InvalidArgumentError("the day of the month is 1 to 31.");
+  return { amount: Number(match[1]), interval: match[2] as "daily" | "monthly", ...(day === undefined ? {} : { day }) };
+}

@@ -12,6 +12,8 @@ import { printable } from "./output/printable.ts";
 import { keysCommand } from "./keys.ts";
 import { usageCommand } from "./usage.ts";
 import { auditCommand } from "./audit.ts";
+import { plansCommand } from "./plans.ts";
+import { ownersCommand } from "./owners.ts";
 import { portalCommand } from "./portal.ts";
 import { webhooksCommand } from "./webhooks.ts";
 import { securityEventsCommand } from "./security-events.ts";
@@ -44,6 +46,8 @@ export function buildProgram(out: Output, env: NodeJS.ProcessEnv): Command {
     .addCommand(keysCommand(contextFor))
     .addCommand(usageCommand(contextFor))
     .addCommand(auditCommand(contextFor))
+    .addCommand(plansCommand(contextFor))
+    .addCommand(ownersCommand(contextFor))
     .addCommand(portalCommand(contextFor))
     .addCommand(webhooksCommand(contextFor))
     .addCommand(securityEventsCommand(contextFor))
@@ -53,6 +57,7 @@ export function buildProgram(out: Output, env: NodeJS.ProcessEnv): Command {
 Examples:
   $ keygate keys create --name "First key" --owner acct_42 --scope posts:read
   $ keygate keys list --owner acct_42
+  $ keygate owners update acct_42 --plan pro
   $ keygate portal link acct_42
   $ KEYGATE_URL=https://gw.example.com KEYGATE_ADMIN_TOKEN=... keygate audit`,
     );

@@ -1,4 +1,4 @@
-/** `keygate usage`: requests across keys, grouped by key, route, status or owner. */
+/** `keygate usage`: requests across keys, grouped by key, route, status, owner or plan. */
 import { Command, Option } from "commander";
 import { isoTime } from "./options.ts";
 import { utcMinute } from "../client/format.ts";
@@ -7,9 +7,9 @@ import { countColumns, USAGE_COLUMNS_HELP } from "./views.ts";
 
 export function usageCommand(contextFor: ContextFor): Command {
   return new Command("usage")
-    .description("Requests across keys over a period, grouped by key, route, status or owner")
+    .description("Requests across keys over a period, grouped by key, route, status, owner or plan")
     .option("--owner <owner>", "only this owner's keys: how much one customer used")
-    .addOption(new Option("--group-by <group>", "one row per key, route, HTTP status or owner (default key)").choices(["key", "route", "status", "owner"]))
+    .addOption(new Option("--group-by <group>", "one row per key, route, HTTP status, owner or the owner's plan (default key)").choices(["key", "route", "status", "owner", "plan"]))
     .option("--from <iso>", "start (default: 30 days ago)", isoTime)
     .option("--to <iso>", "end (default: now)", isoTime)
     .addHelpText(
@@ -18,7 +18,8 @@ export function usageCommand(contextFor: ContextFor): Command {
 
 Examples:
   $ keygate usage --owner acct_42
-  $ keygate usage --group-by route --from 2026-11-01T00:00:00Z`,
+  $ keygate usage --group-by route --from 2026-11-01T00:00:00Z
+  $ keygate usage --group-by plan`,
     )
     .action(async (options, command: Command) => {
       const ctx = contextFor(command);

@@ -62,3 +62,59 @@ export function creditsText(c: KeyRecord["credits"]): string {
   const when = c.refill.interval === "daily" ? "daily" : `monthly on day ${c.refill.day ?? 1}`;
   return `${count(c.remaining)} left, refilled to ${count(c.refill.amount)} ${when}`;
 }
+
+type Refill = NonNullable<NonNullable<KeyRecord["credits"]>["refill"]>;
+
+/** "daily" or "monthly on day 1": when a balance is refilled. */
+export const refillWhen = (refill: Refill) => (refill.interval === "daily" ? "daily" : `monthly on day ${refill.day ?? 1}`);
+
+/** A plan's shared balance per owner: "1,000, refilled daily", or "none". */
+export const planCreditsText = (c: Refill | null) => (c ? `${count(c.amount)}, refilled ${refillWhen(c)}` : "none");
+
+/** A limit with what is left of its window: "day: 3 of 5 left, resets in 23 hours". */
+export function limitStateText(l: { name: string; limit: number; remaining: number; reset: number }, now = Date.now()): string {
+  const reset = relativeTime(new Date(now + l.reset * 1000).toISOString(), now);
+  return `${l.name}: ${count(l.remaining)} of ${count(l.limit)} left, resets ${reset}`;
+}
+
+/** A shared balance with what is left: "3 left, refilled to 5 daily (in 20 hours)", or "none" (nothing shared). */
+export function balanceText(b: { remaining: number; refill: Refill | null; refillIn: number | null } | null, now = Date.now()): string {
+  if (!b) return "none";
+  if (!b.refill) return `${count(b.remaining)} left, no refill`;
+  const next = b.refillIn === null ? "" : ` (${relativeTime(new Date(now + b.refillIn * 1000).toISOString(), now)})`;
+  return `${count(b.remaining)} left, refilled to ${count(b.refill.amount)} ${refillWhen(b.refill)}${next}`;
+}
+
+/** A plan's scope ceiling: "posts:read posts:write", "none" (an empty ceiling) or "any (no ceiling)". */
+export const scopeCeilingText = (scopes: string[] | null) => (scopes === null ? "any (no ceiling)" : scopes.join(" ") || "none");
+
+/** A plan's key count per owner: "20", or "MAX_KEYS_PER_OWNER" when the plan sets none. */
+export const maxKeysText = (maxKeys: number | null) => (maxKeys === null ? "MAX_KEYS_PER_OWNER" : count(maxKeys));
+
+/** The plan fields a preview names, as people read them. */
+export const PLAN_FIELD_LABELS: Record<string, string> = {
+  name: "name",
+  description: "description",
+  keyRatelimits: "key rate limits",
+  ownerRatelimits: "owner rate limits",
+  ownerCredits: "owner credits",
+  maxKeys: "max keys",
+  scopes: "scopes",
+};
+
+/** A field of a plan (a preview's before or after) as people read it. */
+export function planFieldText(field: string, value: unknown): string {
+  switch (field) {
+    case "keyRatelimits":
+    case "ownerRatelimits":
+      return rateLimitsText((value ?? []) as KeyRecord["ratelimits"]);
+    case "ownerCredits":
+      return planCreditsText((value ?? null) as Refill | null);
+    case "maxKeys":
+      return maxKeysText((value ?? null) as number | null);
+    case "scopes":
+      return scopeCeilingText((value ?? null) as string[] | null);
+    default:
+      return value === null || value === undefined || value === "" ? "none" : String(value);
+  }
+}

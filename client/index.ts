@@ -29,6 +29,15 @@ export type WebhookList = Schemas["WebhookList"];
 export type DeliveryAttempt = Schemas["WebhookDeliveryAttempt"];
 export type WebhookTestResult = Schemas["WebhookTestResult"];
 export type SecurityEvent = Schemas["SecurityEvent"];
+export type Owner = Schemas["Owner"];
+export type OwnerListItem = Schemas["OwnerListItem"];
+export type OwnerList = Schemas["OwnerList"];
+export type OwnerUsage = Schemas["OwnerUsage"];
+export type Plan = Schemas["Plan"];
+export type PlanPreview = Schemas["PlanPreview"];
+export type PlanChangeAccepted = Schemas["PlanChangeAccepted"];
+export type RateLimit = Schemas["RateLimit"];
+export type RateLimitState = Schemas["RateLimitState"];
 
 type JsonBody<Op> = Op extends { requestBody?: { content: { "application/json": infer Body } } } ? Body : never;
 type Query<Op> = Op extends { parameters: { query?: infer Q } } ? NonNullable<Q> : never;
@@ -47,6 +56,18 @@ export type UpdateWebhookInput = JsonBody<operations["updateWebhook"]>;
 export type ListWebhooksQuery = Query<operations["listWebhooks"]>;
 export type DeliveriesQuery = Query<operations["listWebhookDeliveries"]>;
 export type SecurityEventsQuery = Query<operations["listSecurityEvents"]>;
+export type ListOwnersQuery = Query<operations["listOwners"]>;
+export type OwnerUsageQuery = Query<operations["getOwnerUsage"]>;
+export type PutOwnerInput = JsonBody<operations["putOwner"]>;
+export type UpdateOwnerInput = JsonBody<operations["updateOwner"]>;
+export type CreatePlanInput = JsonBody<operations["createPlan"]>;
+export type UpdatePlanInput = JsonBody<operations["updatePlan"]>;
+
+/**
+ * What a plan change answered: 200, the plan, in force on the next request of every key it
+ * touches; or 202, accepted, in force for every owner on the plan by `inForceBy`.
+ */
+export type PlanChange = { status: 200; plan: Plan } | { status: 202; accepted: PlanChangeAccepted };
 
 /** keygate answered, and refused: the problem's fields, or what could be read of a non-problem answer. */
 export class KeygateError extends Error {
@@ -207,6 +228,29 @@ export function createKeygateClient(options: KeygateClientOptions) {
       /** sends a webhook.test event now; answers the first attempt */
       test: (id: string) => call(api.POST("/webhooks/{id}/test", { params: key(id) })),
       deliveries: (id: string, query: DeliveriesQuery = {}) => call(api.GET("/webhooks/{id}/deliveries", { params: { ...key(id), query } })),
+    },
+    owners: {
+      list: (query: ListOwnersQuery = {}) => call(api.GET("/owners", { params: { query } })),
+      get: (id: string) => call(api.GET("/owners/{id}", { params: key(id) })),
+      /** creates the owner, or replaces it whole (what the body leaves out takes its default) */
+      put: (id: string, body: PutOwnerInput) => call(api.PUT("/owners/{id}", { params: key(id), body })),
+      /** changes what the body names; `credits` with `remaining` alone keeps the refill */
+      update: (id: string, body: UpdateOwnerInput) => call(api.PATCH("/owners/{id}", { params: key(id), body })),
+      usage: (id: string, query: OwnerUsageQuery = {}) => call(api.GET("/owners/{id}/usage", { params: { ...key(id), query } })),
+    },
+    plans: {
+      list: () => call(api.GET("/plans")),
+      get: (id: string) => call(api.GET("/plans/{id}", { params: key(id) })),
+      create: (body: CreatePlanInput) => call(api.POST("/plans", { body })),
+      update: async (id: string, body: UpdatePlanInput): Promise<PlanChange> => {
+        const request = api.PATCH("/plans/{id}", { params: key(id), body });
+        const data = await call(request);
+        const { response } = await request;
+        return response.status === 202 ? { status: 202, accepted: data as PlanChangeAccepted } : { status: 200, plan: data as Plan };
+      },
+      delete: (id: string) => call(api.DELETE("/plans/{id}", { params: key(id) })),
+      /** what `update` with this body would change, changing nothing */
+      preview: (id: string, body: UpdatePlanInput) => call(api.POST("/plans/{id}/preview", { params: key(id), body })),
     },
     securityEvents: (query: SecurityEventsQuery = {}) => call(api.GET("/security-events", { params: { query } })),
     usage: (query: UsageQuery = {}) => call(api.GET("/usage", { params: { query } })),

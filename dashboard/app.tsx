@@ -13,6 +13,10 @@ import { UsagePage } from "./pages/usage.tsx";
 import { WebhooksPage } from "./pages/webhooks.tsx";
 import { WebhookPage } from "./pages/webhook.tsx";
 import { SecurityPage } from "./pages/security.tsx";
+import { OwnersPage } from "./pages/owners.tsx";
+import { OwnerPage } from "./pages/owner.tsx";
+import { PlansPage } from "./pages/plans.tsx";
+import { PlanPage } from "./pages/plan.tsx";
 
 type Started = { state: "starting" } | { state: "signed-out"; problem?: Problem } | { state: "signed-in"; session: Session };
 
@@ -59,6 +63,13 @@ function Page(props: { session: Session; where: Location }) {
   const webhook = /^\/webhooks\/(whk_[0-9A-Za-z]+)$/.exec(path);
   if (webhook) return <WebhookPage session={props.session} id={webhook[1]} query={query} key={webhook[1]} />;
   if (path === "/security") return <SecurityPage session={props.session} query={query} />;
+  if (path === "/owners") return <OwnersPage session={props.session} query={query} />;
+  const owner = /^\/owners\/([^/]+)$/.exec(path);
+  const ownerId = owner ? decoded(owner[1]) : null;
+  if (ownerId) return <OwnerPage session={props.session} id={ownerId} key={ownerId} />;
+  if (path === "/plans") return <PlansPage session={props.session} />;
+  const plan = /^\/plans\/([a-z0-9][a-z0-9_-]{0,39})$/.exec(path);
+  if (plan) return <PlanPage session={props.session} id={plan[1]} key={plan[1]} />;
   return (
     <>
       <h1 tabindex={-1}>Page not found</h1>
@@ -69,23 +80,39 @@ function Page(props: { session: Session; where: Location }) {
   );
 }
 
+/** A path segment as the owner's id it encodes (ids may hold any printable character); null if it does not decode. */
+function decoded(segment: string): string | null {
+  try {
+    return decodeURIComponent(segment);
+  } catch {
+    return null;
+  }
+}
+
 function titleOf(path: string): string {
   if (path === "/" || path === "/keys") return "API keys";
   if (path === "/keys/new") return "Create a key";
   if (path.startsWith("/keys/")) return "Key";
   if (path.startsWith("/webhooks/")) return "Webhook endpoint";
-  return { "/audit": "Audit log", "/usage": "Usage by owner", "/webhooks": "Webhooks", "/security": "Security events" }[path] ?? "Page not found";
+  if (path.startsWith("/owners/")) return "Owner";
+  if (path.startsWith("/plans/")) return "Plan";
+  return (
+    { "/audit": "Audit log", "/usage": "Usage", "/webhooks": "Webhooks", "/security": "Security events", "/owners": "Owners", "/plans": "Plans" }[path] ??
+    "Page not found"
+  );
 }
 
 const ROLE_HINT: Record<Session["role"], string> = {
   viewer: "Reads everything, changes nothing",
-  operator: "Creates, changes, rotates and revokes keys; makes portal links",
+  operator: "Creates, changes, rotates and revokes keys; changes owners; makes portal links",
   admin: "Everything, plans and webhooks too",
 };
 
 /** DESIGN.md's order: Keys, Owners, Plans, Webhooks, Security, Audit log, Usage. */
 const NAV: [string, string][] = [
   ["/", "Keys"],
+  ["/owners", "Owners"],
+  ["/plans", "Plans"],
   ["/webhooks", "Webhooks"],
   ["/security", "Security"],
   ["/audit", "Audit log"],
@@ -94,7 +121,7 @@ const NAV: [string, string][] = [
 
 function Shell(props: { session: Session; where: Location; onSignOut: () => void; children: Child }) {
   const main = useRef<HTMLElement>(null);
-  const section = props.where.path.startsWith("/keys") ? "/" : props.where.path.startsWith("/webhooks") ? "/webhooks" : props.where.path;
+  const section = props.where.path.startsWith("/keys") ? "/" : (["/webhooks", "/owners", "/plans"].find((p) => props.where.path.startsWith(p)) ?? props.where.path);
   // A new page gets its own title, and moves focus to its heading, so keyboard and
   // screen-reader users start there. Both happen with the render that draws the page (a layout
   // effect, as every effect of a page is here: see useLoad in data.tsx).

@@ -21,6 +21,16 @@ export interface Session {
   viaAccess: boolean;
 }
 
+/**
+ * Whether the signed-in role may change these (DESIGN.md, "Operators' sign-in and roles"): an
+ * operator changes keys and owners, only an admin changes plans and webhooks, a viewer nothing.
+ * The pages show no control for what the role may not change.
+ */
+export function mayChange(session: Pick<Session, "canWrite" | "role">, what: "keys" | "owners" | "plans" | "webhooks"): boolean {
+  if (!session.canWrite) return false;
+  return what === "plans" || what === "webhooks" ? session.role === "admin" : true;
+}
+
 /** The admin API's base, from the page the worker served: ADMIN_PATH may be anything. */
 export const ADMIN_PATH = document.querySelector<HTMLMetaElement>('meta[name="keygate-admin-path"]')?.content ?? "/admin";
 export const UI_PATH = `${ADMIN_PATH}/ui`;

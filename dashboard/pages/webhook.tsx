@@ -10,7 +10,7 @@ import { RevealedKey } from "../components/reveal.tsx";
 import { Time } from "../components/status.tsx";
 import { ProblemMessage, useAction, useLoad } from "../data.tsx";
 import { href, Link, navigate } from "../router.tsx";
-import type { Session } from "../session.ts";
+import { mayChange, type Session } from "../session.ts";
 import { EndpointBadge, SECRET_WARNING } from "./webhooks.tsx";
 
 export function WebhookPage(props: { session: Session; id: string; query: URLSearchParams }) {
@@ -41,7 +41,7 @@ export function WebhookPage(props: { session: Session; id: string; query: URLSea
         </h1>
         <EndpointBadge webhook={w} />
       </div>
-      {props.session.canWrite && <EndpointActions session={props.session} webhook={w} onChanged={changed} />}
+      {mayChange(props.session, "webhooks") && <EndpointActions session={props.session} webhook={w} onChanged={changed} />}
       <EndpointDetails webhook={w} />
       <Deliveries session={props.session} id={w.id} status={props.query.get("status") ?? ""} round={round} />
     </>

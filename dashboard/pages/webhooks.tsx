@@ -10,7 +10,7 @@ import { RevealedKey } from "../components/reveal.tsx";
 import { Time } from "../components/status.tsx";
 import { ProblemMessage, useAction, useLoad } from "../data.tsx";
 import { href, Link } from "../router.tsx";
-import type { Session } from "../session.ts";
+import { mayChange, type Session } from "../session.ts";
 
 /** Every event type an endpoint can ask for (DESIGN.md, "Events and webhooks"). */
 export const EVENT_TYPES = [
@@ -50,7 +50,7 @@ export function WebhooksPage(props: { session: Session }) {
     <>
       <h1 tabindex={-1}>Webhooks</h1>
       <p class="lead">keygate tells these endpoints what happens to keys, signed as Standard Webhooks.</p>
-      {props.session.canWrite && <AddEndpoint session={props.session} onAdded={() => setRound((r) => r + 1)} />}
+      {mayChange(props.session, "webhooks") && <AddEndpoint session={props.session} onAdded={() => setRound((r) => r + 1)} />}
       <section aria-labelledby="endpoints-heading">
         <h2 id="endpoints-heading">Endpoints</h2>
         <ProblemMessage problem={list.problem} />
