@@ -143,7 +143,7 @@ export async function commitChange(d1: D1Database, change: LineageChange): Promi
 }
 
 /** D1's clock, in ms: the one clock every attempt at a change is judged by. */
-const D1_NOW = sql`CAST(unixepoch('subsec') * 1000 AS INTEGER)`;
+export const D1_NOW = sql`CAST(unixepoch('subsec') * 1000 AS INTEGER)`;
 
 const requirement = (requires: Requirement | undefined): SQL =>
   requires ? sql`${activeKeysOf(requires.ownerBelow.ownerId, requires.ownerBelow.now)} < ${requires.ownerBelow.max}` : sql`1`;
@@ -203,12 +203,20 @@ export async function settleLostCommit(
   d1: D1Database,
   change: Pick<LineageChange, "until" | "audit"> & { writes: Pick<KeyWrite, "after">[] },
 ): Promise<boolean> {
+  await untilPassed(d1, change.until);
+  return changedByRequest(d1, change.audit.requestId, change.writes[0].after.id);
+}
+
+/**
+ * Waits until D1's own clock has passed `until`: from then on a batch gated on `D1_NOW < until`
+ * can no longer land, whenever it reaches D1. Throws when D1 cannot be read.
+ */
+export async function untilPassed(d1: D1Database, until: number): Promise<void> {
   for (;;) {
     const [row] = await getDb(d1).all<{ now: number }>(sql`SELECT ${D1_NOW} AS now`);
-    if (row.now >= change.until) break;
-    await new Promise((resolve) => setTimeout(resolve, Math.min(1_000, change.until - row.now + 20)));
+    if (row.now >= until) return;
+    await new Promise((resolve) => setTimeout(resolve, Math.min(1_000, until - row.now + 20)));
   }
-  return changedByRequest(d1, change.audit.requestId, change.writes[0].after.id);
 }
 
 /** What a KeyState object learns of its lineage from D1. */
