@@ -1234,7 +1234,11 @@ export interface operations {
                          * @example sha256:9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08
                          */
                         hash?: string;
-                    } & (Record<string, never> | Record<string, never>))[];
+                    } & (({
+                        key: unknown;
+                    } | {
+                        hash: unknown;
+                    }) & unknown))[];
                 };
             };
         };

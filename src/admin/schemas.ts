@@ -188,7 +188,13 @@ export const ImportKeyItem = z
   .openapi({
     description: `${AS_GIVEN} Exactly one of \`key\` and \`hash\`.`,
     ...CREATE_RULES,
-    ...jsonSchema({ oneOf: [{ type: "object", required: ["key"] }, { type: "object", required: ["hash"] }] }),
+    // exactly one of key and hash: at least one, and not both
+    ...jsonSchema({
+      allOf: [
+        { anyOf: [{ type: "object", required: ["key"], properties: { key: {} } }, { type: "object", required: ["hash"], properties: { hash: {} } }] },
+        { not: { type: "object", required: ["key", "hash"], properties: { key: {}, hash: {} } } },
+      ],
+    }),
   });
 
 const dryRun = z.boolean().default(false).openapi({ description: "decide every item as the import would, and write nothing" });
