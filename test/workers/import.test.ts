@@ -285,10 +285,16 @@ describe("POST /admin/keys/import: the call", () => {
     await expectProblem(await postImport(gateway, `{"keys":[],"__proto__":{}}`), 400, "VALIDATION_FAILED");
   });
 
-  it("needs an operator: a viewer is refused 403", async () => {
+  it("needs an operator: an admin:write key imports, with its id as the audit actor; an admin:read key is refused 403", async () => {
+    const post = (key: string) =>
+      gateway.call("/admin/keys/import", key, { method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify({ keys: [item()] }) });
+    const writer = await createKey({ scopes: ["admin:write"] });
+    const res = await post(writer.key);
+    const [result] = (await body<{ results: { status: string; id: string }[] }>(res, 200)).results;
+    expect(result.status).toBe("created");
+    expect((await auditOf(result.id))[0].actor).toBe(writer.id);
     const viewer = await createKey({ scopes: ["admin:read"] });
-    const res = await gateway.call("/admin/keys/import", viewer.key, { method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify({ keys: [item()] }) });
-    await expectProblem(res, 403, "FORBIDDEN");
+    await expectProblem(await post(viewer.key), 403, "FORBIDDEN");
   });
 
   it("the record lists imported and a nullable start in the OpenAPI document", async () => {
