@@ -170,6 +170,25 @@ describe("keygate keys import", () => {
     expect(rerun.stdout).not.toContain("Not imported");
   });
 
+  it("keys list and keys get show a key imported by its hash as (hash only), and say it was imported", async () => {
+    const owner = uniqueOwner("shown");
+    const plain = foreignKey("sk_live_");
+    const file = writeLines("shown.jsonl", [
+      JSON.stringify({ name: "by plaintext", ownerId: owner, key: plain }),
+      JSON.stringify({ name: "by hash", ownerId: owner, hash: `sha256:${sha256(foreignKey("bs_")).toString("hex")}` }),
+    ]);
+    const report = jsonOf<Report>(await run("keys", "import", file, "--json"));
+    const list = await run("keys", "list", "--owner", owner);
+    expect(list.code, list.stderr).toBe(0);
+    const rows = list.stdout.trimEnd().split("\n").slice(1);
+    expect(rows.find((row) => row.includes(report.results[1].id!))).toMatch(/\(hash only\)\s+by hash/);
+    expect(rows.find((row) => row.includes(report.results[0].id!))).toContain(`${plain.slice(0, 12)}  by plaintext`);
+    const shown = await run("keys", "get", report.results[1].id!);
+    expect(shown.stdout).toMatch(/^Start\s+\(hash only\)$/m);
+    expect(shown.stdout).toMatch(/^Imported\s+yes$/m);
+    expect((await run("keys", "get", report.results[0].id!)).stdout).toMatch(new RegExp(`^Start\\s+${plain.slice(0, 12)}$`, "m"));
+  });
+
   it("--dry-run checks every line and writes nothing", async () => {
     const owner = uniqueOwner("dry");
     const file = writeLines("dry.jsonl", [JSON.stringify({ name: "would", ownerId: owner, key: foreignKey("sk_live_") })]);
