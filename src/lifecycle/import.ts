@@ -99,15 +99,15 @@ export async function importKeys(ctx: LifecycleEnv, inputs: ImportInput[], dryRu
   const { config } = ctx.services;
   const now = Date.now();
   const results: ImportResult[] = inputs.map((_, index) => ({ index, status: "invalid" }));
-  const materials = await Promise.all(
-    inputs.map((input) => ("problem" in input ? input.problem : materialOf(input.item, config.importedKeyPrefixes))),
+  const prepared = await Promise.all(
+    inputs.map(async (input) => ("problem" in input ? input : { item: input.item, material: await materialOf(input.item, config.importedKeyPrefixes) })),
   );
 
   const candidates: { index: number; item: ImportItem; material: ImportedMaterial }[] = [];
-  materials.forEach((material, index) => {
-    const input = inputs[index];
-    if (isItemProblem(material) || "problem" in input) results[index].problem = material as ItemProblem;
-    else candidates.push({ index, item: input.item, material });
+  prepared.forEach((p, index) => {
+    if ("problem" in p) results[index].problem = p.problem;
+    else if (isItemProblem(p.material)) results[index].problem = p.material;
+    else candidates.push({ index, item: p.item, material: p.material });
   });
   if (candidates.length === 0) return results;
 
@@ -123,7 +123,7 @@ export async function importKeys(ctx: LifecycleEnv, inputs: ImportInput[], dryRu
   const planned: Planned[] = [];
   /** hash -> the index of the item in this call that plans it */
   const plannedHashes = new Map<string, number>();
-  /** index of a later item -> the earlier item that names the same key */
+  /** index of a later item -> the earlier item that is to create the same key (its outcome decides theirs) */
   const sameAs = new Map<number, number>();
   const newKeysOf = new Map<string, number>();
   for (const { index, item, material } of candidates) {
@@ -282,13 +282,14 @@ async function writeBatch(ctx: LifecycleEnv, batch: Planned[], results: ImportRe
     }
   }
   const missed = batch.filter((p) => !landed.has(p.write.key.id));
-  // Not landed though the batch ran in time: another call took the hash or the owner's last slot meanwhile.
-  const heldNow = !failed && missed.length > 0 ? await keysHolding(env.DB, missed.map((p) => p.write.key.hash)).catch(() => new Map<string, string>()) : new Map<string, string>();
+  // Not landed though the batch ran in time: another call took the hash or the owner's last slot
+  // meanwhile. Should D1 not say which, the item is one to import again.
+  const heldNow = !failed && missed.length > 0 ? await keysHolding(env.DB, missed.map((p) => p.write.key.hash)).catch(() => null) : new Map<string, string>();
   for (const { index, write, plan } of batch) {
     const { key } = write;
     if (landed.has(key.id)) results[index] = { index, status: "created", id: key.id };
-    else if (heldNow.has(key.hash)) results[index] = { index, status: "exists", id: heldNow.get(key.hash)! };
-    else if (failed) results[index] = { index, status: "invalid", problem: notWritten() };
+    else if (heldNow?.has(key.hash)) results[index] = { index, status: "exists", id: heldNow.get(key.hash)! };
+    else if (failed || heldNow === null) results[index] = { index, status: "invalid", problem: notWritten() };
     else results[index] = { index, status: "invalid", problem: fromError(keyLimitReached(key.ownerId, write.max, plan)) };
   }
   const written = writes.filter((w) => landed.has(w.key.id));
