@@ -1,10 +1,11 @@
-/** `keygate keys ...`: create, list, get, update, revoke, rotate, verify and usage of keys. */
+/** `keygate keys ...`: create, list, get, update, revoke, rotate, verify, import and usage of keys. */
 import { Command, Option } from "commander";
 import { type CreatedKey, type CreateKeyInput, type KeyRecord, type UpdateKeyInput } from "../client/index.ts";
 import { integer, isoTime, jsonObject, ratelimit, refill, repeatable, text } from "./options.ts";
 import { relativeTime, utcMinute } from "../client/format.ts";
 import { listPages, withPaging } from "./paging.ts";
 import type { Context, ContextFor } from "./context.ts";
+import { importCommand } from "./import.ts";
 import { countColumns, duration, keyColumns, keyFields, requestColumns, USAGE_COLUMNS_HELP, verdictFields } from "./views.ts";
 
 const examples = (...lines: string[]) => `\nExamples:\n${lines.map((line) => `  $ ${line}`).join("\n")}`;
@@ -247,7 +248,7 @@ function requests(contextFor: ContextFor) {
 
 export function keysCommand(contextFor: ContextFor): Command {
   return new Command("keys")
-    .description("Create, list, change, rotate, revoke and verify keys")
+    .description("Create, list, change, rotate, revoke, verify and import keys")
     .addCommand(create(contextFor))
     .addCommand(list(contextFor))
     .addCommand(get(contextFor))
@@ -255,6 +256,7 @@ export function keysCommand(contextFor: ContextFor): Command {
     .addCommand(revoke(contextFor))
     .addCommand(rotate(contextFor))
     .addCommand(verify(contextFor))
+    .addCommand(importCommand(contextFor))
     .addCommand(usage(contextFor))
     .addCommand(requests(contextFor));
 }

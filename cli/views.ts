@@ -2,7 +2,7 @@
 import type { KeyRecord, RequestEntry, UsageCounts, VerifyResult } from "../client/index.ts";
 import type { Paint } from "./output/colour.ts";
 import type { Column } from "./output/index.ts";
-import { count, creditsText, keyStatus, rateLimitsText, relativeTime, whenExactly, type KeyStatus } from "../client/format.ts";
+import { count, creditsText, keyStatus, rateLimitsText, relativeTime, startText, whenExactly, type KeyStatus } from "../client/format.ts";
 
 export { duration } from "../client/format.ts";
 
@@ -24,7 +24,8 @@ export function keyFields(key: KeyRecord, now = Date.now()): [string, string][] 
     ["Name", key.name],
     ["Owner", key.ownerId],
     ["Environment", key.environment],
-    ["Start", key.start],
+    ["Start", startText(key)],
+    ...(key.imported ? [["Imported", "yes"] as [string, string]] : []),
     ["Status", statusText(key, now)],
     ["Scopes", key.scopes.join(" ") || "none"],
     ["Rate limits", rateLimitsText(key.ratelimits)],
@@ -46,7 +47,7 @@ export function keyFields(key: KeyRecord, now = Date.now()): [string, string][] 
 export function keyColumns(paint: Paint, now = Date.now()): Column<KeyRecord>[] {
   return [
     { header: "ID", value: (k) => k.id },
-    { header: "START", value: (k) => k.start, min: 12 },
+    { header: "START", value: (k) => startText(k), min: 12 },
     { header: "NAME", value: (k) => k.name, min: 8 },
     { header: "OWNER", value: (k) => k.ownerId, min: 8 },
     { header: "STATUS", value: (k) => keyStatus(k, now), style: (cell, k) => paintStatus(paint, keyStatus(k, now), cell) },

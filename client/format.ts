@@ -40,6 +40,18 @@ export function keyStatus(key: Pick<KeyRecord, "revokedAt" | "expiresAt" | "enab
   return key.suspendedUntil && Date.parse(key.suspendedUntil) > now ? "suspended" : "active";
 }
 
+/**
+ * What stands for a key's start when keygate has none: a key imported by its hash alone, whose
+ * characters it never saw (DESIGN.md, "Importing keys").
+ */
+export const NO_START = "(hash only)";
+
+/** A key's start as tables show it: "kg_live_a1B2", or NO_START. */
+export const startText = (key: { start: string | null }) => key.start ?? NO_START;
+
+/** A key as running text names it: "kg_live_a1B2…", or its id when no start is known. */
+export const keyLabel = (key: { start: string | null; id: string }) => (key.start ? `${key.start}…` : key.id);
+
 const number = new Intl.NumberFormat("en-US");
 export const count = (n: number) => number.format(n);
 

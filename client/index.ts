@@ -38,6 +38,8 @@ export type PlanPreview = Schemas["PlanPreview"];
 export type PlanChangeAccepted = Schemas["PlanChangeAccepted"];
 export type RateLimit = Schemas["RateLimit"];
 export type RateLimitState = Schemas["RateLimitState"];
+export type ImportResults = Schemas["ImportResults"];
+export type ImportResult = Schemas["ImportResult"];
 
 type JsonBody<Op> = Op extends { requestBody?: { content: { "application/json": infer Body } } } ? Body : never;
 type Query<Op> = Op extends { parameters: { query?: infer Q } } ? NonNullable<Q> : never;
@@ -45,6 +47,7 @@ export type CreateKeyInput = JsonBody<operations["createKey"]>;
 export type UpdateKeyInput = JsonBody<operations["updateKey"]>;
 export type RotateKeyInput = JsonBody<operations["rotateKey"]>;
 export type VerifyKeyInput = JsonBody<operations["verifyKey"]>;
+export type ImportKeysInput = JsonBody<operations["importKeys"]>;
 export type ListKeysQuery = Query<operations["listKeys"]>;
 export type ListAuditQuery = Query<operations["listAudit"]>;
 export type KeyUsageQuery = Query<operations["getKeyUsage"]>;
@@ -215,6 +218,8 @@ export function createKeygateClient(options: KeygateClientOptions) {
       revoke: (id: string) => call(api.DELETE("/keys/{id}", { params: key(id) })),
       rotate: (id: string, body: RotateKeyInput = {}) => call(api.POST("/keys/{id}/rotate", { params: key(id), body })),
       verify: (body: VerifyKeyInput) => call(api.POST("/keys/verify", { body })),
+      /** up to 1,000 keys from elsewhere; one result per item, in order */
+      import: (body: ImportKeysInput) => call(api.POST("/keys/import", { body })),
       usage: (id: string, query: KeyUsageQuery = {}) => call(api.GET("/keys/{id}/usage", { params: { ...key(id), query } })),
       requests: (id: string, query: KeyRequestsQuery = {}) => call(api.GET("/keys/{id}/requests", { params: { ...key(id), query } })),
     },

@@ -5,6 +5,26 @@
  */
 
 export interface paths {
+    "/keys/import": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Import keys from elsewhere
+         * @description Up to 1,000 keys a call, each with the fields of a create and exactly one of `key` and `hash`; the body may be up to 1048576 bytes. One result per item, in order: `created`, `exists` (a key with that hash is already here: never a second one) or `invalid` (with its problem). With `dryRun`, nothing is written.
+         */
+        post: operations["importKeys"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/keys": {
         parameters: {
             query?: never;
@@ -498,9 +518,40 @@ export interface paths {
 export type webhooks = Record<string, never>;
 export interface components {
     schemas: {
-        CreatedKey: components["schemas"]["KeyRecord"] & {
-            /** @description the key itself: shown this once, never again */
-            key: string;
+        ImportResults: {
+            results: components["schemas"]["ImportResult"][];
+        };
+        ImportResult: {
+            /** @description the item's position in `keys`, from 0 */
+            index: number;
+            /** @enum {string} */
+            status: "created" | "exists" | "invalid";
+            /** @description created: the new key (absent in a dry run); exists: the key that holds the same hash */
+            id?: string;
+            problem?: components["schemas"]["ImportProblem"];
+        };
+        /** @description invalid: why */
+        ImportProblem: {
+            /** @example SCOPE_NOT_ALLOWED */
+            code: string;
+            title: string;
+            detail: string;
+            issues?: {
+                path: string;
+                message: string;
+            }[];
+        };
+        Problem: {
+            type: string;
+            title: string;
+            status: number;
+            detail: string;
+            code: string;
+            requestId: string;
+            issues?: {
+                path: string;
+                message: string;
+            }[];
         };
         /**
          * @example {
@@ -513,6 +564,10 @@ export interface components {
             name: string;
             limit: number;
             windowSeconds: number;
+        };
+        CreatedKey: components["schemas"]["KeyRecord"] & {
+            /** @description the key itself: shown this once, never again */
+            key: string;
         };
         /**
          * @example {
@@ -541,8 +596,11 @@ export interface components {
             ownerId: string;
             /** @enum {string} */
             environment: "live" | "test";
-            /** @example kg_live_a1B2 */
-            start: string;
+            /**
+             * @description the key's first characters, for display; null for a key imported by its hash alone (keygate never saw it)
+             * @example kg_live_a1B2
+             */
+            start: string | null;
             scopes: string[];
             metadata: {
                 [key: string]: unknown;
@@ -561,6 +619,8 @@ export interface components {
              * @description until when the abuse rule (ABUSE_POLICY) suspended the key: every request is 429 KEY_SUSPENDED until then
              */
             suspendedUntil: string | null;
+            /** @description true for a key that came in through POST /keys/import */
+            imported: boolean;
             /** Format: date-time */
             lastUsedAt: string | null;
             usageCount: number;
@@ -569,18 +629,6 @@ export interface components {
             createdAt: string;
             /** Format: date-time */
             updatedAt: string;
-        };
-        Problem: {
-            type: string;
-            title: string;
-            status: number;
-            detail: string;
-            code: string;
-            requestId: string;
-            issues?: {
-                path: string;
-                message: string;
-            }[];
         };
         KeyList: {
             data: components["schemas"]["KeyRecord"][];
@@ -1080,6 +1128,214 @@ export interface components {
 }
 export type $defs = Record<string, never>;
 export interface operations {
+    importKeys: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": {
+                    /**
+                     * @description decide every item as the import would, and write nothing
+                     * @default false
+                     */
+                    dryRun?: boolean;
+                    /** @description At most 1000 items (400 otherwise). */
+                    keys: ({
+                        /**
+                         * @description 1-100 characters, no control characters (U+0000-U+001F, U+007F)
+                         * @example Acme production
+                         */
+                        name: string;
+                        /** @example acct_42 */
+                        ownerId: string;
+                        /**
+                         * @default live
+                         * @enum {string}
+                         */
+                        environment?: "live" | "test";
+                        /** @description For a key in keygate's format, its own prefix (which may be left out); otherwise the prefix of the keys a rotation issues in its place (default kg_live or kg_test). */
+                        prefix?: string;
+                        /**
+                         * @default []
+                         * @example [
+                         *       "posts:read",
+                         *       "posts:write"
+                         *     ]
+                         */
+                        scopes?: string[];
+                        /**
+                         * @description Forwarded to the origin. At most 4096 bytes as compact JSON (UTF-8), and no `__proto__` key at any depth (400 VALIDATION_FAILED otherwise).
+                         * @default {}
+                         * @example {
+                         *       "plan": "pro"
+                         *     }
+                         */
+                        metadata?: {
+                            [key: string]: unknown;
+                        };
+                        /**
+                         * @description Empty: any address.
+                         * @default []
+                         * @example [
+                         *       "203.0.113.0/24",
+                         *       "2001:db8::/32"
+                         *     ]
+                         */
+                        allowedIps?: string[];
+                        /**
+                         * @description 0-10 limits, each with a name no other limit of the key has.
+                         * @default []
+                         */
+                        ratelimits?: components["schemas"]["RateLimit"][];
+                        /**
+                         * @default null
+                         * @example {
+                         *       "remaining": 1000,
+                         *       "refill": {
+                         *         "amount": 1000,
+                         *         "interval": "monthly",
+                         *         "day": 1
+                         *       }
+                         *     }
+                         */
+                        credits?: {
+                            remaining: number;
+                            /**
+                             * @description `day` (1-31; default 1, the month's last day when it is shorter) applies to a monthly refill only.
+                             * @default null
+                             */
+                            refill?: {
+                                amount: number;
+                                /** @enum {string} */
+                                interval: "daily" | "monthly";
+                                day?: number;
+                            } | null;
+                        } | null;
+                        /**
+                         * Format: date-time
+                         * @description An ISO 8601 time with an offset, in the future (400 otherwise). Not together with `expiresIn`.
+                         */
+                        expiresAt?: string | null;
+                        /** @description Seconds from now. Not together with a non-null `expiresAt`. */
+                        expiresIn?: number;
+                        /** @default true */
+                        enabled?: boolean;
+                        /**
+                         * @description The key itself, hashed on arrival and never stored: keygate's format (its checksum is checked), or 16-256 printable ASCII characters starting with a prefix in IMPORTED_KEY_PREFIXES. Its first characters become `start`.
+                         * @example sk_live_51HbXs2eZvKYlo2C0a9sDf8gH
+                         */
+                        key?: string;
+                        /**
+                         * @description The SHA-256 of the whole key, when the plaintext is not at hand: `sha256:<64 hex>` or `sha256-base64:<base64>`. The record's `start` is then null. The key must still be one the gateway accepts: keygate's format, or a prefix in IMPORTED_KEY_PREFIXES.
+                         * @example sha256:9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08
+                         */
+                        hash?: string;
+                    } & (({
+                        key: unknown;
+                    } | {
+                        hash: unknown;
+                    }) & unknown))[];
+                };
+            };
+        };
+        responses: {
+            /** @description One result per item, in order */
+            200: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "Cache-Control": components["headers"]["Cache-Control"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ImportResults"];
+                };
+            };
+            /** @description Problem: VALIDATION_FAILED */
+            400: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "Cache-Control": components["headers"]["Cache-Control"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Problem: MISSING_KEY, MALFORMED_KEY, KEY_NOT_FOUND, KEY_REVOKED, KEY_EXPIRED, UNAUTHORIZED */
+            401: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "Cache-Control": components["headers"]["Cache-Control"];
+                    "WWW-Authenticate": components["headers"]["WWW-Authenticate"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Problem: KEY_DISABLED, IP_NOT_ALLOWED, INSUFFICIENT_SCOPE, FORBIDDEN, SCOPE_NOT_ALLOWED */
+            403: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "Cache-Control": components["headers"]["Cache-Control"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Problem: PAYLOAD_TOO_LARGE */
+            413: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "Cache-Control": components["headers"]["Cache-Control"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Problem: UNSUPPORTED_MEDIA_TYPE */
+            415: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "Cache-Control": components["headers"]["Cache-Control"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Problem: KEY_SUSPENDED, RATE_LIMITED, QUOTA_EXHAUSTED, TOO_MANY_INVALID_KEYS */
+            429: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "Cache-Control": components["headers"]["Cache-Control"];
+                    "Retry-After": components["headers"]["Retry-After"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Problem: GATEWAY_UNAVAILABLE, USAGE_UNAVAILABLE */
+            503: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "Cache-Control": components["headers"]["Cache-Control"];
+                    "Retry-After": components["headers"]["Retry-After"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
     listKeys: {
         parameters: {
             query?: {

@@ -185,8 +185,11 @@ export interface components {
             ownerId: string;
             /** @enum {string} */
             environment: "live" | "test";
-            /** @example kg_live_a1B2 */
-            start: string;
+            /**
+             * @description the key's first characters, for display; null for a key imported by its hash alone (keygate never saw it)
+             * @example kg_live_a1B2
+             */
+            start: string | null;
             scopes: string[];
             allowedIps: string[];
             ratelimits: components["schemas"]["RateLimit"][];
@@ -202,6 +205,8 @@ export interface components {
              * @description until when the abuse rule (ABUSE_POLICY) suspended the key: every request is 429 KEY_SUSPENDED until then
              */
             suspendedUntil: string | null;
+            /** @description true for a key that came in through POST /keys/import */
+            imported: boolean;
             /** Format: date-time */
             lastUsedAt: string | null;
             usageCount: number;

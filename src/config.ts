@@ -22,6 +22,7 @@ interface Secrets {
   KEY_POLICY?: string;
   ABUSE_POLICY?: string;
   LEAK_ACTION?: string;
+  IMPORTED_KEY_PREFIXES?: string;
   SECRET_SCANNING_KEYS_URL?: string;
   WEBHOOK_RETRY_SECONDS?: string;
   WEBHOOK_TIMEOUT_MS?: string;
@@ -106,6 +107,24 @@ export type LeakAction = (typeof LEAK_ACTIONS)[number];
 
 /** Standard Webhooks' retry schedule as DESIGN.md gives it: seconds before each retry. */
 export const WEBHOOK_RETRY_SECONDS = [5, 300, 1800, 7200, 18_000, 36_000, 36_000];
+
+/**
+ * IMPORTED_KEY_PREFIXES (DESIGN.md, "Key format"): presented keys that start with one of these
+ * skip keygate's checksum. A prefix that keygate's own default prefixes start with, or that
+ * starts with one of them, would take the checksum away from keygate's own keys, so it is refused.
+ */
+const ImportedPrefix = z
+  .string()
+  .regex(/^[\x21-\x7e]{2,32}$/, "must be 2-32 printable ASCII characters without spaces")
+  .refine(
+    (prefix) => !["kg_live_", "kg_test_"].some((own) => own.startsWith(prefix) || prefix.startsWith(own)),
+    "must not cover keygate's own prefixes (kg_live_, kg_test_): those keys keep their checksum check",
+  );
+
+const ImportedPrefixes = z
+  .array(ImportedPrefix)
+  .max(20)
+  .refine((list) => new Set(list).size === list.length, "must not list a prefix twice");
 
 /** A browser origin: scheme, host and optional port, nothing else. */
 const BrowserOrigin = z
@@ -323,6 +342,7 @@ const ConfigSchema = z.object({
   USAGE_SQL_URL: httpUrl.optional(),
   KEY_POLICY: jsonText(KeyPolicySchema, 'an object like {"live":{"maxLifetimeDays":90,"requireExpiry":true}}').optional(),
   ABUSE_POLICY: jsonText(AbusePolicySchema, 'an object like {"rateLimitedPerMinute":600,"suspendSeconds":300}').optional(),
+  IMPORTED_KEY_PREFIXES: jsonText(ImportedPrefixes, 'a JSON array of prefixes like ["sk_live_","bs_"]').optional(),
   LEAK_ACTION: z.enum(LEAK_ACTIONS, { error: 'must be "revoke", "disable" or "notify"' }).default("revoke"),
   /** where GitHub's secret-scanning public keys are published */
   SECRET_SCANNING_KEYS_URL: httpUrl.default("https://api.github.com/meta/public_keys/secret_scanning"),
@@ -375,6 +395,8 @@ export interface Config {
   /** ABUSE_POLICY; null: off (a route's own `abuse` still applies) */
   abusePolicy: AbusePolicy | null;
   leakAction: LeakAction;
+  /** IMPORTED_KEY_PREFIXES: presented keys starting with one of these skip the checksum ([] when unset) */
+  importedKeyPrefixes: readonly string[];
   secretScanningKeysUrl: string;
   /** seconds before each retry of a failed webhook delivery */
   webhookRetrySeconds: number[];
@@ -433,6 +455,7 @@ function parseConfig(env: Env): Config | ProblemError {
     keyPolicy: c.KEY_POLICY ?? {},
     abusePolicy: c.ABUSE_POLICY ?? null,
     leakAction: c.LEAK_ACTION,
+    importedKeyPrefixes: c.IMPORTED_KEY_PREFIXES ?? [],
     secretScanningKeysUrl: c.SECRET_SCANNING_KEYS_URL,
     webhookRetrySeconds: c.WEBHOOK_RETRY_SECONDS ?? WEBHOOK_RETRY_SECONDS,
     webhookTimeoutMs: c.WEBHOOK_TIMEOUT_MS,

@@ -35,7 +35,7 @@ async function suspend(env: Env, ctx: ExecutionContext, services: Services, requ
       method: tipped?.method ?? null,
       path: tipped?.path ?? null,
       route: tipped?.route ?? null,
-      keyStart: key.start.slice(0, KEY_START_CHARS),
+      keyStart: key.start?.slice(0, KEY_START_CHARS) ?? null,
       keyId: key.id,
       requestId: tipped?.requestId ?? newRequestId(),
     },

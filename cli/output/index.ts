@@ -22,6 +22,10 @@ export interface Output {
   /** a remark beside the data (more pages, hints), on stderr so pipes carry data only */
   note(text: string): void;
   error(text: string): void;
+  /** whether stderr is a terminal, where progress is drawn in place */
+  errIsTerminal: boolean;
+  /** on a terminal: draws this line of progress on stderr over the last one; null clears it */
+  progress(text: string | null): void;
 }
 
 export function createOutput(stdout: Stream = process.stdout, stderr: Stream = process.stderr, env = process.env): Output {
@@ -38,5 +42,9 @@ export function createOutput(stdout: Stream = process.stdout, stderr: Stream = p
     fields: (fields) => print(renderFields(fields, terminalWidth(stdout))),
     note: (text) => void stderr.write(`${err.dim(text)}\n`),
     error: (text) => void stderr.write(`${text}\n`),
+    errIsTerminal: stderr.isTTY === true,
+    progress: (text) => {
+      if (stderr.isTTY) stderr.write(text === null ? "\r\u001b[2K" : `\r\u001b[2K${truncate(text, terminalWidth(stderr) - 1)}`);
+    },
   };
 }

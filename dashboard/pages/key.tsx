@@ -12,6 +12,7 @@ import { KeyFields, updateBody } from "../components/key-form.tsx";
 import { PortalLinkControl } from "../components/portal-link.tsx";
 import { RevealedKey } from "../components/reveal.tsx";
 import { StatusBadge, Time } from "../components/status.tsx";
+import { KeyNamed, StartCell } from "../components/key-start.tsx";
 import { ProblemMessage, useAction, useLoad } from "../data.tsx";
 import { href, Link, navigate } from "../router.tsx";
 import type { Session } from "../session.ts";
@@ -54,7 +55,7 @@ export function KeyPage(props: { session: Session; id: string }) {
   return (
     <>
       <p class="crumbs">
-        <Link to={href("/")}>All keys</Link> / <code>{key.start}…</code>
+        <Link to={href("/")}>All keys</Link> / <code>{key.start ? `${key.start}…` : key.id}</code>
       </p>
       <div class="title">
         <h1 tabindex={-1}>{key.name}</h1>
@@ -63,7 +64,7 @@ export function KeyPage(props: { session: Session; id: string }) {
       {justRotated && (
         <RevealedKey secret={justRotated.successor.key} heading="The replacement key">
           <p>
-            It replaces <code>{justRotated.from.start}…</code>, which{" "}
+            It replaces <KeyNamed record={justRotated.from} />, which{" "}
             {justRotated.from.expiresAt && Date.parse(justRotated.from.expiresAt) > Date.now()
               ? `keeps working until ${new Date(justRotated.from.expiresAt).toLocaleString()} (${relativeTime(justRotated.from.expiresAt)}).`
               : "has stopped working."}
@@ -92,7 +93,8 @@ function Details(props: { record: KeyRecord }) {
     ["ID", <code>{k.id}</code>],
     ["Owner", k.ownerId],
     ["Environment", k.environment],
-    ["Start", <code>{k.start}</code>],
+    ["Start", <StartCell start={k.start} />],
+    ...(k.imported ? [["Imported", "yes: it came in through the import, in the format it had"] as [string, unknown]] : []),
     ["Scopes", k.scopes.join(" ") || "none"],
     ["Rate limits", rateLimitsText(k.ratelimits)],
     ["Credits", creditsText(k.credits)],
@@ -184,7 +186,7 @@ function KeyActions(props: { session: Session; record: KeyRecord; onChanged: () 
         <Dialog title={`Rotate ${key.name}`} onClose={close}>
           <form onSubmit={confirmRotate}>
             <p>
-              A new key replaces <code>{key.start}…</code>, with the same scopes, rate limits and credits. Hand it to the
+              A new key replaces <KeyNamed record={key} />, with the same scopes, rate limits and credits. Hand it to the
               owner, then let the old one run out.
             </p>
             <div class="field">
@@ -213,7 +215,7 @@ function KeyActions(props: { session: Session; record: KeyRecord; onChanged: () 
       {dialog === "revoke" && (
         <Dialog title={`Revoke ${key.name}?`} onClose={close}>
           <p>
-            Requests made with <code>{key.start}…</code> (owner {key.ownerId}) are refused from the very next one. This cannot be
+            Requests made with <KeyNamed record={key} /> (owner {key.ownerId}) are refused from the very next one. This cannot be
             undone.
           </p>
           <ProblemMessage problem={revoke.problem} />

@@ -7,6 +7,7 @@ import type { ListKeysQuery } from "../../client/index.ts";
 import { FilterForm } from "../components/filters.tsx";
 import { Pager, usePages } from "../components/pager.tsx";
 import { StatusBadge, Time } from "../components/status.tsx";
+import { StartCell } from "../components/key-start.tsx";
 import { ProblemMessage, useLoad } from "../data.tsx";
 import { href, Link, navigate } from "../router.tsx";
 import type { Session } from "../session.ts";
@@ -96,7 +97,7 @@ export function KeysPage(props: { session: Session; query: URLSearchParams }) {
               {list.data.data.map((k) => (
                 <tr>
                   <td data-label="Start">
-                    <code>{k.start}</code>
+                    <StartCell start={k.start} />
                   </td>
                   <td data-label="Name">
                     <Link to={href(`/keys/${k.id}`)}>{k.name}</Link>

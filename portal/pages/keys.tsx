@@ -9,6 +9,7 @@ import type { CreatedPortalKey, PortalKey } from "../../client/portal.ts";
 import { Dialog } from "../../dashboard/components/dialog.tsx";
 import { RevealedKey } from "../../dashboard/components/reveal.tsx";
 import { StatusBadge, Time } from "../../dashboard/components/status.tsx";
+import { KeyNamed, StartCell } from "../../dashboard/components/key-start.tsx";
 import { ProblemMessage, useAction, useLoad } from "../../dashboard/data.tsx";
 import { keyStatus } from "../../client/format.ts";
 import { href, navigate } from "../router.tsx";
@@ -39,7 +40,7 @@ export function KeysPage() {
       {rotated && (
         <RevealedKey secret={rotated.successor.key} heading={`The replacement for ${rotated.from.name}`}>
           <p>
-            It replaces <code>{rotated.from.start}…</code>, which{" "}
+            It replaces <KeyNamed record={rotated.from} />, which{" "}
             {rotated.from.expiresAt && Date.parse(rotated.from.expiresAt) > Date.now()
               ? `keeps working until ${new Date(rotated.from.expiresAt).toLocaleString()} (${relativeTime(rotated.from.expiresAt)}).`
               : "has stopped working."}
@@ -72,7 +73,7 @@ export function KeysPage() {
               {list.data.data.map((k) => (
                 <tr>
                   <td data-label="Start">
-                    <code>{k.start}</code>
+                    <StartCell start={k.start} />
                   </td>
                   <td data-label="Name" id={`name-${k.id}`}>
                     {k.name}
@@ -141,7 +142,7 @@ function KeyActions(props: { record: PortalKey; onChanged: () => void; onRotated
         <Dialog title={`Rotate ${key.name}`} onClose={close}>
           <form onSubmit={confirmRotate}>
             <p>
-              A new key replaces <code>{key.start}…</code>, with the same scopes, limits and credits. Put it where the old one is
+              A new key replaces <KeyNamed record={key} />, with the same scopes, limits and credits. Put it where the old one is
               used, then let the old one run out.
             </p>
             <div class="field">
@@ -170,7 +171,7 @@ function KeyActions(props: { record: PortalKey; onChanged: () => void; onRotated
       {dialog === "revoke" && (
         <Dialog title={`Revoke ${key.name}?`} onClose={close}>
           <p>
-            Requests made with <code>{key.start}…</code> are refused from the very next one. This cannot be undone.
+            Requests made with <KeyNamed record={key} /> are refused from the very next one. This cannot be undone.
           </p>
           <ProblemMessage problem={revoke.problem} />
           <div class="dialog-actions">

@@ -3,10 +3,11 @@
  * one key's recent requests.
  */
 import { useState } from "hono/jsx/dom";
-import { count, creditsText, rateLimitsText, utcMinute } from "../../client/format.ts";
+import { count, creditsText, keyLabel, rateLimitsText, utcMinute } from "../../client/format.ts";
 import type { PortalMe } from "../../client/portal.ts";
 import { UsageChart } from "../../dashboard/components/chart.tsx";
 import { StatusBadge } from "../../dashboard/components/status.tsx";
+import { KeyNamed } from "../../dashboard/components/key-start.tsx";
 import { ProblemMessage, useLoad } from "../../dashboard/data.tsx";
 import { client, PORTAL_PATH } from "../session.ts";
 
@@ -56,7 +57,7 @@ export function UsagePage(props: { me: PortalMe }) {
                 {keys.data.data.map((k) => (
                   <tr>
                     <td data-label="Key">
-                      {k.name} <code>{k.start}…</code>
+                      {k.name} <KeyNamed record={k} />
                     </td>
                     <td data-label="Rate limits">{rateLimitsText(k.ratelimits)}</td>
                     <td data-label="Credits">{creditsText(k.credits)}</td>
@@ -75,7 +76,7 @@ export function UsagePage(props: { me: PortalMe }) {
           bearer token.
         </p>
       </section>
-      {keys.data && keys.data.data.length > 0 && <RecentRequests keys={keys.data.data.map((k) => ({ id: k.id, label: `${k.name} (${k.start}…)` }))} />}
+      {keys.data && keys.data.data.length > 0 && <RecentRequests keys={keys.data.data.map((k) => ({ id: k.id, label: `${k.name} (${keyLabel(k)})` }))} />}
     </>
   );
 }

@@ -2,7 +2,8 @@ import type { Context, MiddlewareHandler } from "hono";
 import type { Config, Role } from "../config";
 import type { AppEnv } from "../context";
 import { BARE_CHALLENGE, ProblemError } from "../errors";
-import { hashKey, parseKey } from "../keys/format";
+import { hashKey } from "../keys/format";
+import { wellFormedKey } from "../keys/imported";
 import { ipAllowed } from "../keys/ip";
 import { keyUnusable } from "../keys/verify";
 import { readKeyNow } from "../store/cache";
@@ -90,11 +91,11 @@ async function authenticate(env: Env, config: Config, headers: Headers): Promise
   const presented = presentedCredential(headers);
   if (presented) {
     if (await sameSecret(presented, config.adminToken)) return actorOf("root", "admin");
-    if (config.adminOidc && !parseKey(presented) && looksLikeJwt(presented)) {
+    if (config.adminOidc && !wellFormedKey(presented, config.importedKeyPrefixes) && looksLikeJwt(presented)) {
       const operator = await operatorFromOidc(presented, config.adminOidc);
       return actorOf(`user:${operator.email}`, operator.role);
     }
-    return keyActor(env, presented, clientIp(headers), config.adminOidc !== null);
+    return keyActor(env, presented, clientIp(headers), config);
   }
   const assertion = headers.get("Cf-Access-Jwt-Assertion");
   if (assertion && config.adminAccess) {
@@ -111,8 +112,8 @@ const SIGN_IN_FAILURES = new Set(["UNAUTHORIZED", "TOO_MANY_INVALID_KEYS"]);
 
 /**
  * Records a failed admin sign-in as a security event (DESIGN.md, "Security events"), batched
- * with usage. `keyStart` only when the credential has a keygate key's form: a mistyped
- * ADMIN_TOKEN keeps all of its characters to itself.
+ * with usage. `keyStart` only when the credential has a key's form (keygate's, or an imported
+ * key's): a mistyped ADMIN_TOKEN keeps all of its characters to itself.
  */
 function signInFailed(c: Context<AppEnv>, code: string): void {
   const req = c.req.raw;
@@ -128,7 +129,7 @@ function signInFailed(c: Context<AppEnv>, code: string): void {
         method: req.method,
         path: clip(c.req.path),
         route: null,
-        keyStart: presented && parseKey(presented) ? presented.slice(0, KEY_START_CHARS) : null,
+        keyStart: presented && wellFormedKey(presented, c.get("services").config.importedKeyPrefixes) ? presented.slice(0, KEY_START_CHARS) : null,
         keyId: null,
         requestId: c.get("requestId"),
       },
@@ -147,11 +148,11 @@ async function sameSecret(a: string, b: string): Promise<boolean> {
   return crypto.subtle.timingSafeEqual(ha, hb);
 }
 
-async function keyActor(env: Env, presented: string, ip: string | null, oidc: boolean): Promise<Actor> {
+async function keyActor(env: Env, presented: string, ip: string | null, config: Config): Promise<Actor> {
   const unauthorized = (why: string) => new ProblemError("UNAUTHORIZED", why);
-  if (!parseKey(presented)) {
+  if (!wellFormedKey(presented, config.importedKeyPrefixes)) {
     throw unauthorized(
-      oidc
+      config.adminOidc !== null
         ? "The token is neither ADMIN_TOKEN, a keygate key, nor a token from ADMIN_OIDC's issuer."
         : "The token is neither ADMIN_TOKEN nor a keygate key.",
     );

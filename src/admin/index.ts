@@ -19,6 +19,8 @@ import { registerSecurityEventRoutes } from "./security-events";
 import { registerPages } from "./ui";
 import { HEADER_COMPONENTS } from "./openapi";
 import { AS_GIVEN } from "./schemas";
+import { IMPORT_BODY_LIMIT, IMPORT_PATH, registerImportRoute } from "./import";
+import { validationFailed } from "./validation";
 
 export const ADMIN_BODY_LIMIT = 64 * 1024;
 
@@ -27,9 +29,7 @@ export function adminApp(adminPath: string) {
   const app = new OpenAPIHono<AppEnv>({
     defaultHook: (result) => {
       if (result.success) return;
-      throw new ProblemError("VALIDATION_FAILED", describeIssues(result.error.issues), {
-        extensions: { issues: result.error.issues.map((i) => ({ path: i.path.join("."), message: i.message })) },
-      });
+      throw validationFailed(result.error.issues);
     },
   });
 
@@ -57,17 +57,10 @@ export function adminApp(adminPath: string) {
   }
   registerPages(app, adminPath);
 
-  app.use(
-    "*",
-    bodyLimit({
-      maxSize: ADMIN_BODY_LIMIT,
-      onError: () => {
-        throw new ProblemError("PAYLOAD_TOO_LARGE", `Admin request bodies are limited to ${ADMIN_BODY_LIMIT} bytes.`);
-      },
-    }),
-  );
+  app.use("*", bodyLimits(adminPath));
   app.use("*", adminAuth(adminPath));
-  app.use("*", jsonRequests());
+  app.use("*", jsonRequests({ itemsOf: { path: `${adminPath}${IMPORT_PATH}`, field: "keys" } }));
+  registerImportRoute(app);
   registerKeyRoutes(app);
   registerAuditRoutes(app);
   registerUsageRoutes(app);
@@ -80,6 +73,22 @@ export function adminApp(adminPath: string) {
   registerWebhookRoutes(app);
   registerSecurityEventRoutes(app);
   return app;
+}
+
+const tooLarge = (limit: number, what: string) =>
+  bodyLimit({
+    maxSize: limit,
+    onError: () => {
+      throw new ProblemError("PAYLOAD_TOO_LARGE", `${what} are limited to ${limit} bytes.`);
+    },
+  });
+
+/** ADMIN_BODY_LIMIT for every admin body but an import's, which may hold a thousand keys (IMPORT_BODY_LIMIT). */
+function bodyLimits(adminPath: string): MiddlewareHandler<AppEnv> {
+  const admin = tooLarge(ADMIN_BODY_LIMIT, "Admin request bodies");
+  const imports = tooLarge(IMPORT_BODY_LIMIT, "Import bodies");
+  const importPath = `${adminPath}${IMPORT_PATH}`;
+  return (c, next) => (c.req.method === "POST" && c.req.path === importPath ? imports : admin)(c, next);
 }
 
 /**
@@ -95,11 +104,4 @@ function noStore(adminPath: string): MiddlewareHandler<AppEnv> {
     if (c.req.path.startsWith(assets) && c.res.status < 400) return;
     c.res.headers.set("Cache-Control", "no-store");
   };
-}
-
-function describeIssues(issues: { path: PropertyKey[]; message: string }[]): string {
-  return issues
-    .slice(0, 5)
-    .map((i) => (i.path.length ? `${i.path.join(".")}: ${i.message}` : i.message))
-    .join("; ");
 }

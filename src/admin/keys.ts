@@ -2,7 +2,8 @@ import { createRoute, type OpenAPIHono } from "@hono/zod-openapi";
 import type { Context } from "hono";
 import type { AppEnv } from "../context";
 import { ProblemError } from "../errors";
-import { hashKey, parseKey } from "../keys/format";
+import { hashKey } from "../keys/format";
+import { wellFormedKey } from "../keys/imported";
 import { missingScopes } from "../keys/scopes";
 import { keyUnusable, VERIFY_CODES } from "../keys/verify";
 import { KEY_ID_PATTERN, getDb } from "../store/db";
@@ -185,7 +186,7 @@ async function verify(c: Context<AppEnv>, body: { key: string; scopes?: string[]
     ratelimits: null,
     credits: null,
   });
-  if (!parseKey(body.key)) return refuse("MALFORMED_KEY");
+  if (!wellFormedKey(body.key, c.get("services").config.importedKeyPrefixes)) return refuse("MALFORMED_KEY");
   const key = await findByHash(getDb(c.env.DB), await hashKey(body.key));
   if (!key) return refuse("KEY_NOT_FOUND");
   const unusable = keyUnusable(key, Date.now());

@@ -1,5 +1,6 @@
 import { z } from "@hono/zod-openapi";
 import { PREFIX_PATTERN } from "../keys/format";
+import { HASH_PATTERN, IMPORTED_KEY_LENGTH } from "../keys/imported";
 import { VERIFY_CODES } from "../keys/verify";
 import type { ProblemCode } from "../errors";
 import {
@@ -103,41 +104,140 @@ const CREATE_RULES = jsonSchema({
  * a named component's `default` reads as "always present" to client generators such as
  * openapi-typescript, which would then demand every defaulted field.
  */
+/** The fields of a create, shared by POST /keys and each item of POST /keys/import. */
+const createKeyFields = {
+  name: Name,
+  ownerId: OwnerId,
+  environment: z.enum(["live", "test"]).default("live"),
+  prefix: z
+    .string()
+    .regex(PREFIX_PATTERN, "must match ^[a-z][a-z0-9_]{1,19}$")
+    .optional()
+    .openapi({
+      description: "Defaults to kg_live or kg_test. A live key's prefix may not end in `_test`, a test key's not in `_live`.",
+    }),
+  scopes: Scopes.default([]),
+  metadata: Metadata.default({}),
+  allowedIps: AllowedIps.default([]),
+  ratelimits: RateLimits.default([]),
+  credits: CreditsSchema.nullable().default(null),
+  expiresAt: FutureTime.nullable()
+    .optional()
+    .openapi({ description: "An ISO 8601 time with an offset, in the future (400 otherwise). Not together with `expiresIn`." }),
+  expiresIn: positiveInt(LIMITS.maxExpiresInSeconds)
+    .optional()
+    .openapi({ description: "Seconds from now. Not together with a non-null `expiresAt`." }),
+  enabled: z.boolean().default(true),
+};
+
+const oneExpiry = {
+  check: (b: { expiresAt?: number | null; expiresIn?: number }) => b.expiresAt == null || b.expiresIn === undefined,
+  message: { message: "give expiresAt or expiresIn, not both", path: ["expiresIn"] },
+};
+
+const prefixOfItsEnvironment = {
+  check: (b: { prefix?: string; environment: "live" | "test" }) => b.prefix === undefined || !namesOtherEnvironment(b.prefix, b.environment),
+  message: { message: "names the other environment: a live key's prefix may not end in _test, a test key's not in _live", path: ["prefix"] },
+};
+
 export const CreateKeyBody = z
+  .object(createKeyFields)
+  .strict()
+  .refine(oneExpiry.check, oneExpiry.message)
+  .refine(prefixOfItsEnvironment.check, prefixOfItsEnvironment.message)
+  .openapi({ description: AS_GIVEN, ...CREATE_RULES });
+
+/** Keys per POST /keys/import (DESIGN.md, "Importing keys"). */
+export const IMPORT_MAX_KEYS = 1000;
+
+/**
+ * One item of an import: the fields of a create, and exactly one of `key` and `hash`. Each item
+ * is validated on its own: one that fails is answered `invalid`, the others still count.
+ */
+export const ImportKeyItem = z
   .object({
-    name: Name,
-    ownerId: OwnerId,
-    environment: z.enum(["live", "test"]).default("live"),
-    prefix: z
+    ...createKeyFields,
+    prefix: createKeyFields.prefix.openapi({
+      description:
+        "For a key in keygate's format, its own prefix (which may be left out); otherwise the prefix of the keys a rotation " +
+        "issues in its place (default kg_live or kg_test).",
+    }),
+    key: z.string().min(1).max(1024).optional().openapi({
+      description:
+        "The key itself, hashed on arrival and never stored: keygate's format (its checksum is checked), or " +
+        `${IMPORTED_KEY_LENGTH.min}-${IMPORTED_KEY_LENGTH.max} printable ASCII characters starting with a prefix in IMPORTED_KEY_PREFIXES. ` +
+        "Its first characters become `start`.",
+      example: "sk_live_51HbXs2eZvKYlo2C0a9sDf8gH",
+    }),
+    hash: z
       .string()
-      .regex(PREFIX_PATTERN, "must match ^[a-z][a-z0-9_]{1,19}$")
+      .regex(HASH_PATTERN, 'must be "sha256:" and 64 hex digits, or "sha256-base64:" and the base64 of the 32 bytes')
       .optional()
       .openapi({
-        description: "Defaults to kg_live or kg_test. A live key's prefix may not end in `_test`, a test key's not in `_live`.",
+        description:
+          "The SHA-256 of the whole key, when the plaintext is not at hand: `sha256:<64 hex>` or `sha256-base64:<base64>`. " +
+          "The record's `start` is then null. The key must still be one the gateway accepts: keygate's format, or a prefix in IMPORTED_KEY_PREFIXES.",
+        example: "sha256:9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08",
       }),
-    scopes: Scopes.default([]),
-    metadata: Metadata.default({}),
-    allowedIps: AllowedIps.default([]),
-    ratelimits: RateLimits.default([]),
-    credits: CreditsSchema.nullable().default(null),
-    expiresAt: FutureTime.nullable()
-      .optional()
-      .openapi({ description: "An ISO 8601 time with an offset, in the future (400 otherwise). Not together with `expiresIn`." }),
-    expiresIn: positiveInt(LIMITS.maxExpiresInSeconds)
-      .optional()
-      .openapi({ description: "Seconds from now. Not together with a non-null `expiresAt`." }),
-    enabled: z.boolean().default(true),
   })
   .strict()
-  .refine((b) => b.expiresAt == null || b.expiresIn === undefined, {
-    message: "give expiresAt or expiresIn, not both",
-    path: ["expiresIn"],
+  .refine(oneExpiry.check, oneExpiry.message)
+  .refine(prefixOfItsEnvironment.check, prefixOfItsEnvironment.message)
+  .refine((b) => b.key !== undefined || b.hash !== undefined, { message: "give key (the key itself) or hash (its SHA-256)", path: ["key"] })
+  .refine((b) => b.key === undefined || b.hash === undefined, { message: "give key or hash, not both", path: ["hash"] })
+  .openapi({
+    description: `${AS_GIVEN} Exactly one of \`key\` and \`hash\`.`,
+    ...CREATE_RULES,
+    // exactly one of key and hash: at least one, and not both
+    ...jsonSchema({
+      allOf: [
+        { anyOf: [{ type: "object", required: ["key"], properties: { key: {} } }, { type: "object", required: ["hash"], properties: { hash: {} } }] },
+        { not: { type: "object", required: ["key", "hash"], properties: { key: {}, hash: {} } } },
+      ],
+    }),
+  });
+
+const dryRun = z.boolean().default(false).openapi({ description: "decide every item as the import would, and write nothing" });
+
+/** The body as the document describes it: each item in full. */
+export const ImportKeysBody = z
+  .object({ dryRun, keys: z.array(ImportKeyItem).max(IMPORT_MAX_KEYS).openapi({ description: `At most ${IMPORT_MAX_KEYS} items (400 otherwise).` }) })
+  .strict()
+  .openapi({ description: AS_GIVEN });
+
+/** The body as it is validated before its items: each item is then validated on its own. */
+export const ImportKeysEnvelope = z
+  .object({
+    dryRun,
+    keys: z.array(z.unknown()).max(IMPORT_MAX_KEYS, `at most ${IMPORT_MAX_KEYS} keys per call: send the rest in further calls`),
   })
-  .refine((b) => b.prefix === undefined || !namesOtherEnvironment(b.prefix, b.environment), {
-    message: "names the other environment: a live key's prefix may not end in _test, a test key's not in _live",
-    path: ["prefix"],
+  .strict();
+
+export const ImportProblemSchema = z
+  .object({
+    code: z.string().openapi({ example: "SCOPE_NOT_ALLOWED" }),
+    title: z.string(),
+    detail: z.string(),
+    issues: z.array(z.object({ path: z.string(), message: z.string() })).optional(),
   })
-  .openapi({ description: AS_GIVEN, ...CREATE_RULES });
+  .openapi("ImportProblem", { description: "Why an item was not imported, as a problem would state it; `issues` paths are within the item." });
+
+export const ImportResultsSchema = z
+  .object({
+    results: z.array(
+      z
+        .object({
+          index: z.number().int().openapi({ description: "the item's position in `keys`, from 0" }),
+          status: z.enum(["created", "exists", "invalid"]),
+          id: z.string().optional().openapi({
+            description: "created: the new key (absent in a dry run); exists: the key that holds the same hash",
+          }),
+          problem: ImportProblemSchema.optional().openapi({ description: "invalid: why" }),
+        })
+        .openapi("ImportResult"),
+    ),
+  })
+  .openapi("ImportResults");
 
 export const UpdateKeyBody = z
   .object({

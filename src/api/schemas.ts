@@ -114,7 +114,10 @@ export const KeyRecordSchema = z
     name: z.string(),
     ownerId: z.string(),
     environment: z.enum(["live", "test"]),
-    start: z.string().openapi({ example: "kg_live_a1B2" }),
+    start: z.string().nullable().openapi({
+      example: "kg_live_a1B2",
+      description: "the key's first characters, for display; null for a key imported by its hash alone (keygate never saw it)",
+    }),
     scopes: z.array(z.string()),
     metadata: z.record(z.string(), z.unknown()),
     allowedIps: z.array(z.string()),
@@ -127,6 +130,7 @@ export const KeyRecordSchema = z
     suspendedUntil: IsoTime.nullable().openapi({
       description: "until when the abuse rule (ABUSE_POLICY) suspended the key: every request is 429 KEY_SUSPENDED until then",
     }),
+    imported: z.boolean().openapi({ description: "true for a key that came in through POST /keys/import" }),
     lastUsedAt: IsoTime.nullable(),
     usageCount: z.number().int(),
     version: z.number().int(),

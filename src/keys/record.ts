@@ -21,7 +21,9 @@ export interface Credits {
 export interface StoredKey {
   id: string;
   hash: string;
-  start: string;
+  /** what may be shown of the key; null for a key imported by its hash alone */
+  start: string | null;
+  /** the keygate prefix a rotation's successor gets; "" for an imported key without one (the environment's default serves) */
   prefix: string;
   lineageId: string;
   name: string;
@@ -41,6 +43,11 @@ export interface StoredKey {
    * knew the field lack it: read it as `suspendedUntil ?? null`.
    */
   suspendedUntil: number | null;
+  /**
+   * Whether the key came in through the import (DESIGN.md, "Importing keys"). Records cached
+   * before keygate knew the field lack it: read it as `imported ?? false`.
+   */
+  imported: boolean;
   lastUsedAt: number | null;
   usageCount: number;
   version: number;
@@ -54,7 +61,7 @@ export interface KeyRecord {
   name: string;
   ownerId: string;
   environment: Environment;
-  start: string;
+  start: string | null;
   scopes: string[];
   metadata: Record<string, unknown>;
   allowedIps: string[];
@@ -65,6 +72,7 @@ export interface KeyRecord {
   revokedAt: string | null;
   rotatedFrom: string | null;
   suspendedUntil: string | null;
+  imported: boolean;
   lastUsedAt: string | null;
   usageCount: number;
   version: number;
@@ -91,6 +99,7 @@ export function toRecord(key: StoredKey): KeyRecord {
     revokedAt: iso(key.revokedAt),
     rotatedFrom: key.rotatedFrom,
     suspendedUntil: iso(key.suspendedUntil ?? null),
+    imported: key.imported ?? false,
     lastUsedAt: iso(key.lastUsedAt),
     usageCount: key.usageCount,
     version: key.version,

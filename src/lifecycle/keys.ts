@@ -54,7 +54,7 @@ async function material(prefix: string): Promise<{ key: string; hash: string; st
   return { key, hash: await hashKey(key), start: parseKey(key)!.start };
 }
 
-const keyLimitReached = (ownerId: string, max: number, plan: Plan | null) =>
+export const keyLimitReached = (ownerId: string, max: number, plan: Plan | null) =>
   new ProblemError(
     "KEY_LIMIT_REACHED",
     `Owner ${ownerId} already holds ${max} usable keys (${plan?.maxKeys != null ? `plan ${plan.id}'s maxKeys` : "MAX_KEYS_PER_OWNER"}); revoke one first.`,
@@ -123,6 +123,7 @@ export async function createKey(ctx: LifecycleEnv, input: NewKeyInput): Promise<
     revokedAt: null,
     rotatedFrom: null,
     suspendedUntil: null,
+    imported: false,
     lastUsedAt: null,
     usageCount: 0,
     version: 1,
@@ -263,14 +264,17 @@ export async function rotate(
     // The grace period may shorten the old key's life, never lengthen it.
     const graceEnds = now + gracePeriodSeconds * 1000;
     const expiresAt = target.expiresAt === null ? graceEnds : Math.min(target.expiresAt, graceEnds);
-    const { key, hash, start } = await material(target.prefix);
+    // An imported key without a keygate prefix is succeeded by a key of keygate's own format.
+    const { key, hash, start } = await material(target.prefix || defaultPrefix(target.environment));
     const successor: StoredKey = {
       ...target,
       id: newId("key"),
       hash,
       start,
+      prefix: target.prefix || defaultPrefix(target.environment),
       expiresAt: expiryOnRotate(ctx.services.config.keyPolicy, target.environment, target.expiresAt, now),
       rotatedFrom: target.id,
+      imported: false,
       lastUsedAt: null,
       usageCount: 0,
       version: 1,

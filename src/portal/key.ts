@@ -2,7 +2,8 @@ import { createRoute, type OpenAPIHono } from "@hono/zod-openapi";
 import type { Context } from "hono";
 import type { AppEnv } from "../context";
 import { BARE_CHALLENGE, ProblemError } from "../errors";
-import { hashKey, parseKey } from "../keys/format";
+import { hashKey } from "../keys/format";
+import { wellFormedKey } from "../keys/imported";
 import { ipAllowed } from "../keys/ip";
 import { keyUnusable } from "../keys/verify";
 import { toRecord, type StoredKey } from "../keys/record";
@@ -39,7 +40,9 @@ async function callerKey(c: Context<AppEnv>): Promise<StoredKey> {
   if (!presented) {
     throw new ProblemError("MISSING_KEY", "Send the key as `Authorization: Bearer <key>`.", { headers: { "WWW-Authenticate": BARE_CHALLENGE } });
   }
-  if (!parseKey(presented)) throw new ProblemError("MALFORMED_KEY", "This is not a keygate key (its format or checksum is wrong).");
+  if (!wellFormedKey(presented, c.get("services").config.importedKeyPrefixes)) {
+    throw new ProblemError("MALFORMED_KEY", "This is not a keygate key (its format or checksum is wrong).");
+  }
   const ip = clientIp(c.req.raw.headers);
   refuseIfTooManyInvalid(ip);
   const hash = await hashKey(presented);

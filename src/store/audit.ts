@@ -8,6 +8,8 @@ export type AuditAction =
   | "key.update"
   | "key.revoke"
   | "key.rotate"
+  /** a key that came in through POST /admin/keys/import */
+  | "key.import"
   | "owner.update"
   | "plan.create"
   | "plan.update"

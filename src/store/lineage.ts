@@ -143,7 +143,7 @@ export async function commitChange(d1: D1Database, change: LineageChange): Promi
 }
 
 /** D1's clock, in ms: the one clock every attempt at a change is judged by. */
-const D1_NOW = sql`CAST(unixepoch('subsec') * 1000 AS INTEGER)`;
+export const D1_NOW = sql`CAST(unixepoch('subsec') * 1000 AS INTEGER)`;
 
 const requirement = (requires: Requirement | undefined): SQL =>
   requires ? sql`${activeKeysOf(requires.ownerBelow.ownerId, requires.ownerBelow.now)} < ${requires.ownerBelow.max}` : sql`1`;
@@ -204,11 +204,20 @@ export async function settleLostCommit(
   change: Pick<LineageChange, "until" | "audit"> & { writes: Pick<KeyWrite, "after">[] },
 ): Promise<boolean> {
   const landed = () => changedByRequest(d1, change.audit.requestId, change.writes[0].after.id);
+  return (await untilPassed(d1, change.until, landed)) || landed();
+}
+
+/**
+ * Waits until D1's own clock has passed `until`: from then on a batch gated on `D1_NOW < until`
+ * can no longer land, whenever it reaches D1. With `done`, stops early (true) once it says so.
+ * Throws when D1 cannot be read.
+ */
+export async function untilPassed(d1: D1Database, until: number, done: () => Promise<boolean> = async () => false): Promise<boolean> {
   for (;;) {
-    if (await landed()) return true;
+    if (await done()) return true;
     const [row] = await getDb(d1).all<{ now: number }>(sql`SELECT ${D1_NOW} AS now`);
-    if (row.now >= change.until) return landed();
-    await new Promise((resolve) => setTimeout(resolve, Math.min(1_000, change.until - row.now + 20)));
+    if (row.now >= until) return false;
+    await new Promise((resolve) => setTimeout(resolve, Math.min(1_000, until - row.now + 20)));
   }
 }
 

@@ -10,7 +10,9 @@ export const keys = sqliteTable(
   {
     id: text("id").primaryKey(),
     hash: text("hash").notNull().unique(),
+    /** "" for a key imported by its hash alone (the record's `start: null`): kept NOT NULL so no migration rebuilds this table */
     start: text("start").notNull(),
+    /** the keygate prefix a rotation's successor gets; "" for an imported key without one */
     prefix: text("prefix").notNull(),
     /** id of the first key of a rotation chain; names the KeyState object the chain shares. */
     lineageId: text("lineage_id").notNull(),
@@ -28,6 +30,8 @@ export const keys = sqliteTable(
     rotatedFrom: text("rotated_from"),
     /** set by the abuse rule (ABUSE_POLICY): refused KEY_SUSPENDED until then; NULL lifts it */
     suspendedUntil: integer("suspended_until"),
+    /** true for keys that came in through POST /admin/keys/import */
+    imported: integer("imported", { mode: "boolean" }).notNull().default(false),
     lastUsedAt: integer("last_used_at"),
     usageCount: integer("usage_count").notNull().default(0),
     version: integer("version").notNull().default(1),

@@ -72,7 +72,7 @@ describe("keygate keys create", () => {
     expect(created.key).toMatch(KEY_PATTERN);
     expect(result.stderr).toContain("it will not be shown again");
     const { key, ...rest } = created;
-    expect(key.startsWith(rest.start)).toBe(true);
+    expect(key.startsWith(rest.start!)).toBe(true);
     expect(rest).toEqual(await record(created.id));
     expect(rest).toMatchObject({ environment: "live", scopes: [], ratelimits: [], credits: null, allowedIps: [], metadata: {}, expiresAt: null });
   });
@@ -107,7 +107,7 @@ describe("keygate keys list", () => {
     expect(header).toMatch(/^ID\s+START\s+NAME\s+OWNER\s+STATUS$/);
     expect(rows.map((row) => ID_PATTERN.exec(row)?.[0])).toEqual([...ids].reverse());
     const starts = await Promise.all(ids.map(async (id) => (await record(id)).start));
-    rows.forEach((row) => expect(starts.some((start) => row.includes(start))).toBe(true));
+    rows.forEach((row) => expect(starts.some((start) => row.includes(start!))).toBe(true));
     expect(rows.find((row) => row.includes(ids[1]))).toMatch(/\srevoked$/);
     expect(rows.find((row) => row.includes(ids[0]))).toMatch(/\sactive$/);
     // columns line up: every row has its STATUS where the header has it

@@ -47,6 +47,7 @@ export const RECORD_FIELDS = [
   "revokedAt",
   "rotatedFrom",
   "suspendedUntil",
+  "imported",
   "lastUsedAt",
   "usageCount",
   "version",

@@ -14,6 +14,7 @@ function expectRecordShape(record: Record<string, unknown>) {
   expect(typeof record.metadata).toBe("object");
   expect(Array.isArray(record.metadata)).toBe(false);
   expect(typeof record.enabled).toBe("boolean");
+  expect(typeof record.imported).toBe("boolean");
   for (const field of ["expiresAt", "revokedAt", "lastUsedAt"]) {
     expect(record[field] === null || isIso(record[field]), field).toBe(true);
   }

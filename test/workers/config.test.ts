@@ -32,6 +32,13 @@ describe("configuration", () => {
     ["PUBLIC_URL", "https://gateway.example.com?x=1", /PUBLIC_URL/],
     ["PUBLIC_URL", "https://gateway.example.com#top", /PUBLIC_URL/],
     ["PUBLIC_URL", "https://user:pass@gateway.example.com", /PUBLIC_URL/],
+    ["IMPORTED_KEY_PREFIXES", "sk_live_", /IMPORTED_KEY_PREFIXES: must be a JSON array of prefixes/],
+    ["IMPORTED_KEY_PREFIXES", '"sk_live_"', /IMPORTED_KEY_PREFIXES/],
+    ["IMPORTED_KEY_PREFIXES", '["sk live"]', /IMPORTED_KEY_PREFIXES\.0: must be 2-32 printable ASCII/],
+    ["IMPORTED_KEY_PREFIXES", '["s"]', /IMPORTED_KEY_PREFIXES\.0/],
+    ["IMPORTED_KEY_PREFIXES", '["kg_"]', /IMPORTED_KEY_PREFIXES\.0: must not cover keygate's own prefixes/],
+    ["IMPORTED_KEY_PREFIXES", '["kg_live_x"]', /IMPORTED_KEY_PREFIXES\.0: must not cover keygate's own prefixes/],
+    ["IMPORTED_KEY_PREFIXES", '["bs_","bs_"]', /IMPORTED_KEY_PREFIXES: must not list a prefix twice/],
   ])("a bad %s answers 500 CONFIG_INVALID naming it", async (name, value, names) => {
     const res = await fetchWith({ [name]: value }, "/echo", { headers: { "X-API-Key": "anything" } });
     expect(res.status).toBe(500);

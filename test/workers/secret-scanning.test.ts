@@ -3,6 +3,7 @@ import { describe, expect, it } from "vitest";
 import { admin, call, createKey, send, type Created } from "./helpers";
 import { body } from "./admin-helpers";
 import { expectProblem, gatewayWith, getRecord, sha256Hex, unknownKey } from "./gateway-helpers";
+import { base64Hash, foreignKey, importGateway, imported } from "./import-helpers";
 import { aboutKey, deliveriesTo, endpointWithReceiver, eventually, payloadOf, received, sleep } from "./webhook-helpers";
 
 /**
@@ -129,6 +130,27 @@ describe("a verified report", () => {
     expect(record).toMatchObject({ revokedAt: revoked.revokedAt, version: revoked.version });
     expect((await keyAudit(key.id))[0]).toMatchObject({ action: "key.leak", actor: "github-secret-scanning" });
     await deliveriesTo(name, aboutKey(key.id, "key.leaked"));
+  });
+});
+
+describe("imported keys (IMPORTED_KEY_PREFIXES)", () => {
+  it("a leaked imported key, imported by its plaintext or by its hash, is a key keygate holds: true_positive, revoked, sent as key.leaked", async () => {
+    const { name } = await endpointWithReceiver(["key.leaked"]);
+    const gateway = importGateway();
+    const [plain, hashed] = [foreignKey(), foreignKey("bs_", 40)];
+    const [a, b] = await imported(gateway, {
+      keys: [
+        { name: "legacy", ownerId: "acct_legacy", key: plain },
+        { name: "legacy hashed", ownerId: "acct_legacy", hash: await base64Hash(hashed) },
+      ],
+    });
+    expect((await gateway.call("/echo", hashed)).status).toBe(200);
+    const answer = await labels(await report([{ token: plain, type: "legacy_api_key" }, { token: hashed, type: "legacy_api_key" }], { gateway }));
+    expect(answer.map((l) => l.label)).toEqual(["true_positive", "true_positive"]);
+    expect((await getRecord(a.id!)).revokedAt).not.toBeNull();
+    expect((await getRecord(b.id!)).revokedAt).not.toBeNull();
+    await expectProblem(await gateway.call("/echo", hashed), 401, "KEY_REVOKED");
+    await deliveriesTo(name, aboutKey(b.id!, "key.leaked"));
   });
 });
 

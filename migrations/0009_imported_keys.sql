@@ -1,0 +1,1 @@
+ALTER TABLE `keys` ADD `imported` integer DEFAULT false NOT NULL;
