@@ -16,6 +16,7 @@ import { KeyNamed, StartCell } from "../components/key-start.tsx";
 import { ProblemMessage, useAction, useLoad } from "../data.tsx";
 import { href, Link, navigate } from "../router.tsx";
 import type { Session } from "../session.ts";
+import { DetailsList, type DetailRow } from "../components/details.tsx";
 
 /** The key a rotation just made, handed to its page once and then forgotten: never stored, never in a URL. */
 let rotated: { successor: CreatedKey; from: KeyRecord } | null = null;
@@ -89,40 +90,28 @@ export function KeyPage(props: { session: Session; id: string }) {
 
 function Details(props: { record: KeyRecord }) {
   const k = props.record;
-  const rows: [string, unknown][] = [
+  const rows: DetailRow[] = [
     ["ID", <code>{k.id}</code>],
     ["Owner", k.ownerId],
     ["Environment", k.environment],
     ["Start", <StartCell start={k.start} />],
-    ...(k.imported ? [["Imported", "yes: it came in through the import, in the format it had"] as [string, unknown]] : []),
+    ...(k.imported ? [["Imported", "yes: it came in through the import, in the format it had"] as DetailRow] : []),
     ["Scopes", k.scopes.join(" ") || "none"],
     ["Rate limits", rateLimitsText(k.ratelimits)],
     ["Credits", creditsText(k.credits)],
     ["Allowed IPs", k.allowedIps.join(", ") || "any"],
     ["Metadata", <code>{JSON.stringify(k.metadata)}</code>],
     ["Expires", <Time iso={k.expiresAt} />],
-    ...(keyStatus(k) === "suspended" ? [["Suspended until", <Time iso={k.suspendedUntil} />] as [string, unknown]] : []),
+    ...(keyStatus(k) === "suspended" ? [["Suspended until", <Time iso={k.suspendedUntil} />] as DetailRow] : []),
     ["Last used", <Time iso={k.lastUsedAt} />],
     ["Requests", count(k.usageCount)],
-    ...(k.rotatedFrom ? [["Rotated from", <Link to={href(`/keys/${k.rotatedFrom}`)}>{k.rotatedFrom}</Link>] as [string, unknown]] : []),
-    ...(k.revokedAt ? [["Revoked", <Time iso={k.revokedAt} />] as [string, unknown]] : []),
+    ...(k.rotatedFrom ? [["Rotated from", <Link to={href(`/keys/${k.rotatedFrom}`)}>{k.rotatedFrom}</Link>] as DetailRow] : []),
+    ...(k.revokedAt ? [["Revoked", <Time iso={k.revokedAt} />] as DetailRow] : []),
     ["Created", <Time iso={k.createdAt} />],
     ["Updated", <Time iso={k.updatedAt} />],
     ["Version", String(k.version)],
   ];
-  return (
-    <section aria-labelledby="details-heading">
-      <h2 id="details-heading">Details</h2>
-      <dl class="details">
-        {rows.map(([label, value]) => (
-          <div>
-            <dt>{label}</dt>
-            <dd>{value}</dd>
-          </div>
-        ))}
-      </dl>
-    </section>
-  );
+  return <DetailsList rows={rows} />;
 }
 
 function KeyActions(props: { session: Session; record: KeyRecord; onChanged: () => void }) {

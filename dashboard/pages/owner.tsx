@@ -15,6 +15,7 @@ import { StatusBadge, Time } from "../components/status.tsx";
 import { ProblemMessage, useAction, useLoad } from "../data.tsx";
 import { href, Link } from "../router.tsx";
 import { mayChange, type Session } from "../session.ts";
+import { DetailsList, type DetailRow } from "../components/details.tsx";
 
 export function OwnerPage(props: { session: Session; id: string }) {
   const [round, setRound] = useState(0);
@@ -59,7 +60,7 @@ function Details(props: { owner: Owner }) {
   const o = props.owner;
   const limits = o.limits.map((l) => limitStateText({ ...l, name: l.name.replace(/^owner\./, "") }));
   const fromPlan = o.plan ? "none: the plan's apply" : "none";
-  const rows: [string, unknown][] = [
+  const rows: DetailRow[] = [
     ["ID", <code class="wrap">{o.id}</code>],
     ["Name", o.name ?? <span class="muted">none</span>],
     ["Plan", o.plan ? <Link to={href(`/plans/${o.plan}`)}>{o.plan}</Link> : <span class="muted">none</span>],
@@ -84,19 +85,7 @@ function Details(props: { owner: Owner }) {
     ["Updated", <Time iso={o.updatedAt} />],
     ["Version", String(o.version)],
   ];
-  return (
-    <section aria-labelledby="details-heading">
-      <h2 id="details-heading">Details</h2>
-      <dl class="details">
-        {rows.map(([label, value]) => (
-          <div>
-            <dt>{label}</dt>
-            <dd>{value}</dd>
-          </div>
-        ))}
-      </dl>
-    </section>
-  );
+  return <DetailsList rows={rows} />;
 }
 
 type Refill = NonNullable<NonNullable<Owner["credits"]>["refill"]>;

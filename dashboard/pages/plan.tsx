@@ -13,6 +13,7 @@ import { ProblemMessage, useAction, useLoad } from "../data.tsx";
 import { href, Link, navigate } from "../router.tsx";
 import { mayChange, type Problem, type Session } from "../session.ts";
 import { PendingText } from "./plans.tsx";
+import { DetailsList, type DetailRow } from "../components/details.tsx";
 
 export function PlanPage(props: { session: Session; id: string }) {
   const [round, setRound] = useState(0);
@@ -66,7 +67,7 @@ export function PlanPage(props: { session: Session; id: string }) {
 
 function Details(props: { plan: Plan }) {
   const p = props.plan;
-  const rows: [string, unknown][] = [
+  const rows: DetailRow[] = [
     ["ID", <code>{p.id}</code>],
     ["Description", p.description ?? <span class="muted">none</span>],
     ["Owners", <Link to={href("/owners", { plan: p.id })}>{`${count(p.owners)} owner${p.owners === 1 ? "" : "s"}`}</Link>],
@@ -80,19 +81,7 @@ function Details(props: { plan: Plan }) {
     ["Updated", <Time iso={p.updatedAt} />],
     ["Version", String(p.version)],
   ];
-  return (
-    <section aria-labelledby="details-heading">
-      <h2 id="details-heading">Details</h2>
-      <dl class="details">
-        {rows.map(([label, value]) => (
-          <div>
-            <dt>{label}</dt>
-            <dd>{value}</dd>
-          </div>
-        ))}
-      </dl>
-    </section>
-  );
+  return <DetailsList rows={rows} />;
 }
 
 /** What a saved change answered, as the page announces it. */

@@ -12,6 +12,7 @@ import { ProblemMessage, useAction, useLoad } from "../data.tsx";
 import { href, Link, navigate } from "../router.tsx";
 import { mayChange, type Session } from "../session.ts";
 import { EndpointBadge, SECRET_WARNING } from "./webhooks.tsx";
+import { DetailsList, type DetailRow } from "../components/details.tsx";
 
 export function WebhookPage(props: { session: Session; id: string; query: URLSearchParams }) {
   const [round, setRound] = useState(0);
@@ -50,7 +51,7 @@ export function WebhookPage(props: { session: Session; id: string; query: URLSea
 
 function EndpointDetails(props: { webhook: Webhook }) {
   const w = props.webhook;
-  const rows: [string, unknown][] = [
+  const rows: DetailRow[] = [
     ["ID", <code>{w.id}</code>],
     ["URL", <code class="wrap">{w.url}</code>],
     ["Events", w.events.join(" ")],
@@ -59,19 +60,7 @@ function EndpointDetails(props: { webhook: Webhook }) {
     ["Created", <Time iso={w.createdAt} />],
     ["Updated", <Time iso={w.updatedAt} />],
   ];
-  return (
-    <section aria-labelledby="details-heading">
-      <h2 id="details-heading">Details</h2>
-      <dl class="details">
-        {rows.map(([label, value]) => (
-          <div>
-            <dt>{label}</dt>
-            <dd>{value}</dd>
-          </div>
-        ))}
-      </dl>
-    </section>
-  );
+  return <DetailsList rows={rows} />;
 }
 
 function attemptText(a: DeliveryAttempt): string {
