@@ -1,7 +1,7 @@
 /** `keygate keys ...`: create, list, get, update, revoke, rotate, verify, import and usage of keys. */
 import { Command, Option } from "commander";
 import { type CreatedKey, type CreateKeyInput, type KeyRecord, type UpdateKeyInput } from "../client/index.ts";
-import { integer, isoTime, jsonObject, ratelimit, refill, repeatable, text } from "./options.ts";
+import { creditsChange, integer, isoTime, jsonObject, ratelimit, refill, repeatable, setOrCleared, text, type RefillSpec } from "./options.ts";
 import { relativeTime, utcMinute } from "../client/format.ts";
 import { listPages, withPaging } from "./paging.ts";
 import type { Context, ContextFor } from "./context.ts";
@@ -26,24 +26,9 @@ function revealKey(ctx: Context, created: CreatedKey, headlines: string[]) {
   out.print(out.paint.yellow(warning));
 }
 
-type RefillSpec = { amount: number; interval: "daily" | "monthly" };
-
 function creditsFrom(command: Command, options: { credits?: number; refill?: RefillSpec }) {
   if (options.refill && options.credits === undefined) command.error("error: --refill needs --credits.", { exitCode: 2 });
   return options.credits === undefined ? undefined : { remaining: options.credits, refill: options.refill ?? null };
-}
-
-/**
- * What `update` sends for credits: `--credits N` alone sets the balance and leaves the refill out,
- * so the key keeps the refill it has (as PATCH does); `--refill` replaces it, `--clear-refill`
- * removes it.
- */
-function creditsChange(command: Command, options: { credits?: number; refill?: RefillSpec; clearRefill?: boolean }) {
-  if (options.clearRefill && options.credits === undefined) command.error("error: --clear-refill needs --credits.", { exitCode: 2 });
-  if (options.refill && options.credits === undefined) command.error("error: --refill needs --credits.", { exitCode: 2 });
-  if (options.credits === undefined) return undefined;
-  if (options.clearRefill) return { remaining: options.credits, refill: null };
-  return options.refill ? { remaining: options.credits, refill: options.refill } : { remaining: options.credits };
 }
 
 function create(contextFor: ContextFor) {
@@ -149,15 +134,14 @@ function update(contextFor: ContextFor) {
       ),
     )
     .action(async (id: string, options, command: Command) => {
-      const pick = <T>(set: T | undefined, cleared: boolean | undefined, empty: T) => (cleared ? empty : set);
       const body: UpdateKeyInput = {
         name: options.name,
-        scopes: pick(options.scope, options.clearScopes, []),
+        scopes: setOrCleared(options.scope, options.clearScopes, []),
         enabled: options.enable ? true : options.disable ? false : undefined,
-        expiresAt: pick(options.expiresAt, options.clearExpiry, null),
-        ratelimits: pick(options.ratelimit, options.clearRatelimits, []),
-        credits: pick(creditsChange(command, options), options.clearCredits, null),
-        allowedIps: pick(options.allowIp, options.clearAllowedIps, []),
+        expiresAt: setOrCleared(options.expiresAt, options.clearExpiry, null),
+        ratelimits: setOrCleared(options.ratelimit, options.clearRatelimits, []),
+        credits: setOrCleared(creditsChange(command, options), options.clearCredits, null),
+        allowedIps: setOrCleared(options.allowIp, options.clearAllowedIps, []),
         metadata: options.meta,
         suspendedUntil: options.liftSuspension ? null : undefined,
       };

@@ -1,8 +1,9 @@
 /**
- * Parsers for flag values. Each throws commander's InvalidArgumentError, which the CLI reports
- * as a usage error (exit 2) naming the flag, before any request is made.
+ * Parsers for flag values, and what `update` commands make of them. Each parser throws
+ * commander's InvalidArgumentError, which the CLI reports as a usage error (exit 2) naming the
+ * flag, before any request is made.
  */
-import { InvalidArgumentError } from "commander";
+import { InvalidArgumentError, type Command } from "commander";
 
 export const integer =
   (min: number, max = Number.MAX_SAFE_INTEGER) =>
@@ -66,3 +67,21 @@ export function planCredits(value: string) {
   if (day !== undefined && (day < 1 || day > 31)) throw new InvalidArgumentError("the day of the month is 1 to 31.");
   return { amount: Number(match[1]), interval: match[2] as "daily" | "monthly", ...(day === undefined ? {} : { day }) };
 }
+
+export type RefillSpec = ReturnType<typeof refill>;
+
+/**
+ * What `update` sends for credits (a key's or an owner's): `--credits N` alone sets the balance
+ * and leaves the refill out, so the refill in place is kept (as PATCH does); `--refill` replaces
+ * it, `--clear-refill` removes it.
+ */
+export function creditsChange(command: Command, options: { credits?: number; refill?: RefillSpec; clearRefill?: boolean }) {
+  if (options.clearRefill && options.credits === undefined) command.error("error: --clear-refill needs --credits.", { exitCode: 2 });
+  if (options.refill && options.credits === undefined) command.error("error: --refill needs --credits.", { exitCode: 2 });
+  if (options.credits === undefined) return undefined;
+  if (options.clearRefill) return { remaining: options.credits, refill: null };
+  return options.refill ? { remaining: options.credits, refill: options.refill } : { remaining: options.credits };
+}
+
+/** An `update` field: `empty` when its `--clear-…` flag is given, else what was set (undefined: unchanged). */
+export const setOrCleared = <T>(set: T | undefined, cleared: boolean | undefined, empty: T) => (cleared ? empty : set);

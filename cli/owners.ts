@@ -2,7 +2,7 @@
 import { Command, Option } from "commander";
 import type { Owner, OwnerListItem, UpdateOwnerInput } from "../client/index.ts";
 import { balanceText, count, creditsText, limitStateText, rateLimitsText, relativeTime, whenExactly } from "../client/format.ts";
-import { integer, jsonObject, ratelimit, refill, repeatable } from "./options.ts";
+import { creditsChange, integer, jsonObject, ratelimit, refill, repeatable, setOrCleared } from "./options.ts";
 import { listPages, withPaging } from "./paging.ts";
 import type { Context, ContextFor } from "./context.ts";
 
@@ -69,17 +69,6 @@ function get(contextFor: ContextFor) {
     });
 }
 
-type RefillSpec = { amount: number; interval: "daily" | "monthly" };
-
-/** `--credits N` alone sets the balance and keeps the refill (it sends `remaining` alone, as PATCH takes it). */
-function creditsChange(command: Command, options: { credits?: number; refill?: RefillSpec; clearRefill?: boolean }) {
-  if (options.clearRefill && options.credits === undefined) command.error("error: --clear-refill needs --credits.", { exitCode: 2 });
-  if (options.refill && options.credits === undefined) command.error("error: --refill needs --credits.", { exitCode: 2 });
-  if (options.credits === undefined) return undefined;
-  if (options.clearRefill) return { remaining: options.credits, refill: null };
-  return options.refill ? { remaining: options.credits, refill: options.refill } : { remaining: options.credits };
-}
-
 function update(contextFor: ContextFor) {
   const clear = (flag: string, what: string, replaces: string) => new Option(`--clear-${flag}`, what).conflicts(replaces);
   return new Command("update")
@@ -106,12 +95,11 @@ function update(contextFor: ContextFor) {
       ),
     )
     .action(async (id: string, options, command: Command) => {
-      const pick = <T>(set: T | undefined, cleared: boolean | undefined, empty: T) => (cleared ? empty : set);
       const body: UpdateOwnerInput = {
-        name: pick(options.name, options.clearName, null),
-        plan: pick(options.plan, options.clearPlan, null),
-        ratelimits: pick(options.ratelimit, options.clearRatelimits, null),
-        credits: pick(creditsChange(command, options), options.clearCredits, null),
+        name: setOrCleared(options.name, options.clearName, null),
+        plan: setOrCleared(options.plan, options.clearPlan, null),
+        ratelimits: setOrCleared(options.ratelimit, options.clearRatelimits, null),
+        credits: setOrCleared(creditsChange(command, options), options.clearCredits, null),
         metadata: options.meta,
       };
       if (Object.values(body).every((value) => value === undefined)) {

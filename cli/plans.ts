@@ -2,7 +2,7 @@
 import { Command, Option } from "commander";
 import type { CreatePlanInput, Plan, PlanPreview, UpdatePlanInput } from "../client/index.ts";
 import { count, maxKeysText, PLAN_FIELD_LABELS, planCreditsText, planFieldText, rateLimitsText, relativeTime, scopeCeilingText, whenExactly } from "../client/format.ts";
-import { integer, planCredits, ratelimit, repeatable, text } from "./options.ts";
+import { integer, planCredits, ratelimit, repeatable, setOrCleared, text } from "./options.ts";
 import type { Context, ContextFor } from "./context.ts";
 
 const examples = (...lines: string[]) => `\nExamples:\n${lines.map((line) => `  $ ${line}`).join("\n")}`;
@@ -187,15 +187,14 @@ ${examples(
 )}`,
     )
     .action(async (id: string, options, command: Command) => {
-      const pick = <T>(set: T | undefined, cleared: boolean | undefined, empty: T) => (cleared ? empty : set);
       const body: UpdatePlanInput = {
         name: options.name,
-        description: pick(options.description, options.clearDescription, null),
-        keyRatelimits: pick(options.keyRatelimit, options.clearKeyRatelimits, []),
-        ownerRatelimits: pick(options.ownerRatelimit, options.clearOwnerRatelimits, []),
-        ownerCredits: pick(options.ownerCredits, options.clearOwnerCredits, null),
-        maxKeys: pick(options.maxKeys, options.clearMaxKeys, null),
-        scopes: pick(options.scope, options.clearScopes, null),
+        description: setOrCleared(options.description, options.clearDescription, null),
+        keyRatelimits: setOrCleared(options.keyRatelimit, options.clearKeyRatelimits, []),
+        ownerRatelimits: setOrCleared(options.ownerRatelimit, options.clearOwnerRatelimits, []),
+        ownerCredits: setOrCleared(options.ownerCredits, options.clearOwnerCredits, null),
+        maxKeys: setOrCleared(options.maxKeys, options.clearMaxKeys, null),
+        scopes: setOrCleared(options.scope, options.clearScopes, null),
       };
       if (Object.values(body).every((value) => value === undefined)) {
         command.error("error: nothing to change: give at least one option, e.g. --name or --owner-ratelimit.", { exitCode: 2 });
