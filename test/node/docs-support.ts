@@ -206,7 +206,8 @@ export async function runFile(file: string, scriptPath: string, options: { ci?: 
   mkdirSync(bin);
   if (existsSync(PYTHON)) symlinkSync(PYTHON, path.join(bin, "python3"));
 
-  const children: ChildProcess[] = [];
+  /** what stops the demo origin and the servers the examples started, in the order they started */
+  const stops: (() => void)[] = [];
   let gateway: LocalGateway | null = null;
   let bash: ChildProcess | null = null;
   try {
@@ -234,7 +235,7 @@ export async function runFile(file: string, scriptPath: string, options: { ci?: 
 
     // The demo origin, as `npm run dev` starts it; its log is what the dev terminal would show.
     const demo = spawn(process.execPath, ["scripts/demo-origin.mjs", String(demoPort)], { cwd: ROOT, stdio: ["ignore", "pipe", "pipe"] });
-    children.push(demo);
+    stops.push(() => demo.kill("SIGTERM"));
     demo.stdout?.on("data", (chunk) => (result.demoLog += chunk));
     demo.stderr?.on("data", (chunk) => (result.demoLog += chunk));
     if (!(await accepting(demoPort, 15_000, () => demo.exitCode === null))) throw new Error(`the demo origin did not start: ${result.demoLog}`);
@@ -288,9 +289,10 @@ export async function runFile(file: string, scriptPath: string, options: { ci?: 
         if (session.exitCode !== null) return resolve(null);
         const timer = setTimeout(() => resolve("timeout"), timeoutMs);
         waiting = (answer) => {
-          if (answer === null) return (clearTimeout(timer), resolve(null));
-          const done = /^__kg_done (\d+)$/.exec(answer);
-          if (done) (clearTimeout(timer), resolve(Number(done[1])));
+          const done = answer === null ? null : /^__kg_done (\d+)$/.exec(answer);
+          if (answer !== null && !done) return;
+          clearTimeout(timer);
+          resolve(done ? Number(done[1]) : null);
         };
         session.stdin?.write(`${line}\n`);
       });
@@ -336,7 +338,9 @@ export async function runFile(file: string, scriptPath: string, options: { ci?: 
             return false;
           }
         };
-        children.push({ kill: () => alive() && process.kill(pid, "SIGTERM") } as unknown as ChildProcess);
+        stops.push(() => {
+          if (alive()) process.kill(pid, "SIGTERM");
+        });
         if (!(await accepting(port, 30_000, alive)))
           throw new ExampleFailure(`${where}: the server example never accepted connections on its PORT (${port}):\n${readFileSync(out, "utf8")}`);
         result.ran++;
@@ -358,7 +362,7 @@ export async function runFile(file: string, scriptPath: string, options: { ci?: 
     return result;
   } finally {
     bash?.kill("SIGKILL");
-    for (const child of children.reverse()) child.kill("SIGTERM");
+    for (const stop of stops.reverse()) stop();
     await gateway?.dispose();
     rmSync(dir, { recursive: true, force: true });
   }
