@@ -67,11 +67,13 @@ export const randomToken = () => randomBytes(24).toString("base64url");
 
 /** Miniflare on a loopback port, quiet but for warnings, with no download of a `Request.cf` sample. */
 export function loopbackMiniflare(workers: unknown[], extra: Record<string, unknown> = {}): Miniflare {
-  return new Miniflare(
-    convertV4MiniflareOptions({ host: "127.0.0.1", port: 0, cf: false, log: new Log(LogLevel.WARN), ...extra, workers } as Parameters<
-      typeof convertV4MiniflareOptions
-    >[0]),
-  );
+  return new Miniflare(loopbackOptions(workers, extra));
+}
+
+function loopbackOptions(workers: unknown[], extra: Record<string, unknown>) {
+  return convertV4MiniflareOptions({ host: "127.0.0.1", port: 0, cf: false, log: new Log(LogLevel.WARN), ...extra, workers } as Parameters<
+    typeof convertV4MiniflareOptions
+  >[0]);
 }
 
 export interface LocalGateway {
@@ -83,6 +85,12 @@ export interface LocalGateway {
    * ask for a suspension as the admission objects do: docs/events.md).
    */
   enqueue(message: unknown): Promise<void>;
+  /**
+   * Restarts keygate with these vars and secrets instead of the ones it started with, at the
+   * same address and with its local state kept, as `npm run dev -- --var NAME:VALUE` restarts it
+   * on `.wrangler/state`.
+   */
+  restart(vars: Record<string, string>): Promise<void>;
   dispose(): Promise<void>;
 }
 
@@ -104,45 +112,45 @@ export async function startLocalGateway(options: {
   direct?: boolean;
 }): Promise<LocalGateway> {
   const adminToken = options.vars?.ADMIN_TOKEN ?? randomToken();
-  const mf = loopbackMiniflare([
-    {
-      name: "keygate",
-      modules: true,
-      scriptPath: options.scriptPath,
-      modulesRoot: dirname(options.scriptPath),
-      compatibilityDate: await compatibilityDate(),
-      compatibilityFlags: await compatibilityFlags(),
-      bindings: {
-        UPSTREAM_URL: "http://127.0.0.1:9",
-        ADMIN_PATH: "/admin",
-        MAX_KEYS_PER_OWNER: "100",
-        ASSERTION_PRIVATE_KEY: assertionJwk(),
-        ...options.vars,
-        ADMIN_TOKEN: adminToken,
-      },
-      d1Databases: { DB: "keygate-local" },
-      kvNamespaces: { KEY_CACHE: "keygate-local" },
-      durableObjects: {
-        KEY_STATE: { className: "KeyState", useSQLite: true },
-        REGIONAL_STATE: { className: "RegionalAdmission", useSQLite: true },
-        OWNER_STATE: { className: "OwnerState", useSQLite: true },
-      },
-      analyticsEngineDatasets: { USAGE: { dataset: "keygate_usage" } },
-      // As wrangler.toml's queue: events and webhook deliveries, consumed by keygate itself.
-      queueProducers: { EVENTS: { queueName: "keygate-events" } },
-      queueConsumers: { "keygate-events": { maxBatchSize: 10, maxBatchTimeout: 1, maxRetries: 100 } },
-      ...(options.direct
-        ? { unsafeDirectSockets: [{ host: "127.0.0.1", port: options.port ?? 0 }] }
-        : {
-            // As wrangler.toml's [assets]: the worker runs first and serves the files itself.
-            assets: {
-              directory: ASSETS_DIR,
-              binding: "ASSETS",
-              routerConfig: { has_user_worker: true, invoke_user_worker_ahead_of_assets: true },
-            },
-          }),
+  const assertionKey = assertionJwk();
+  const worker = async (vars: Record<string, string> | undefined) => ({
+    name: "keygate",
+    modules: true,
+    scriptPath: options.scriptPath,
+    modulesRoot: dirname(options.scriptPath),
+    compatibilityDate: await compatibilityDate(),
+    compatibilityFlags: await compatibilityFlags(),
+    bindings: {
+      UPSTREAM_URL: "http://127.0.0.1:9",
+      ADMIN_PATH: "/admin",
+      MAX_KEYS_PER_OWNER: "100",
+      ASSERTION_PRIVATE_KEY: assertionKey,
+      ...vars,
+      ADMIN_TOKEN: adminToken,
     },
-  ], options.port && !options.direct ? { port: options.port } : {});
+    d1Databases: { DB: "keygate-local" },
+    kvNamespaces: { KEY_CACHE: "keygate-local" },
+    durableObjects: {
+      KEY_STATE: { className: "KeyState", useSQLite: true },
+      REGIONAL_STATE: { className: "RegionalAdmission", useSQLite: true },
+      OWNER_STATE: { className: "OwnerState", useSQLite: true },
+    },
+    analyticsEngineDatasets: { USAGE: { dataset: "keygate_usage" } },
+    // As wrangler.toml's queue: events and webhook deliveries, consumed by keygate itself.
+    queueProducers: { EVENTS: { queueName: "keygate-events" } },
+    queueConsumers: { "keygate-events": { maxBatchSize: 10, maxBatchTimeout: 1, maxRetries: 100 } },
+    ...(options.direct
+      ? { unsafeDirectSockets: [{ host: "127.0.0.1", port: options.port ?? 0 }] }
+      : {
+          // As wrangler.toml's [assets]: the worker runs first and serves the files itself.
+          assets: {
+            directory: ASSETS_DIR,
+            binding: "ASSETS",
+            routerConfig: { has_user_worker: true, invoke_user_worker_ahead_of_assets: true },
+          },
+        }),
+  });
+  const mf = loopbackMiniflare([await worker(options.vars)], options.port && !options.direct ? { port: options.port } : {});
   const entry = (await mf.ready).href;
   const url = (options.direct ? (await mf.unsafeGetDirectURL("keygate")).href : entry).replace(/\/$/, "");
   await applyMigrations(await mf.getD1Database("DB"));
@@ -150,7 +158,13 @@ export async function startLocalGateway(options: {
     const queue = await mf.getQueueProducer("EVENTS", "keygate");
     await queue.send(message, { contentType: "json" });
   };
-  return { url, adminToken, enqueue, dispose: () => mf.dispose() };
+  const restart = async (vars: Record<string, string>) => {
+    const port = Number(new URL(entry).port);
+    const at = options.direct ? { unsafeDirectSockets: [{ host: "127.0.0.1", port: Number(new URL(url).port) }] } : {};
+    await mf.setOptions(loopbackOptions([{ ...(await worker(vars)), ...at }], { port }));
+    await mf.ready;
+  };
+  return { url, adminToken, enqueue, restart, dispose: () => mf.dispose() };
 }
 
 /** Removes what buildWorker wrote. */
