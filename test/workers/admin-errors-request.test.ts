@@ -125,3 +125,14 @@ describe("admin requests naming what does not exist", () => {
     }
   });
 });
+
+describe("a request with no body", () => {
+  it("takes an empty body with a JSON Content-Type as no body where the body is optional", async () => {
+    const rotating = await createKey();
+    const res = await admin(`/keys/${rotating.id}/rotate`, { method: "POST", body: "", headers: JSON_TYPE });
+    expect(res.status, await res.clone().text()).toBe(201);
+    // Text that is only white space is not "no body": it is JSON that does not parse.
+    const blank = await expectProblem(await admin(`/keys/${rotating.id}/rotate`, { method: "POST", body: " ", headers: JSON_TYPE }), 400, "VALIDATION_FAILED");
+    expect(blank.detail).toMatch(/JSON/);
+  });
+});
