@@ -191,16 +191,18 @@ async function verify(c: Context<AppEnv>, body: { key: string; scopes?: string[]
   if (!key) return refuse("KEY_NOT_FOUND");
   const unusable = keyUnusable(key, Date.now());
   if (unusable) return refuse(unusable.code, key);
-  if (body.scopes && missingScopes(key.scopes, body.scopes).length > 0) return refuse("INSUFFICIENT_SCOPE", key);
 
+  // A usable key shows what is left of it, also when the scopes asked for refuse it (checked
+  // first, as the gateway answers 403 before 429).
   const lineage = await loadLineageOf(c.env.DB, key.id);
   if (!lineage) return refuse("KEY_NOT_FOUND");
   const live = await liveState(c.get("services"), key, lineage);
+  const outOfScope = body.scopes !== undefined && missingScopes(key.scopes, body.scopes).length > 0;
   const limited = live.limits.some((l) => l.remaining <= 0);
   const exhausted = live.credits !== null && live.credits.remaining <= 0;
   return {
-    valid: !limited && !exhausted,
-    code: limited ? "RATE_LIMITED" : exhausted ? "QUOTA_EXHAUSTED" : "VALID",
+    valid: !outOfScope && !limited && !exhausted,
+    code: outOfScope ? "INSUFFICIENT_SCOPE" : limited ? "RATE_LIMITED" : exhausted ? "QUOTA_EXHAUSTED" : "VALID",
     keyId: key.id,
     ownerId: key.ownerId,
     scopes: key.scopes,

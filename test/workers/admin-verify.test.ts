@@ -85,6 +85,16 @@ describe("POST /admin/keys/verify", () => {
     expect(await check(wild.key, ["admin:read"])).toBe("INSUFFICIENT_SCOPE");
   });
 
+  it("a key refused only for its scopes still shows its limits and credits, as a valid one does", async () => {
+    const created = await createKey({ scopes: ["posts:read"], ratelimits: [{ name: "minute", limit: 5, windowSeconds: 60 }], credits: { remaining: 7 } });
+    const refused: VerifyResult = await verify({ key: created.key, scopes: ["posts:write"] });
+    expect(refused).toMatchObject({ valid: false, code: "INSUFFICIENT_SCOPE", credits: { remaining: 7 } });
+    expect(refused.ratelimits?.map((l) => [l.name, l.limit, l.remaining])).toEqual([["minute", 5, 5]]);
+    // A dead key shows none: nothing of it can be spent.
+    expect((await patch(created.id, { enabled: false })).status).toBe(200);
+    expect(await verify({ key: created.key, scopes: ["posts:write"] })).toMatchObject({ code: "KEY_DISABLED", ratelimits: null, credits: null });
+  });
+
   it("refuses a body without a key", async () => {
     await expectInvalid(await admin("/keys/verify", { method: "POST", json: {} }), "key");
     await expectInvalid(await admin("/keys/verify", { method: "POST", json: { key: 42 } }), "key");
