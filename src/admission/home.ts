@@ -1,7 +1,7 @@
 import type { Credits, RateLimit } from "../keys/record";
 import { commitChange, readLineageState, settleLostCommit, type LineageState } from "../store/lineage";
 import { creditState, limitState, type CreditState, type LimitState } from "./budget";
-import { AdmissionObject } from "./object";
+import { AdmissionObject, LAST_ROUND } from "./object";
 import { link } from "./link";
 import { regionalName } from "./names";
 import { Ledger, type HolderAddress, type HolderCalls } from "./ledger";
@@ -40,13 +40,6 @@ interface Committing {
 }
 
 const NO_REFILL_RETRY_SECONDS = 86_400;
-/**
- * Looks at a request again after asking another object for what it lacks, at most this many
- * times. A lack is a refusal once a home had nothing more to grant (the holder then knows the
- * window or balance spent); other requests spending what a renewal brought before this one looks
- * are no reason to refuse it, so it asks again, up to this bound.
- */
-const LAST_ROUND = 16;
 /** A change handed over this close to its `until` is not started: its batch could land too late to be told. */
 const CHANGE_MARGIN_MS = 500;
 
@@ -104,12 +97,15 @@ export class KeyState extends AdmissionObject implements HolderCalls {
 
     const now = Date.now();
     const last = round >= LAST_ROUND;
-    const owner = this.ownerVerdict(req, now, last);
-    if (owner === "stale") return { outcome: "STALE", owner: true, home };
-    if (owner?.kind === "ask") return this.renewOwner(req).then(() => this.attempt(req, round + 1));
+    if (this.ownerStale(req)) return { outcome: "STALE", owner: true, home };
     const lacking = this.ledger.lacking(req.ratelimits, req.cost, true, now);
     if (lacking !== null && !last && this.ledger.holdersHold(lacking, now)) return this.ledger.reclaim().then(() => this.attempt(req, round + 1));
-    if (lacking !== null && lacking !== "credits") return this.refused("RATE_LIMITED", lacking, req, now);
+    // The key's own rate limit refusing decides the answer: the owner's home need not be asked.
+    const keyLimited = lacking !== null && lacking !== "credits";
+    if (keyLimited && this.ownerLeased(req, now)) return this.refused("RATE_LIMITED", lacking, req, now);
+    const owner = this.ownerVerdict(req, now, round);
+    if (owner?.kind === "ask") return this.renewOwner(req).then(() => this.attempt(req, round + 1));
+    if (keyLimited) return this.refused("RATE_LIMITED", lacking, req, now);
     if (owner?.kind === "refuse" && !owner.credits) return this.refused("RATE_LIMITED", owner.limit, req, now);
     if (lacking === "credits") return this.refused("QUOTA_EXHAUSTED", "credits", req, now);
     if (owner?.kind === "refuse") return this.refused("QUOTA_EXHAUSTED", "owner.credits", req, now);

@@ -23,6 +23,21 @@ import {
 import type { Region } from "./regions";
 
 /** How long usage may wait before it is written to D1 (DESIGN.md allows 60 s of lag). */
+/**
+ * Looks at a request again after asking another object for what it lacks, at most this many
+ * times. A lack is a refusal once a home had nothing more to grant (the holder then knows the
+ * window or balance spent); other requests spending what a renewal brought before this one looks
+ * are no reason to refuse it, so it asks again, up to this bound.
+ */
+export const LAST_ROUND = 16;
+/**
+ * Past LAST_ROUND a lack is a refusal, but a lease that lapsed meanwhile (the owner's, while the
+ * rounds went to the key's) is still asked for, up to this many rounds in all: without a lease
+ * nothing can be decided, and only a home that grants none (or cannot be reached) makes the
+ * request fail.
+ */
+export const GIVE_UP_ROUND = 2 * LAST_ROUND;
+
 export const FLUSH_INTERVAL_MS = 30_000;
 /** How long a failed usage write waits before it is tried again. */
 const FLUSH_RETRY_MS = 10_000;
@@ -147,19 +162,31 @@ export abstract class AdmissionObject extends DurableObject<Env> {
     return this.ownerHold;
   }
 
+  /** Whether the request's owner changed since the gateway read it: the request must be read again. */
+  protected ownerStale(req: AdmitRequest): boolean {
+    if (!req.owner) return false;
+    const hold = this.ownerHolder(req.owner.id);
+    return hold.version !== null && newerOwnerVersion(hold.version, req.owner.version);
+  }
+
   /**
-   * What the owner's part of a request allows now: null when the request names no owner;
-   * "stale" when the owner changed since the gateway read it; "ask" when the owner's home must
-   * be asked first (`renewOwner`); else the holder's verdict. `last`: no more asking, a lack is a
-   * refusal.
+   * Whether the owner's part is settled without asking: no owner, or a lease of its home in hand
+   * (its holders are told every change, so the version this object knows is the owner's).
    */
-  protected ownerVerdict(req: AdmitRequest, now: number, last: boolean): "stale" | Verdict | null {
+  protected ownerLeased(req: AdmitRequest, now: number): boolean {
+    return !req.owner || this.ownerHolder(req.owner.id).holder.leased(now);
+  }
+
+  /**
+   * What the owner's part of a request allows now: null when the request names no owner; "ask"
+   * when the owner's home must be asked first (`renewOwner`); else the holder's verdict. From
+   * LAST_ROUND on a lack is a refusal; at GIVE_UP_ROUND a lease still missing is an error.
+   */
+  protected ownerVerdict(req: AdmitRequest, now: number, round: number): Verdict | null {
     if (!req.owner) return null;
     const hold = this.ownerHolder(req.owner.id);
-    if (hold.version !== null && newerOwnerVersion(hold.version, req.owner.version)) return "stale";
-    const verdict = hold.holder.verdict(req.owner.ratelimits, req.cost, req.owner.credits, now, last, { owner: req.owner.version });
-    if (verdict.kind === "ask" && !last) return verdict;
-    if (verdict.kind === "ask") throw new Error("the owner's home granted no lease");
+    const verdict = hold.holder.verdict(req.owner.ratelimits, req.cost, req.owner.credits, now, round >= LAST_ROUND, { owner: req.owner.version });
+    if (verdict.kind === "ask" && round >= GIVE_UP_ROUND) throw new Error("the owner's home granted no lease");
     return verdict;
   }
 

@@ -1,4 +1,4 @@
-import { AdmissionObject } from "./object";
+import { AdmissionObject, LAST_ROUND } from "./object";
 import { link } from "./link";
 import { regionalName } from "./names";
 import { Holder } from "./holder";
@@ -18,13 +18,6 @@ import type { Region } from "./regions";
  */
 
 const NO_REFILL_RETRY_SECONDS = 86_400;
-/**
- * Looks at a request again after asking a home for what it lacks, at most this many times. A
- * lack is a refusal once a home had nothing more to grant (the holder then knows the window or
- * balance spent); other requests spending what a renewal brought before this one looks are no
- * reason to refuse it, so it asks again, up to this bound.
- */
-const LAST_ROUND = 16;
 
 export class RegionalAdmission extends AdmissionObject implements HolderCalls {
   private home: Region | null = null;
@@ -87,10 +80,13 @@ export class RegionalAdmission extends AdmissionObject implements HolderCalls {
     const source = { keyId: req.keyId, version: req.version };
     const key = this.lineage.verdict(req.ratelimits, req.cost, true, now, last, source);
     if (key.kind === "ask") return this.lineage.renew(req.ratelimits, req.cost, true, {}, source).then(() => this.attempt(req, round + 1));
-    const owner = this.ownerVerdict(req, now, last);
-    if (owner === "stale") return { outcome: "STALE", owner: true, home };
+    if (this.ownerStale(req)) return { outcome: "STALE", owner: true, home };
+    // The key's own rate limit refusing decides the answer: the owner's home need not be asked.
+    const keyLimited = key.kind === "refuse" && !key.credits;
+    if (keyLimited && this.ownerLeased(req, now)) return this.refused("RATE_LIMITED", key.limit, req, now);
+    const owner = this.ownerVerdict(req, now, round);
     if (owner?.kind === "ask") return this.renewOwner(req).then(() => this.attempt(req, round + 1));
-    if (key.kind === "refuse" && !key.credits) return this.refused("RATE_LIMITED", key.limit, req, now);
+    if (keyLimited) return this.refused("RATE_LIMITED", key.limit, req, now);
     if (owner?.kind === "refuse" && !owner.credits) return this.refused("RATE_LIMITED", owner.limit, req, now);
     if (key.kind === "refuse") return this.refused("QUOTA_EXHAUSTED", "credits", req, now);
     if (owner?.kind === "refuse") return this.refused("QUOTA_EXHAUSTED", "owner.credits", req, now);

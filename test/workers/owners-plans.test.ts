@@ -3,12 +3,16 @@ import { describe, expect, it } from "vitest";
 import { decodeJwt } from "jose";
 import { admin, call, createKey, uniqueOwner, type Created } from "./helpers";
 import { decodeMetadata, echoed, expectProblem, patchKey, revokeKey, rotateKey, serveStale, statusCounts, storedRecord } from "./gateway-helpers";
-import { callFrom } from "./region-helpers";
+import { callFrom, homeOf } from "./region-helpers";
 import { deliveriesTo, endpointWithReceiver, eventually, payloadOf, received } from "./webhook-helpers";
-import { createScheduledController } from "cloudflare:test";
+import { createScheduledController, runInDurableObject } from "cloudflare:test";
 import worker from "../../src/index";
 import { SYNC_OWNERS } from "../../src/lifecycle/owners";
 import { useLink } from "../../src/admission/link";
+import { LAST_ROUND } from "../../src/admission/object";
+import type { AdmitRequest, AdmitResult } from "../../src/admission/protocol";
+import { sharedLimits, viewVersion } from "../../src/owners/record";
+import { findOwnerView } from "../../src/store/owners";
 
 /**
  * DESIGN.md, "Owners and plans": limits and a balance all of an owner's keys share, exact across
@@ -96,6 +100,30 @@ describe("limits an owner's keys share", () => {
     await expectProblem(await call("/echo", rotated.key), 429, "QUOTA_EXHAUSTED");
     const owner = await json<{ balance: { remaining: number } }>(await admin(`/owners/${ownerId}`));
     expect(owner.balance.remaining).toBe(0);
+  });
+});
+
+describe("an object that holds budgets of its owner's ledger", () => {
+  it("asks the owner's home again when that lease lapsed while its rounds went to the key's, even past its last round", async () => {
+    expect(LAST_ROUND).toBeGreaterThan(0);
+    const { ownerId, a } = await ownerWithKeys({ ratelimits: minute(100) });
+    expect((await call("/echo", a.key)).status).toBe(200); // the key's home now holds a lease of the owner's ledger
+    await new Promise((resolve) => setTimeout(resolve, 2_000 + 200)); // LEASE_MS: that lease lapses
+    const view = (await findOwnerView(env.DB, ownerId))!;
+    const req: AdmitRequest = {
+      lineageId: a.id,
+      region: null,
+      keyId: a.id,
+      version: (await storedRecord(a.key)).version,
+      ratelimits: [],
+      cost: 1,
+      owner: { id: ownerId, version: viewVersion(view), ratelimits: sharedLimits(view), credits: false },
+    };
+    // The request as it stands after LAST_ROUND rounds spent asking for the key's budgets.
+    const result = await runInDurableObject(homeOf(a.id), (home: unknown) =>
+      (home as { attempt(r: AdmitRequest, round: number): AdmitResult | Promise<AdmitResult> }).attempt(req, LAST_ROUND),
+    );
+    expect(result.outcome).toBe("OK");
   });
 });
 
