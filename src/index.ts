@@ -57,7 +57,7 @@ export default {
     }
   },
   async scheduled(controller, env) {
-    await cleanUp(env, controller.scheduledTime, controller.cron);
+    await cleanUp(env, buildServices(env), controller.scheduledTime, controller.cron);
   },
   async queue(batch, env, ctx) {
     await handleQueue(batch, env, ctx, buildServices(env));

@@ -9,7 +9,7 @@ import { relayOutbox } from "./events/dispatch";
 import { noticeExpiries } from "./events/expiry";
 import { prunePortal } from "./store/portal";
 import { continueRollouts } from "./lifecycle/owners";
-import { buildServices } from "./app";
+import type { Services } from "./context";
 
 /** wrangler.toml's Cron Trigger that relays the event outbox every minute (the other one is hourly). */
 export const RELAY_CRON = "* * * * *";
@@ -23,7 +23,7 @@ export const RELAY_CRON = "* * * * *";
  * plan's last change are told (docs/consistency.md); the outbox is relayed too. A step that
  * fails is logged and the run reports failure; the next run catches up.
  */
-export async function cleanUp(env: Env, now: number, cron?: string): Promise<void> {
+export async function cleanUp(env: Env, services: Services, now: number, cron?: string): Promise<void> {
   const relay = () => relayOutbox(env, now);
   const steps: Record<string, () => Promise<unknown>> =
     cron === RELAY_CRON
@@ -37,7 +37,7 @@ export async function cleanUp(env: Env, now: number, cron?: string): Promise<voi
           flushIds: () => pruneAppliedFlushes(env.DB, now),
           portal: () => prunePortal(getDb(env.DB), now),
           buffer: () => usageBuffer().flush(),
-          planRollouts: () => continueRollouts(env, buildServices(env)),
+          planRollouts: () => continueRollouts(env, services),
           outbox: relay,
         };
   const failed: string[] = [];
