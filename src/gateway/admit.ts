@@ -44,7 +44,7 @@ export async function admit(x: Exchange, event: RequestEvent): Promise<Admitted>
   const region = regionOf(x.request.cf as RequestLocation | undefined);
 
   const presented = extractKey(x.request.headers, url.search, route); // 1
-  requireWellFormed(presented); // 2
+  requireWellFormed(presented, x.services.config.importedKeyPrefixes); // 2
   refuseIfTooManyInvalid(ip); // checked after 2, before 3
   const hash = await hashKey(presented);
   const waitUntil = (p: Promise<unknown>) => x.ctx.waitUntil(p);

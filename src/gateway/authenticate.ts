@@ -34,32 +34,10 @@ export function extractKey(headers: Headers, search: string, route: Route | null
 }
 
 /**
- * The IMPORTED_KEY_PREFIXES check 2 accepts while `withImportedPrefixes` runs. admit.ts calls
- * `requireWellFormed(presented)` without them; until it passes
- * `x.services.config.importedKeyPrefixes` itself, the gateway hands them over this way.
- */
-let importedPrefixes: readonly string[] = [];
-
-/**
- * Runs `admit` with check 2 accepting `prefixes`. Check 2 runs before admit's first `await`, so
- * while `run` runs synchronously no other request can see these prefixes, and they are put back
- * before it returns.
- */
-export function withImportedPrefixes<T>(prefixes: readonly string[], run: () => T): T {
-  const outer = importedPrefixes;
-  importedPrefixes = prefixes;
-  try {
-    return run();
-  } finally {
-    importedPrefixes = outer;
-  }
-}
-
-/**
  * Check 2: rejects anything that is neither a keygate key whose checksum matches nor a key with
  * one of IMPORTED_KEY_PREFIXES (16 to 256 printable ASCII characters), before any storage is touched.
  */
-export function requireWellFormed(key: string, prefixes: readonly string[] = importedPrefixes): void {
+export function requireWellFormed(key: string, prefixes: readonly string[]): void {
   if (!wellFormedKey(key, prefixes)) {
     throw new ProblemError(
       "MALFORMED_KEY",

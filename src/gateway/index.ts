@@ -13,7 +13,6 @@ import { answerFrom, forward, originHeaders } from "./proxy";
 import { record } from "./record";
 import { Deadline } from "../http/deadline";
 import { withSuspensionRetryAfter } from "./suspended";
-import { withImportedPrefixes } from "./authenticate";
 
 /**
  * The hot path (DESIGN.md, "Consumer requests"): verify the key in the table's order, meter
@@ -67,7 +66,7 @@ export async function handleConsumer(
   };
   let response: Response;
   try {
-    const admitted = await withImportedPrefixes(services.config.importedKeyPrefixes, () => admit(x, event));
+    const admitted = await admit(x, event);
     event.creditsUsed = admitted.creditsUsed;
     const upstream = await proxy(x, admitted, event);
     const answer = answerFrom(upstream, [...rateLimitHeaders(admitted.limits), ["X-Request-Id", requestId]]);
