@@ -206,7 +206,7 @@ async function changeOwner(
     };
     const outcome = current?.hasState ? await handToOwnerHome(ctx, change as OwnerChange & { seq: number }) : await commitHere(env, change);
     if (outcome === "committed") {
-      await queueEvents(env, change.events ?? []).catch(() => undefined);
+      ctx.waitUntil(queueEvents(ctx.env, change.events ?? []));
       await publishOwner(env, { owner, plan });
       return { answer: await getOwner(ctx, id), created: current === null };
     }
@@ -374,7 +374,7 @@ export async function createPlan(ctx: OwnersEnv, id: string, input: Required<Pic
     throw storageUnavailable(err);
   });
   if (inserted.meta.changes !== 1) throw new ProblemError("CONFLICT", `A plan with the id ${id} exists already.`);
-  await queueEvents(ctx.env, [event]).catch(() => undefined);
+  ctx.waitUntil(queueEvents(ctx.env, [event]));
   return { plan, owners: 0, pending: 0 };
 }
 
@@ -453,7 +453,7 @@ export async function patchPlan(ctx: OwnersEnv, id: string, input: PlanInput): P
       throw storageUnavailable(err);
     });
     if (updated.meta.changes !== 1) continue; // another change landed first: plan again
-    await queueEvents(env, [event]).catch(() => undefined);
+    ctx.waitUntil(queueEvents(ctx.env, [event]));
     const counts = await planCounts(env.DB, id, after.version);
     if (counts.pending <= SYNC_OWNERS) {
       await tellOwners(env, services, id, after.version, Number.POSITIVE_INFINITY);
@@ -479,7 +479,7 @@ export async function deletePlan(ctx: OwnersEnv, id: string): Promise<void> {
     throw storageUnavailable(err);
   });
   if (deleted.meta.changes === 1) {
-    await queueEvents(ctx.env, [event]).catch(() => undefined);
+    ctx.waitUntil(queueEvents(ctx.env, [event]));
     return;
   }
   const { owners: count } = await planCounts(ctx.env.DB, id, plan.version);
