@@ -4,13 +4,13 @@
  * read from the Markdown itself, so a guide that drifts from the code fails the suite.
  */
 import { execFileSync, spawn, type ChildProcess } from "node:child_process";
-import { randomBytes } from "node:crypto";
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import net from "node:net";
 import os from "node:os";
 import path from "node:path";
 import { assertionJwk, startLocalGateway, type LocalGateway } from "../../scripts/local-gateway.ts";
 import { freePort } from "../support/net.ts";
+import { generateAdminToken } from "../../scripts/dev-vars.mjs";
 
 export const ROOT = path.resolve(import.meta.dirname, "../..");
 const PYTHON = "/usr/bin/python3";
@@ -154,12 +154,6 @@ export function wranglerVars(): Record<string, string> {
   return vars;
 }
 
-/** `npm run dev`'s admin token: `kgadm_` and 32 base62 characters. */
-function adminToken(): string {
-  const alphabet = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
-  return `kgadm_${[...randomBytes(32)].map((byte) => alphabet[byte % 62]).join("")}`;
-}
-
 async function accepting(port: number, within: number, alive: () => boolean): Promise<boolean> {
   const until = Date.now() + within;
   while (Date.now() < until && alive()) {
@@ -240,7 +234,7 @@ export async function runFile(file: string, scriptPath: string, options: { ci?: 
     demo.stderr?.on("data", (chunk) => (result.demoLog += chunk));
     if (!(await accepting(demoPort, 15_000, () => demo.exitCode === null))) throw new Error(`the demo origin did not start: ${result.demoLog}`);
 
-    const token = adminToken();
+    const token = generateAdminToken(); // as npm run dev makes one
     const assertionKey = assertionJwk("dev");
     const baseVars = { ...wranglerVars(), UPSTREAM_URL: `http://127.0.0.1:${demoPort}`, ASSERTION_PRIVATE_KEY: assertionKey, ADMIN_TOKEN: token };
     gateway = await startLocalGateway({ scriptPath, port: gatewayPort, vars: baseVars });
