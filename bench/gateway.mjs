@@ -67,7 +67,13 @@ export async function benchStorage() {
   return { kind: "memory", options: { resourcePersistencePath: root }, remove: () => rm(root, { recursive: true, force: true }) };
 }
 
-function keygateWorker({ name = "keygate", scriptPath, compat, flags, originUrl, adminToken, kvStub }) {
+/** As wrangler.toml's queue: events and webhook deliveries, consumed by the same keygate. */
+const eventsQueue = (name) => ({
+  queueProducers: { EVENTS: { queueName: `${name}-events` } },
+  queueConsumers: { [`${name}-events`]: { maxBatchSize: 10, maxBatchTimeout: 1, maxRetries: 100 } },
+});
+
+function keygateWorker({ name = "keygate", scriptPath, compat, flags, originUrl, adminToken, kvStub, queue = false }) {
   return {
     name,
     modules: true,
@@ -91,6 +97,7 @@ function keygateWorker({ name = "keygate", scriptPath, compat, flags, originUrl,
       OWNER_STATE: { className: "OwnerState", useSQLite: true },
     },
     analyticsEngineDatasets: { USAGE: { dataset: "keygate_usage" } },
+    ...(queue ? eventsQueue(name) : {}),
   };
 }
 
@@ -102,14 +109,16 @@ const script = (name, source, compat, extra = {}) => ({ name, modules: true, scr
  * (bench/floor.mjs) runs beside keygate and the baseline, with the one key it knows. `inspect: true` opens workerd's
  * inspector (to read heaps or CPU profiles); the memory run always has it. `others` adds more
  * builds of keygate to the same workerd, each with its own socket, D1, KV and KeyState
- * (`{ name, scriptPath }`; their URLs are in `others` of the answer).
+ * (`{ name, scriptPath, queue? }`; their URLs are in `others` of the answer). `queue: true`
+ * binds the EVENTS queue (events and webhook deliveries) as wrangler.toml does; the scenarios
+ * run without it.
  */
-export async function startGateway({ scriptPath, originUrl, adminToken, memory = false, inspect = memory, others = [] }) {
+export async function startGateway({ scriptPath, originUrl, adminToken, memory = false, inspect = memory, others = [], queue = false }) {
   const compat = await compatibilityDate();
   const flags = await compatibilityFlags();
   const floorKey = unknownKey();
   const workers = [
-    keygateWorker({ scriptPath, compat, flags, originUrl, adminToken, kvStub: memory }),
+    keygateWorker({ scriptPath, compat, flags, originUrl, adminToken, kvStub: memory, queue }),
     ...others.map((other) => keygateWorker({ ...other, compat, flags, originUrl, adminToken, kvStub: false })),
     script("probe", PROBE, compat, { serviceBindings: { KEYGATE: { name: "keygate", entrypoint: "BenchProbe" } } }),
     memory

@@ -1,5 +1,6 @@
 /** The targets keygate aims for (checked and printed, never asserted) and the printed report. */
 import { GEO_TARGETS } from "./geo.mjs";
+import { withinNoise } from "./webhooks.mjs";
 
 /** Each target: what it says, the figure it is judged on, and whether that figure meets it. */
 export const TARGETS = [
@@ -17,6 +18,16 @@ export const TARGETS = [
   { says: "rate_limited rps >= 0.90 x baseline", figure: (t) => t.rate_limited.ratio_to_baseline, met: (v) => v >= 0.9 },
   { says: "valid_key rps >= 0.90 x baseline (the first target, before the floor was measured)", figure: (t) => t.valid_key.ratio_to_baseline, met: (v) => v >= 0.9 },
   {
+    says: "valid_key with a webhook endpoint within noise of the same run without (drop's 95% interval reaches 0, median drop <= 0.02)",
+    figure: (_table, _memory, webhooks) => webhooks.valid_key.ratio_drop,
+    met: (_value, _memory, _table, webhooks) => withinNoise(webhooks.valid_key),
+  },
+  {
+    says: "rate_limited with a webhook endpoint within noise of the same run without (drop's 95% interval reaches 0, median drop <= 0.02)",
+    figure: (_table, _memory, webhooks) => webhooks.rate_limited.ratio_drop,
+    met: (_value, _memory, _table, webhooks) => withinNoise(webhooks.rate_limited),
+  },
+  {
     says: "100,000 distinct keys keep keygate's isolate under 64 MiB",
     figure: (_, memory) => Math.max(memory.halfway.isolate_mib, memory.after.isolate_mib),
     met: (v, memory) => memory.within_limit && memory.distinct_keys >= 100_000,
@@ -24,10 +35,10 @@ export const TARGETS = [
   },
 ];
 
-export const checkTargets = (table, memory) =>
+export const checkTargets = (table, memory, webhooks) =>
   [...TARGETS, ...GEO_TARGETS].map(({ says, figure, met, unit }) => {
-    const value = figure(table, memory);
-    return { target: says, ratio: unit ? null : value, value, ...(unit ? { unit } : {}), met: met(value, memory, table) };
+    const value = figure(table, memory, webhooks);
+    return { target: says, ratio: unit ? null : value, value, ...(unit ? { unit } : {}), met: met(value, memory, table, webhooks) };
   });
 
 export function printLatency(l) {

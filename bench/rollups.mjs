@@ -17,30 +17,13 @@ import { randomToken, startGateway, startOrigin } from "./gateway.mjs";
 import { bundleVariant } from "./variant-build.mjs";
 import { cpuMs, workerdPid } from "./inspect.mjs";
 import { adminClient, keyBody } from "./keys.mjs";
-import { load, round } from "./load.mjs";
+import { load } from "./load.mjs";
+import { alternate } from "./compare.mjs";
 
 /** The build without the usage buffer: every request still gets its Analytics Engine data point. */
 export const WITHOUT_ROLLUPS = { "gateway/record.ts": [[/usageBuffer\(\)\.record\([^;]*\);/, ""]] };
 
 const PATH = "/v1/items";
-
-function median(values) {
-  const sorted = [...values].sort((a, b) => a - b);
-  const mid = sorted.length >> 1;
-  return round(sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2, 3);
-}
-
-/** Two-sided 95% quantiles of Student's t for n - 1 degrees of freedom, n rounds (1.96 past 30). */
-const T95 = [12.71, 4.3, 3.18, 2.78, 2.57, 2.45, 2.36, 2.31, 2.26, 2.23, 2.2, 2.18, 2.16, 2.14, 2.13, 2.12, 2.11, 2.1, 2.09, 2.09, 2.08, 2.07, 2.07, 2.06, 2.06, 2.06, 2.05, 2.05, 2.05];
-
-/** The mean of the values and the half-width of its 95% interval (0 for a single value). */
-function meanInterval(values) {
-  const n = values.length;
-  const mean = values.reduce((a, b) => a + b, 0) / n;
-  if (n < 2) return { mean, spread: 0 };
-  const sd = Math.sqrt(values.reduce((a, b) => a + (b - mean) ** 2, 0) / (n - 1));
-  return { mean, spread: (T95[n - 2] ?? 1.96) * (sd / Math.sqrt(n)) };
-}
 
 export async function compareRollups({ originUrl, seconds, connections, rounds, log }) {
   const outdir = await mkdtemp(join(tmpdir(), "keygate-rollups-"));
@@ -66,32 +49,14 @@ export async function compareRollups({ originUrl, seconds, connections, rounds, 
         await res.arrayBuffer();
         if (res.status !== 200) throw new Error(`${name}: valid key answered ${res.status}`);
       }
-      const sums = {};
-      const add = (name, r) => {
-        const s = (sums[name] ??= { requests: 0, seconds: 0, cpu_ms: 0 });
-        s.requests += r.requests;
-        s.seconds += r.seconds;
-        s.cpu_ms += (r.workerd_cpu_ms_per_request ?? 0) * r.requests;
-        return r.rps;
-      };
       const run = (url, headers) =>
         load({ url, seconds, connections, expect: 200, cpu, requests: [{ method: "GET", path: PATH, headers }] });
-      const valid = (name) => run(targets[name], { Authorization: `Bearer ${keys[name]}` });
-      const perRound = [];
-      for (let i = 0; i < rounds; i++) {
-        // The baseline runs between the two builds, which swap places every round, so neither
-        // build is always the one measured furthest from it or on a warmer workerd.
-        const [first, second] = i % 2 === 0 ? ["with_rollups", "without_rollups"] : ["without_rollups", "with_rollups"];
-        const rps = {};
-        rps[first] = add(first, await valid(first));
-        rps.baseline = add("baseline", await run(g.baseline, {}));
-        rps[second] = add(second, await valid(second));
-        perRound.push({
-          with_rollups: round(rps.with_rollups / rps.baseline, 3),
-          without_rollups: round(rps.without_rollups / rps.baseline, 3),
-        });
-        log(`rollups round ${i + 1}/${rounds}: ratio ${perRound[i].with_rollups} with, ${perRound[i].without_rollups} without`);
-      }
+      const compared = await alternate({
+        names: ["with_rollups", "without_rollups"],
+        rounds,
+        measure: (name) => (name === "baseline" ? run(g.baseline, {}) : run(targets[name], { Authorization: `Bearer ${keys[name]}` })),
+        onRound: (i, r) => log(`rollups round ${i + 1}/${rounds}: ratio ${r.with_rollups} with, ${r.without_rollups} without`),
+      });
       // The switch works: one build wrote usage to D1 while under load, the other wrote none.
       const recorded = {};
       for (const [name, url] of Object.entries(targets)) {
@@ -101,30 +66,21 @@ export async function compareRollups({ originUrl, seconds, connections, rounds, 
       if (!(recorded.with_rollups > 0 && recorded.without_rollups === 0)) {
         throw new Error(`usage recorded: ${JSON.stringify(recorded)}; expected some with rollups and none without`);
       }
-      const drops = perRound.map((r) => r.without_rollups - r.with_rollups);
-      const { mean, spread } = meanInterval(drops);
-      const rps = (s) => s.requests / s.seconds;
       const figures = (name) => ({
-        rps: round(rps(sums[name])),
-        /** the median of the rounds' ratios: a round disturbed by other work on the machine does not move it */
-        ratio_to_baseline: median(perRound.map((r) => r[name])),
-        workerd_cpu_ms_per_request: round(sums[name].cpu_ms / sums[name].requests, 3),
-        requests: sums[name].requests,
+        ...compared.figures(name),
         /** requests the usage routes already showed when the runs ended (batches still open are not yet written) */
         usage_recorded: recorded[name],
       });
       const result = {
         rounds,
         seconds_per_run: seconds,
-        baseline: { rps: round(rps(sums.baseline)), workerd_cpu_ms_per_request: round(sums.baseline.cpu_ms / sums.baseline.requests, 3) },
+        baseline: compared.baseline,
         with_rollups: figures("with_rollups"),
         without_rollups: figures("without_rollups"),
-        /** median over the rounds of (ratio without - ratio with) */
-        ratio_drop: median(drops),
-        /** the mean of the rounds' drops and its 95% interval (t distribution): how precise the median is */
-        ratio_drop_mean: round(mean, 3),
-        ratio_drop_interval: [round(mean - spread, 3), round(mean + spread, 3)],
-        per_round: perRound,
+        ratio_drop: compared.ratio_drop,
+        ratio_drop_mean: compared.ratio_drop_mean,
+        ratio_drop_interval: compared.ratio_drop_interval,
+        per_round: compared.perRound,
       };
       return result;
     } finally {

@@ -11,6 +11,7 @@
  *   --connections N    concurrent connections (default 50)
  *   --memory-keys N    distinct unknown keys for the memory run (default 100000)
  *   --rollup-rounds N  rounds of the with/without usage rollups comparison (default 20, quick 1)
+ *   --webhook-rounds N rounds of each with/without webhooks comparison (default 10, quick 1)
  *   --latency-rps N    the open-loop latency scenario's offered rate (default 300, quick 100)
  */
 import { loadavg } from "node:os";
@@ -27,6 +28,7 @@ import { round } from "./load.mjs";
 import { compareRollups, printRollups } from "./rollups.mjs";
 import { measureLatency } from "./latency.mjs";
 import { measureGeography, printGeography } from "./geo.mjs";
+import { compareWebhooks, printWebhooks } from "./webhooks.mjs";
 
 const { values: args } = parseArgs({
   options: {
@@ -36,6 +38,7 @@ const { values: args } = parseArgs({
     connections: { type: "string" },
     "memory-keys": { type: "string" },
     "rollup-rounds": { type: "string" },
+    "webhook-rounds": { type: "string" },
     "latency-rps": { type: "string" },
   },
 });
@@ -44,6 +47,7 @@ const seconds = Number(args.seconds ?? (quick ? 1 : 10));
 const connections = Number(args.connections ?? (quick ? 10 : 50));
 const memoryKeys = Number(args["memory-keys"] ?? (quick ? 2_000 : 100_000));
 const rollupRounds = Number(args["rollup-rounds"] ?? (quick ? 1 : 20));
+const webhookRounds = Number(args["webhook-rounds"] ?? (quick ? 1 : 10));
 const latencyRps = Number(args["latency-rps"] ?? (quick ? 100 : 300));
 const started = Date.now();
 const log = (msg) => console.log(`[${((Date.now() - started) / 1000).toFixed(1).padStart(5)} s] ${msg}`);
@@ -56,6 +60,7 @@ async function main() {
   const results = {};
   let memory;
   let rollups;
+  let webhooks;
   let latency;
   let geography;
   let origin;
@@ -92,6 +97,8 @@ async function main() {
     }
     log(`usage rollups: valid_key with and without them, ${rollupRounds} alternating rounds`);
     rollups = await compareRollups({ originUrl: origin.url, seconds: quick ? 1 : 3, connections, rounds: rollupRounds, log });
+    log(`webhooks: valid_key and rate_limited with and without a webhook endpoint, ${webhookRounds} alternating rounds each`);
+    webhooks = await compareWebhooks({ scriptPath, originUrl: origin.url, seconds: quick ? 1 : 3, connections, rounds: webhookRounds, log });
     memory = await measureMemory({ scriptPath, originUrl: origin.url, adminToken, keys: memoryKeys, connections, log });
     geography = await measureGeography({ originUrl: origin.url, adminToken, quick, log });
   } finally {
@@ -135,9 +142,10 @@ async function main() {
   printLatency(table.valid_key_latency);
   Object.assign(table, geography);
   printGeography(geography);
-  const targets = checkTargets(table, memory);
+  const targets = checkTargets(table, memory, webhooks);
   printTargets(targets);
   printRollups(rollups);
+  printWebhooks(webhooks);
   printMemory(memory);
   const output = {
     scenarios: table,
@@ -147,6 +155,8 @@ async function main() {
     memory,
     /** valid_key with and without the usage buffer (rollups and request log), same workerd, alternating */
     rollups,
+    /** valid_key and rate_limited with and without a webhook endpoint, same build and workerd, alternating */
+    webhooks,
     run: {
       mode: quick ? "quick" : "full",
       seconds_per_scenario: seconds,
