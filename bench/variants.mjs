@@ -63,10 +63,10 @@ const VARIANTS = {
   "no identity headers nor assertion for the origin": {
     "gateway/index.ts": [
       [/const signed = assertionFor\([^;]*;\s*const assertion = [^;]*;/, ""],
-      [/\.\.\.identityHeaders\(key\),\s*\["X-Keygate-Assertion", assertion\],/, ""],
+      [/\.\.\.identityHeaders\(key\),\s*\.\.\.ownerHeaders\(owner\),\s*\["X-Keygate-Assertion", assertion\],/, ""],
     ],
   },
-  "no key format check (parse and checksum)": { "gateway/admit.ts": [[/requireWellFormed\(presented\);/, ""]] },
+  "no key format check (parse and checksum)": { "gateway/admit.ts": [[/requireWellFormed\(presented, [^;]*\);/, ""]] },
   "no checks 4 to 9 (record, route, IP, scopes)": { "gateway/admit.ts": [[/const refusal = refuse\([^;]*;/, "const refusal = null;"]] },
   "inbound headers passed on whole (no walk, no filtering, nothing added)": {
     "gateway/index.ts": [[/const headers = originHeaders\(x\.request\.headers, \[[\s\S]*?\]\);/, "const headers = x.request.headers;"]],
