@@ -44,6 +44,13 @@ export interface Traffic {
  * Puts in a link that records every call and can cut a region off: a call between a cut region
  * and another fails, as an unreachable network would, while calls within the region work. The objects' regions are
  * learned from `placed` (and from the names of regional objects).
+ *
+ * A call that fails this way makes workerd print "Uncaught (in promise)" with this link at the
+ * top of the stack and @cloudflare/vitest-plugin's wrapper around Durable Object methods at its
+ * bottom. The rejection does reach the gateway, which answers 503 (the tests check it), and each
+ * promise keygate makes on that way hands it on (Holder.renew, the client's `within`,
+ * Deadline.race); where the line comes from is not proven. The bench's Miniflare does not pass
+ * workerd's own lines on, so it cannot tell either.
  */
 export function watchLink(): Traffic {
   const placed = new Map<string, Region | null>();
