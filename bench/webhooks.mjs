@@ -68,7 +68,7 @@ export async function compareWebhooks({ scriptPath, originUrl, seconds, connecti
     receiver.trust(endpoint.secret);
     // One keygate, its endpoint enabled for the runs "with" and disabled for the runs "without"
     // (a disabled endpoint is given no event, as if there were none): two workers would differ
-    // by more than their configuration, their place in workerd among it.
+    // by their place in workerd as well as by their configuration (bench/README.md, "Webhooks").
     let enabled = true;
     const setEnabled = async (want) => {
       if (want === enabled) return;
@@ -93,11 +93,11 @@ export async function compareWebhooks({ scriptPath, originUrl, seconds, connecti
       if (res.status !== status) throw new Error(`the rate-limited key answered ${res.status}, not ${status}`);
     }
     const scenario = async (which, expect) => {
-      const run = (headers, want) => load({ url: g.gateway, seconds, connections, expect: want, cpu, requests: [{ method: "GET", path: PATH, headers }] });
       const measure = async (name) => {
         if (name === "baseline") return load({ url: g.baseline, seconds, connections, expect: 200, cpu, requests: [{ method: "GET", path: PATH }] });
         await setEnabled(name === WITH);
-        return run({ Authorization: `Bearer ${keys[which]}` }, expect);
+        const headers = { Authorization: `Bearer ${keys[which]}` };
+        return load({ url: g.gateway, seconds, connections, expect, cpu, requests: [{ method: "GET", path: PATH, headers }] });
       };
       const label = { valid: "valid_key", limited: "rate_limited", everySecond: "rate_limited_every_second" }[which];
       const compared = await alternate({
