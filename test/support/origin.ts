@@ -249,6 +249,20 @@ export function startOrigin(port = 0, host = "127.0.0.1"): Promise<http.Server> 
       });
       return void res.end("hop");
     }
+    if (path.includes("/own-headers")) {
+      // an origin with request ids and rate-limit fields of its own, the id echoed from the request
+      res.writeHead(200, {
+        "Content-Type": "text/plain",
+        "X-Request-Id": String(req.headers["x-request-id"] ?? "origin-id"),
+        "RateLimit-Policy": '"origin";q=5;w=1',
+        RateLimit: '"origin";r=4;t=1',
+        "X-RateLimit-Limit": "5",
+        "X-RateLimit-Remaining": "4",
+        "X-RateLimit-Reset": "1",
+        "X-Kept": "yes",
+      });
+      return void res.end("own");
+    }
     if (path.includes("/reset")) {
       req.socket.destroy();
       return;

@@ -105,6 +105,20 @@ describe("what the client receives from the origin", () => {
     }
     expect(res.headers.get("X-Kept")).toBe("yes");
   });
+
+  it("keygate's request id and rate-limit fields replace the origin's own of the same name, never join them", async () => {
+    const { key } = await createKey({ ratelimits: [{ name: "minute", limit: 100, windowSeconds: 60 }] });
+    const res = await call("/echo/own-headers", key);
+    expect(res.status).toBe(200);
+    // the origin echoed keygate's id: the client still sees one id, not "req_x, req_x"
+    expect(res.headers.get("X-Request-Id")).toMatch(/^req_[0-9A-Za-z]+$/);
+    expect(res.headers.get("RateLimit-Policy")).toBe('"minute";q=100;w=60');
+    expect(res.headers.get("RateLimit")).toMatch(/^"minute";r=99;t=\d+$/);
+    expect(res.headers.get("X-RateLimit-Limit")).toBe("100");
+    expect(res.headers.get("X-RateLimit-Remaining")).toBe("99");
+    expect(res.headers.get("X-RateLimit-Reset")).toMatch(/^\d+$/);
+    expect(res.headers.get("X-Kept")).toBe("yes");
+  });
 });
 
 describe("methods keygate never proxies (check 9b)", () => {
