@@ -2,9 +2,10 @@
  * `npm exec -- node bench/profile.mjs`: where a valid-key request's time goes. Runs the
  * gateway with variants that each remove one cost (KeyState's writes, the single hot
  * KeyState object, the proxying) next to the pass-through baseline, then samples the
- * keygate isolate's CPU with V8's profiler during a valid_key run.
+ * keygate isolate's CPU with V8's profiler during a valid_key run (or a rate_limited one).
  *
  *   --seconds N   per variant (default 8)   --connections N (default 50)
+ *   --profile valid_key|rate_limited   the run to sample (default valid_key)
  *   --save PATH   also write the CPU profile (.cpuprofile, opens in Chrome DevTools)
  */
 import { rm, writeFile } from "node:fs/promises";
@@ -15,7 +16,10 @@ import { isolateInspector } from "./inspect.mjs";
 import { adminClient, keyBody, malformedKey } from "./keys.mjs";
 import { load, round } from "./load.mjs";
 
-const { values: args } = parseArgs({ options: { seconds: { type: "string" }, connections: { type: "string" }, save: { type: "string" } } });
+const { values: args } = parseArgs({
+  options: { seconds: { type: "string" }, connections: { type: "string" }, save: { type: "string" }, profile: { type: "string", default: "valid_key" } },
+});
+if (!["valid_key", "rate_limited"].includes(args.profile)) throw new Error(`--profile is valid_key or rate_limited, not ${args.profile}`);
 const seconds = Number(args.seconds ?? 8);
 const connections = Number(args.connections ?? 50);
 const PATH = "/v1/items";
@@ -57,9 +61,10 @@ try {
   await variant("malformed_key: no storage, no proxy", g.gateway, 401, [{ method: "GET", path: PATH, headers: bearer(malformedKey()) }]);
   for (const row of rows) row.ratio = round(row.rps / base.rps, 3);
 
-  const inspector = await isolateInspector(g.inspectorUrl, "keygate", () => warm([limited]));
+  const [sampled, status] = args.profile === "rate_limited" ? [spent, 429] : [limited, 200];
+  const inspector = await isolateInspector(g.inspectorUrl, "keygate", () => warm([sampled]));
   const { profile } = await inspector.cpuProfile(() =>
-    load({ url: g.gateway, seconds, connections, expect: 200, requests: [{ method: "GET", path: PATH, headers: bearer(limited) }] }),
+    load({ url: g.gateway, seconds, connections, expect: status, requests: [{ method: "GET", path: PATH, headers: bearer(sampled) }] }),
   );
   inspector.close();
   if (args.save) await writeFile(args.save, JSON.stringify(profile));
@@ -102,6 +107,6 @@ function printProfile(profile) {
       .slice(0, n)
       .map(([label, us]) => `${((100 * us) / total).toFixed(1).padStart(5)}%  ${label}`)
       .join("\n");
-  console.log(`\nCPU profile of the keygate isolate during valid_key (${(total / 1e6).toFixed(1)} s sampled)`);
+  console.log(`\nCPU profile of the keygate isolate during ${args.profile} (${(total / 1e6).toFixed(1)} s sampled)`);
   console.log(`\nself time:\n${top(self, 20)}\n\ninclusive time:\n${top(inclusive, 30)}`);
 }
