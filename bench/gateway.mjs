@@ -8,7 +8,7 @@ import { fork } from "node:child_process";
 import { existsSync } from "node:fs";
 import { mkdtemp, rm } from "node:fs/promises";
 import { dirname } from "node:path";
-import { applyMigrations, assertionJwk, buildWorker, compatibilityDate, compatibilityFlags, loopbackMiniflare } from "../scripts/local-gateway.ts";
+import { applyMigrations, assertionJwk, buildWorker, compatibilityDate, compatibilityFlags, eventsQueue, loopbackMiniflare } from "../scripts/local-gateway.ts";
 import { FLOOR_SOURCE } from "./floor.mjs";
 import { unknownKey } from "./keys.mjs";
 
@@ -67,12 +67,6 @@ export async function benchStorage() {
   return { kind: "memory", options: { resourcePersistencePath: root }, remove: () => rm(root, { recursive: true, force: true }) };
 }
 
-/** As wrangler.toml's queue: events and webhook deliveries, consumed by the same keygate. */
-const eventsQueue = (name) => ({
-  queueProducers: { EVENTS: { queueName: `${name}-events` } },
-  queueConsumers: { [`${name}-events`]: { maxBatchSize: 10, maxBatchTimeout: 1, maxRetries: 100 } },
-});
-
 function keygateWorker({ name = "keygate", scriptPath, compat, flags, originUrl, adminToken, kvStub, queue = false }) {
   return {
     name,
@@ -97,7 +91,7 @@ function keygateWorker({ name = "keygate", scriptPath, compat, flags, originUrl,
       OWNER_STATE: { className: "OwnerState", useSQLite: true },
     },
     analyticsEngineDatasets: { USAGE: { dataset: "keygate_usage" } },
-    ...(queue ? eventsQueue(name) : {}),
+    ...(queue ? eventsQueue(`${name}-events`) : {}),
   };
 }
 

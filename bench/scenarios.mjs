@@ -5,7 +5,7 @@
 import { load } from "./load.mjs";
 import { adminClient, createMany, keyBody, malformedKey, unknownKey } from "./keys.mjs";
 
-const PATH = "/v1/items";
+export const PATH = "/v1/items";
 const bearer = (key) => ({ Authorization: `Bearer ${key}` });
 /**
  * A client address per key (`CF-Connecting-IP`, as Cloudflare sets it): one client presenting
@@ -13,7 +13,8 @@ const bearer = (key) => ({ Authorization: `Bearer ${key}` });
  */
 const fromClient = (i) => ({ "CF-Connecting-IP": `2001:db8::${(i + 1).toString(16)}` });
 
-async function get(url, key, headers = {}) {
+/** One GET of the scenarios' path with `key`; answers the status. */
+export async function get(url, key, headers = {}) {
   const res = await fetch(url + PATH, { headers: key ? { ...bearer(key), ...headers } : headers });
   await res.arrayBuffer();
   return res.status;

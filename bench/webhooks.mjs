@@ -21,8 +21,8 @@ import { cpuMs, workerdPid } from "./inspect.mjs";
 import { adminClient, keyBody } from "./keys.mjs";
 import { load } from "./load.mjs";
 import { alternate } from "./compare.mjs";
+import { get, PATH } from "./scenarios.mjs";
 
-const PATH = "/v1/items";
 const WITH = "with_webhooks";
 const WITHOUT = "without_webhooks";
 
@@ -87,11 +87,7 @@ export async function compareWebhooks({ scriptPath, originUrl, seconds, connecti
       // one request a second: each second's first refusal raises a key.rate_limited
       everySecond: await limitedKey("webhooks-every-second", 1),
     };
-    for (const status of [200, 429]) {
-      const res = await fetch(g.gateway + PATH, { headers: { Authorization: `Bearer ${keys.limited}` } });
-      await res.arrayBuffer();
-      if (res.status !== status) throw new Error(`the rate-limited key answered ${res.status}, not ${status}`);
-    }
+    if ((await get(g.gateway, keys.limited)) !== 200 || (await get(g.gateway, keys.limited)) !== 429) throw new Error("limit did not bite");
     const scenario = async (which, expect) => {
       const measure = async (name) => {
         if (name === "baseline") return load({ url: g.baseline, seconds, connections, expect: 200, cpu, requests: [{ method: "GET", path: PATH }] });

@@ -66,6 +66,14 @@ export const assertionJwk = (kid = "local") =>
 export const randomToken = () => randomBytes(24).toString("base64url");
 
 /** Miniflare on a loopback port, quiet but for warnings, with no download of a `Request.cf` sample. */
+/** As wrangler.toml's queue: events and webhook deliveries on `queueName`, consumed by the same keygate. */
+export function eventsQueue(queueName: string) {
+  return {
+    queueProducers: { EVENTS: { queueName } },
+    queueConsumers: { [queueName]: { maxBatchSize: 10, maxBatchTimeout: 1, maxRetries: 100 } },
+  };
+}
+
 export function loopbackMiniflare(workers: unknown[], extra: Record<string, unknown> = {}): Miniflare {
   return new Miniflare(loopbackOptions(workers, extra));
 }
@@ -136,9 +144,7 @@ export async function startLocalGateway(options: {
       OWNER_STATE: { className: "OwnerState", useSQLite: true },
     },
     analyticsEngineDatasets: { USAGE: { dataset: "keygate_usage" } },
-    // As wrangler.toml's queue: events and webhook deliveries, consumed by keygate itself.
-    queueProducers: { EVENTS: { queueName: "keygate-events" } },
-    queueConsumers: { "keygate-events": { maxBatchSize: 10, maxBatchTimeout: 1, maxRetries: 100 } },
+    ...eventsQueue("keygate-events"),
     ...(options.direct
       ? { unsafeDirectSockets: [{ host: "127.0.0.1", port: options.port ?? 0 }] }
       : {

@@ -61,8 +61,8 @@ function unwanted(headers: Headers, drop: (name: string) => boolean): string[] {
  * A copy of `headers` without the unwanted ones, then `extra` set: keygate's own replace any of
  * the same name. The runtime copies a Headers in one call and a `delete` or `set` is one call
  * each, while a Headers built from a list of pairs converts every pair on the way in: in
- * workerd, ten pairs cost about 16 µs of CPU that way, a copy with its deletes and ten appends
- * about 8 (bench/README.md, "What changed to get here").
+ * workerd, ten pairs cost about 16 µs of CPU that way, a copy with its deletes and ten additions
+ * one call each about 8 (bench/README.md, "What changed to get here").
  */
 function copyWithout(headers: Headers, drop: (name: string) => boolean, extra: HeaderList): Headers {
   const copy = new Headers(headers);
